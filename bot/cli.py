@@ -1,0 +1,94 @@
+"""The `npsbot` command. Each command is a thin wrapper over a plain function."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any
+
+import click
+
+from bot.config import ConfigError, Settings, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def main() -> None:
+    """npsbot: Net Promoter Score surveys over WhatsApp, SMS and Telegram."""
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to REVISION (default: the latest)."""
+    from bot.migrate import upgrade
+
+    upgrade(_settings().database_url, revision)
+    click.echo("database is up to date")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database back to REVISION ("base" empties it)."""
+    from bot.migrate import downgrade
+
+    downgrade(_settings().database_url, revision)
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    """Autogenerate a migration from bot.models (read it by hand before committing)."""
+    from bot.migrate import revision
+
+    revision(_settings().database_url, message)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=None, help="Default: $PORT or 8000.")
+@click.option("--threads", type=int, default=8, show_default=True)
+def serve(host: str, port: int | None, threads: int) -> None:
+    """Run the web app and, in the same process, the dispatcher loop (single-machine default)."""
+    from bot.serve import serve as run
+
+    settings = _settings()
+    run(settings, host=host, port=port or int(os.environ.get("PORT", 8000)), threads=threads)
+
+
+@main.command()
+def worker() -> None:
+    """Run the dispatcher loop (scale out: any number of workers on PostgreSQL)."""
+    from bot.logs import setup_logging
+    from bot.runtime import build_runtime
+    from scheduler.loop import Loop
+
+    settings = _settings()
+    setup_logging(settings)
+    rt = build_runtime(settings)
+    loop = Loop(rt, blocking=True)
+
+    def _stop(*_: Any) -> None:
+        loop.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    click.echo(f"worker started: channels {', '.join(sorted(rt.channels)) or 'none'}")
+    loop.start()
+
+
+if __name__ == "__main__":
+    main()

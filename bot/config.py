@@ -1,0 +1,267 @@
+"""Settings from environment variables (and an optional `.env`), validated once at start-up.
+
+Every variable is documented in the README's configuration table; `VARIABLES` below is the
+source of that table. A bad value stops start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+LANGUAGES = ("es", "en", "pt")
+
+
+class ConfigError(ValueError):
+    """One or more settings are wrong; `problems` maps each variable to what is wrong."""
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        self.problems = dict(problems)
+        lines = [f"{k}: {v}" for k, v in self.problems.items()]
+        super().__init__("invalid configuration:\n  " + "\n  ".join(lines))
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///npsbot.db"
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
+    public_base_url: str | None = None
+    default_language: str = "es"
+    default_country: str = "MX"
+    business_name: str = "npsbot"
+    sandbox_enabled: bool = True
+    scheduler_enabled: bool = True
+    surveys_file: str | None = None
+    log_level: str = "INFO"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_sms_from: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_whatsapp_from: str | None = None
+    twilio_api_url: str | None = None
+    telegram_bot_token: str | None = field(default=None, repr=False)
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
+    telegram_api_url: str | None = None
+    staff_telegram_chat_id: str | None = None
+    redis_url: str | None = None
+    http_timeout: float = 10.0
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return normalise_database_url(self.database_url)
+
+
+# variable name -> (Settings field, description for the README)
+VARIABLES: dict[str, tuple[str, str]] = {
+    "DATABASE_URL": (
+        "database_url",
+        "SQLAlchemy URL; `postgres://` accepted. Default: SQLite file `npsbot.db`.",
+    ),
+    "SECRET_KEY": (
+        "secret_key",
+        "Signs sessions and links. Default: random per process (set it in production).",
+    ),
+    "PUBLIC_BASE_URL": (
+        "public_base_url",
+        "Public https URL of this app, used to verify webhook signatures behind a proxy.",
+    ),
+    "DEFAULT_LANGUAGE": (
+        "default_language",
+        "`es`, `en` or `pt`: language for contacts that give none. Default `es`.",
+    ),
+    "DEFAULT_COUNTRY": (
+        "default_country",
+        "ISO country for phone numbers written without `+`. Default `MX`.",
+    ),
+    "BUSINESS_NAME": ("business_name", "Name used in help texts. Default `npsbot`."),
+    "SANDBOX_ENABLED": (
+        "sandbox_enabled",
+        "Serve the `/sandbox` play page and channel. Default `true`; set `false` in production.",
+    ),
+    "SCHEDULER_ENABLED": (
+        "scheduler_enabled",
+        "Run the dispatcher loop inside `npsbot serve`. Default `true`.",
+    ),
+    "SURVEYS_FILE": (
+        "surveys_file",
+        "TOML file defining surveys (touchpoints). Default: the built-in `post-purchase` survey.",
+    ),
+    "LOG_LEVEL": ("log_level", "Python logging level. Default `INFO`."),
+    "TWILIO_ACCOUNT_SID": (
+        "twilio_account_sid",
+        "Twilio account SID (`AC…`); enables SMS/WhatsApp with the token.",
+    ),
+    "TWILIO_AUTH_TOKEN": ("twilio_auth_token", "Twilio auth token (signs webhooks; never logged)."),
+    "TWILIO_SMS_FROM": ("twilio_sms_from", "E.164 SMS sender number; or use a messaging service."),
+    "TWILIO_MESSAGING_SERVICE_SID": (
+        "twilio_messaging_service_sid",
+        "Messaging service SID (`MG…`) for SMS.",
+    ),
+    "TWILIO_WHATSAPP_FROM": ("twilio_whatsapp_from", "WhatsApp sender, E.164 (`+14155238886`)."),
+    "TWILIO_API_URL": ("twilio_api_url", "Override Twilio's API base URL (tests, sandboxes)."),
+    "TELEGRAM_BOT_TOKEN": (
+        "telegram_bot_token",
+        "Token from BotFather; enables Telegram (never logged).",
+    ),
+    "TELEGRAM_WEBHOOK_SECRET": (
+        "telegram_webhook_secret",
+        "Secret token Telegram echoes in `X-Telegram-Bot-Api-Secret-Token`.",
+    ),
+    "TELEGRAM_API_URL": (
+        "telegram_api_url",
+        "Override the Bot API base URL (tests, self-hosted Bot API server).",
+    ),
+    "STAFF_TELEGRAM_CHAT_ID": (
+        "staff_telegram_chat_id",
+        "Telegram group that receives detractor alerts.",
+    ),
+    "REDIS_URL": ("redis_url", "Shares send rate limits across processes when set."),
+    "HTTP_TIMEOUT": ("http_timeout", "Seconds before a provider API call times out. Default `10`."),
+}
+
+_BOOL = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_TG_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+_TG_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+def normalise_database_url(url: str) -> str:
+    """Heroku-style `postgres://` URLs and bare `postgresql://` use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env"
+) -> Settings:
+    """Read and validate settings. Real environment variables win over `.env`."""
+    raw: dict[str, str] = {}
+    if dotenv is not None and Path(dotenv).is_file():
+        raw.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    raw.update(os.environ if environ is None else environ)
+    return settings_from(raw)
+
+
+def settings_from(raw: Mapping[str, Any]) -> Settings:
+    """Build settings from a mapping of variable names (or Settings field names) to values."""
+    problems: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    by_field = {f.name: f for f in fields(Settings)}
+    for var, (name, _) in VARIABLES.items():
+        value = raw.get(var, raw.get(name))
+        if value is None or value == "":
+            continue
+        kind = by_field[name].type
+        try:
+            if "bool" in str(kind) and not isinstance(value, bool):
+                if str(value).strip().lower() not in _BOOL:
+                    raise ValueError(f"expected true or false, got {value!r}")
+                value = _BOOL[str(value).strip().lower()]
+            elif "float" in str(kind) and not isinstance(value, float | int):
+                value = float(value)
+                if value <= 0:
+                    raise ValueError("must be a positive number of seconds")
+            elif isinstance(value, str):
+                value = value.strip()
+        except ValueError as exc:
+            problems[var] = (
+                str(exc)
+                if "expected" in str(exc) or "must" in str(exc)
+                else f"not a number: {value!r}"
+            )
+            continue
+        values[name] = value
+    settings = Settings(**values)
+    problems.update(_check(settings))
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _check(s: Settings) -> dict[str, str]:
+    p: dict[str, str] = {}
+    try:
+        url = make_url(s.sqlalchemy_url)
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            p["DATABASE_URL"] = (
+                f"unsupported database {url.get_backend_name()!r} (use sqlite or postgresql)"
+            )
+    except ArgumentError:
+        p["DATABASE_URL"] = f"not a database URL: {s.database_url!r}"
+    if s.default_language not in LANGUAGES:
+        p["DEFAULT_LANGUAGE"] = f"must be one of {', '.join(LANGUAGES)}, got {s.default_language!r}"
+    if not re.fullmatch(r"[A-Z]{2}", s.default_country):
+        p["DEFAULT_COUNTRY"] = (
+            f"must be a two-letter ISO country code like MX, got {s.default_country!r}"
+        )
+    if s.public_base_url and not re.match(r"^https?://[^/\s]+", s.public_base_url):
+        p["PUBLIC_BASE_URL"] = f"must be an absolute http(s) URL, got {s.public_base_url!r}"
+    if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        p["LOG_LEVEL"] = f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {s.log_level!r}"
+    if s.surveys_file and not Path(s.surveys_file).is_file():
+        p["SURVEYS_FILE"] = f"no such file: {s.surveys_file}"
+    # Twilio: the SID and token only make sense together, and a sender must exist.
+    if s.twilio_account_sid and not s.twilio_auth_token:
+        p["TWILIO_AUTH_TOKEN"] = "required when TWILIO_ACCOUNT_SID is set"
+    if s.twilio_auth_token and not s.twilio_account_sid:
+        p["TWILIO_ACCOUNT_SID"] = "required when TWILIO_AUTH_TOKEN is set"
+    if s.twilio_account_sid and not re.fullmatch(r"AC[0-9a-fA-F]{32}", s.twilio_account_sid):
+        p["TWILIO_ACCOUNT_SID"] = "must look like AC followed by 32 hex characters"
+    if s.twilio_messaging_service_sid and not re.fullmatch(
+        r"MG[0-9a-fA-F]{32}", s.twilio_messaging_service_sid
+    ):
+        p["TWILIO_MESSAGING_SERVICE_SID"] = "must look like MG followed by 32 hex characters"
+    for var, value in (
+        ("TWILIO_SMS_FROM", s.twilio_sms_from),
+        ("TWILIO_WHATSAPP_FROM", s.twilio_whatsapp_from),
+    ):
+        if value and not _E164.match(value.removeprefix("whatsapp:")):
+            p[var] = f"must be an E.164 number like +14155238886, got {value!r}"
+        if value and not s.twilio_account_sid:
+            p.setdefault("TWILIO_ACCOUNT_SID", f"required when {var} is set")
+    if s.twilio_account_sid and not (
+        s.twilio_sms_from or s.twilio_messaging_service_sid or s.twilio_whatsapp_from
+    ):
+        p["TWILIO_SMS_FROM"] = (
+            "set TWILIO_SMS_FROM, TWILIO_MESSAGING_SERVICE_SID or TWILIO_WHATSAPP_FROM: "
+            "Twilio is configured but has no sender"
+        )
+    for var, value in (
+        ("TWILIO_API_URL", s.twilio_api_url),
+        ("TELEGRAM_API_URL", s.telegram_api_url),
+    ):
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            p[var] = f"must be an absolute http(s) URL, got {value!r}"
+    if s.telegram_bot_token and not _TG_TOKEN.match(s.telegram_bot_token):
+        p["TELEGRAM_BOT_TOKEN"] = "does not look like a BotFather token (digits:35 characters)"
+    if s.telegram_webhook_secret and not _TG_SECRET.match(s.telegram_webhook_secret):
+        p["TELEGRAM_WEBHOOK_SECRET"] = (
+            "1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)"
+        )
+    if s.telegram_webhook_secret and not s.telegram_bot_token:
+        p["TELEGRAM_BOT_TOKEN"] = "required when TELEGRAM_WEBHOOK_SECRET is set"
+    if s.staff_telegram_chat_id and not re.fullmatch(r"-?\d+", s.staff_telegram_chat_id):
+        p["STAFF_TELEGRAM_CHAT_ID"] = "must be a numeric Telegram chat id like -1001234567890"
+    if s.redis_url and not re.match(r"^rediss?://", s.redis_url):
+        p["REDIS_URL"] = f"must start with redis:// or rediss://, got {s.redis_url!r}"
+    return p

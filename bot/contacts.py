@@ -1,0 +1,94 @@
+"""Contacts and their per-channel addresses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import phonenumbers
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.config import LANGUAGES
+from bot.models import Contact, ContactChannel
+from channels.base import Inbound
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+PHONE_CHANNELS = ("sms", "whatsapp")
+
+
+def normalise_phone(raw: str, country: str = "MX") -> str:
+    """E.164 for a valid phone number; ValueError naming what is wrong otherwise."""
+    try:
+        number = phonenumbers.parse(raw, None if raw.strip().startswith("+") else country)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {raw!r}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"not a valid phone number: {raw!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_country(e164: str) -> str | None:
+    """ISO country of a phone number (used for a time zone when the business gives none)."""
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or None
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def address_for(contact: Contact, channel: str) -> str | None:
+    if channel in PHONE_CHANNELS:
+        return contact.phone
+    if channel == "telegram":
+        return contact.telegram_chat_id
+    return None
+
+
+def ensure_channel(s: Session, contact: Contact, channel: str, address: str) -> ContactChannel:
+    cc = s.scalar(
+        select(ContactChannel).where(
+            ContactChannel.contact_id == contact.id, ContactChannel.channel == channel
+        )
+    )
+    if cc is None:
+        cc = ContactChannel(contact=contact, channel=channel, address=address)
+        s.add(cc)
+        s.flush()
+    elif cc.address != address:
+        cc.address = address
+    return cc
+
+
+def find_or_create_for_inbound(
+    rt: Runtime, s: Session, m: Inbound, now: datetime
+) -> ContactChannel:
+    """The sender's channel row, locked for this transaction; a new contact for a new sender."""
+    stmt = select(ContactChannel).where(
+        ContactChannel.channel == m.channel, ContactChannel.address == m.sender
+    )
+    cc = s.scalar(stmt)
+    if cc is not None:
+        if rt.db.postgres:
+            # Serialise this customer's messages: a second one waits for the first to commit.
+            s.execute(select(Contact.id).where(Contact.id == cc.contact_id).with_for_update())
+            s.refresh(cc)
+        return cc
+    contact = None
+    if m.channel in PHONE_CHANNELS and m.sender.startswith("+"):
+        contact = s.scalar(select(Contact).where(Contact.phone == m.sender).order_by(Contact.id))
+    if contact is None:
+        hint = (m.language_hint or "")[:2].lower()
+        contact = Contact(
+            name=m.sender_name,
+            phone=m.sender if m.channel in PHONE_CHANNELS and m.sender.startswith("+") else None,
+            telegram_chat_id=m.sender if m.channel == "telegram" else None,
+            language=hint if hint in LANGUAGES else rt.settings.default_language,
+            created_at=now,
+        )
+        s.add(contact)
+        s.flush()
+    elif rt.db.postgres:
+        s.execute(select(Contact.id).where(Contact.id == contact.id).with_for_update())
+    return ensure_channel(s, contact, m.channel, m.sender)

@@ -1,0 +1,88 @@
+"""Engines and sessions. SQLite (WAL) is the zero-setup default; PostgreSQL scales out.
+
+Writers that read-then-write (an inbound message against its open invitation, a worker claiming
+due rows) use `session_for_update()`: on PostgreSQL the code locks rows with `FOR UPDATE`; on
+SQLite the transaction starts with `BEGIN IMMEDIATE`, which takes the database's write lock
+before the first read, so two processes can never act on the same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from bot.config import normalise_database_url
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    url = normalise_database_url(url)
+    if url.startswith("sqlite"):
+        memory = url in ("sqlite://", "sqlite:///:memory:")
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=StaticPool if memory else None,
+            **kwargs,
+        )
+        _sqlite_setup(engine, wal=not memory)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_setup(engine: Engine, *, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin (see the "begin" hook).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        if wal:
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+class Database:
+    """One engine and its session factory."""
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        self.engine = make_engine(url, **kwargs)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.postgres = is_postgres(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed on success, rolled back on any error."""
+        with self.sessions() as s, s.begin():
+            yield s
+
+    @contextmanager
+    def session_for_update(self) -> Iterator[Session]:
+        """A unit of work that will read rows and write decisions based on them (see module doc)."""
+        with self.sessions() as s:
+            if not self.postgres:
+                s.connection(execution_options={"sqlite_immediate": True})  # begins
+            try:
+                yield s
+                s.commit()
+            except BaseException:
+                s.rollback()
+                raise
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,283 @@
+"""The whole data model: typed SQLAlchemy 2 models in one module.
+
+Migrations in `migrations/` must produce exactly this schema (a test runs autogenerate against a
+migrated database on SQLite and PostgreSQL and expects no difference).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Explicit constraint names keep migrations identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps are stored in UTC and always come back timezone-aware (SQLite drops tzinfo)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: npsbot stores timezone-aware UTC timestamps only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSONB on PostgreSQL (indexable metadata filters), JSON text elsewhere.
+Json = JSON().with_variant(JSONB(), "postgresql")
+# 64-bit ids on PostgreSQL; SQLite's rowid alias must be declared INTEGER.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: Json,
+        list[str]: Json,
+    }
+
+
+class InvitationState(enum.StrEnum):
+    """Where one survey invitation is. Allowed moves are in `bot.states.TRANSITIONS`."""
+
+    SCHEDULED = "scheduled"  # waiting for due_at
+    SENDING = "sending"  # claimed by a worker under a lease
+    UNKNOWN = "unknown"  # a lease expired mid-send: maybe sent; an operator decides
+    ASKED = "asked"  # question delivered to the provider, awaiting the score
+    AWAITING_REASON = "awaiting_reason"  # score stored, awaiting the "why"
+    COMPLETED = "completed"
+    UNANSWERED = "unanswered"  # no usable score after the re-asks: closed politely
+    EXPIRED = "expired"  # no answer before expiry
+    OPTED_OUT = "opted_out"  # the customer said STOP while it was open
+    SKIPPED = "skipped"  # a rule said no (skip_reason tells which)
+    FAILED = "failed"  # no channel could deliver it (last_error tells why)
+
+
+OPEN_STATES = (InvitationState.ASKED, InvitationState.AWAITING_REASON)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    language: Mapped[str] = mapped_column(String(8))
+    timezone: Mapped[str | None] = mapped_column(String(64))  # IANA
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    channels: Mapped[list[ContactChannel]] = relationship(back_populates="contact")
+
+
+class ContactChannel(Base):
+    """A contact's address and state on one channel: opt-out, reachability, session window."""
+
+    __tablename__ = "contact_channels"
+    __table_args__ = (
+        UniqueConstraint("channel", "address"),
+        UniqueConstraint("contact_id", "channel"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(64))
+    opted_out_at: Mapped[datetime | None]
+    unreachable_at: Mapped[datetime | None]
+    unreachable_reason: Mapped[str | None] = mapped_column(String(200))
+    # The customer's last message opens the provider's free-form window (WhatsApp: 24 h).
+    last_inbound_at: Mapped[datetime | None]
+
+    contact: Mapped[Contact] = relationship(back_populates="channels")
+
+
+class Survey(Base):
+    """A named touchpoint; defined in the surveys file and synced here at start."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # {"es": {"question": "...", ...}, ...}: overrides of the default catalog texts.
+    texts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    delay_minutes: Mapped[int] = mapped_column(Integer, default=120)
+    resurvey_days: Mapped[int] = mapped_column(Integer, default=30)
+    reminder_hours: Mapped[int | None] = mapped_column(Integer)
+    expiry_hours: Mapped[int] = mapped_column(Integer, default=72)
+    channels: Mapped[list[str]] = mapped_column(default=list)
+    # Everything else the survey file says (quiet hours, templates, alert rules, links).
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Invitation(Base):
+    """One survey for one contact after one trigger (a purchase)."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        # The dispatcher's claim query: due work by state and time.
+        Index("ix_invitations_state_due_at", "state", "due_at"),
+        Index("ix_invitations_contact_id_state", "contact_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    order_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # Hash of the request that created it: the same order with another body is a conflict.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20), default=InvitationState.SCHEDULED)
+    language: Mapped[str] = mapped_column(String(8))
+    channels: Mapped[list[str]] = mapped_column(default=list)  # the order to try
+    channel: Mapped[str | None] = mapped_column(String(32))  # the one it went out on
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    skip_reason: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    # Unusable replies so far: after the second re-ask the survey closes politely.
+    reasks: Mapped[int] = mapped_column(SmallInteger, default=0)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    survey: Mapped[Survey] = relationship()
+    contact: Mapped[Contact] = relationship()
+    response: Mapped[Response | None] = relationship(back_populates="invitation")
+
+
+class Response(Base):
+    __tablename__ = "responses"
+    __table_args__ = (Index("ix_responses_survey_id_scored_at", "survey_id", "scored_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(
+        ForeignKey("invitations.id", ondelete="CASCADE"), unique=True
+    )
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(32))
+    score: Mapped[int] = mapped_column(SmallInteger)
+    category: Mapped[str] = mapped_column(String(10))
+    comment: Mapped[str | None] = mapped_column(Text)
+    themes: Mapped[list[str]] = mapped_column(default=list)
+    sentiment: Mapped[float | None] = mapped_column(Float)
+    comment_language: Mapped[str | None] = mapped_column(String(8))
+    contradiction: Mapped[bool] = mapped_column(Boolean, default=False)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)  # came after the survey expired
+    scored_at: Mapped[datetime] = mapped_column(default=utcnow)
+    commented_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+    invitation: Mapped[Invitation] = relationship(back_populates="response")
+
+
+class Message(Base):
+    """Every message in and out; the unique provider id per channel makes webhooks idempotent."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "direction", "provider_id"),
+        # The outbox: outbound replies waiting to be sent.
+        Index("ix_messages_direction_status", "direction", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    provider_id: Mapped[str | None] = mapped_column(String(128))
+    address: Mapped[str] = mapped_column(String(64))
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitations.id", ondelete="SET NULL"), index=True
+    )
+    # An outbound reply points at the inbound message it answers (redeliveries get the same answer).
+    in_reply_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20), default="text")  # text|question|reply|…
+    text: Mapped[str] = mapped_column(Text, default="")
+    # The normalised outbound message (buttons, template…) for the outbox sender.
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str | None] = mapped_column(String(12))
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_at: Mapped[datetime | None]
+
+
+class CaseStatus(enum.StrEnum):
+    OPEN = "open"
+    TAKEN = "taken"
+    RESOLVED = "resolved"
+
+
+class Case(Base):
+    """The follow-up of a detractor by staff."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), unique=True
+    )
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(10), default=CaseStatus.OPEN, index=True)
+    assignee: Mapped[str | None] = mapped_column(String(128))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    taken_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]

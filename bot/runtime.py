@@ -1,0 +1,66 @@
+"""Everything a process needs, built once: settings, database, channels, event bus.
+
+The web app, the worker and the CLI each build one `Runtime`; nothing here imports a web
+framework or a provider library (channel modules are loaded lazily by the registry)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.config import Settings
+from bot.db import Database
+from bot.events import MessageBus, OutboxQueued
+from bot.models import utcnow
+from bot.surveys import SurveyDef, load_surveys, sync_surveys
+from channels import registry
+from channels.base import Channel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    channels: dict[str, Channel]
+    bus: MessageBus = field(default_factory=MessageBus)
+    surveys: list[SurveyDef] = field(default_factory=list)
+    # Set when there is work for the dispatcher loop (in-process serve mode waits on it).
+    wake: threading.Event = field(default_factory=threading.Event)
+    # The time source; tests drive it to test expiry, reminders and escalations.
+    clock: Callable[[], datetime] = utcnow
+
+    def route(self, name: str) -> Channel | None:
+        """The channel that verifies and parses webhooks posted to /webhooks/<name>."""
+        for channel in self.channels.values():
+            if getattr(channel, "route", channel.name) == name:
+                return channel
+        return None
+
+    def close(self) -> None:
+        for channel in self.channels.values():
+            close = getattr(channel, "close", None)
+            if close is not None:
+                close()
+        self.db.dispose()
+
+
+def build_runtime(
+    settings: Settings, *, bus: MessageBus | None = None, sync: bool = True
+) -> Runtime:
+    rt = Runtime(
+        settings=settings,
+        db=Database(settings.database_url),
+        channels=registry.load(settings),
+        bus=bus or MessageBus(),
+        surveys=load_surveys(settings.surveys_file),
+    )
+    rt.bus.subscribe(OutboxQueued, lambda _e: rt.wake.set())
+    if sync:
+        with rt.db.session() as s:
+            sync_surveys(s, rt.surveys)
+    return rt

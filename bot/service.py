@@ -1,0 +1,440 @@
+"""Inbound messages and delivery reports, applied to the database one customer at a time.
+
+Every webhook, whatever the channel, goes through `handle_webhook`: verify → parse → persist
+(idempotent on the provider's id) → conversation → replies. The inbound message and the replies
+are committed before the webhook answers; a storage error propagates so the web layer answers
+5xx and the provider retries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+import scoring
+from bot import conversation
+from bot.buttons import read_score
+from bot.contacts import find_or_create_for_inbound
+from bot.conversation import Incoming, Keyword
+from bot.events import ContactOptedOut, DetractorResponded, Event, OutboxQueued, ResponseCompleted
+from bot.models import (
+    OPEN_STATES,
+    Case,
+    ContactChannel,
+    Invitation,
+    Message,
+    Response,
+    Survey,
+)
+from bot.models import InvitationState as S
+from bot.runtime import Runtime
+from bot.texts import Texts, texts_for
+from channels.base import (
+    Button,
+    DeliveryStatus,
+    Inbound,
+    OptOutKind,
+    Outbound,
+    StatusUpdate,
+    Template,
+    WebRequest,
+    WebResponse,
+    advances,
+)
+from channels.errors import BadPayload
+from scoring import classify
+
+log = logging.getLogger(__name__)
+
+# A message this soon after the thanks adds to the comment.
+APPEND_WINDOW = timedelta(hours=1)
+# An answer this soon after a survey expired is still recorded (flagged late).
+LATE_WINDOW = timedelta(days=7)
+
+
+def json_response(status: int, **body: Any) -> WebResponse:
+    return WebResponse(status, json.dumps(body).encode(), "application/json")
+
+
+def handle_webhook(rt: Runtime, route: str, req: WebRequest) -> WebResponse:
+    channel = rt.route(route)
+    if channel is None:
+        return json_response(
+            404, error="not_found", reason=f"no channel is configured for {route!r}"
+        )
+    if not channel.verify(req):
+        return json_response(403, error="forbidden", reason="missing or invalid signature")
+    try:
+        parsed = channel.parse(req)
+    except BadPayload as exc:
+        return json_response(400, error="bad_request", reason=str(exc))
+    replies: list[Outbound] = []
+    for msg in parsed.messages:
+        replies += handle_inbound(rt, msg, inline=channel.inline_replies)
+    for status in parsed.statuses:
+        apply_status(rt, status)
+    return channel.respond(req, replies if channel.inline_replies else [])
+
+
+# --- outbound messages as rows ---------------------------------------------------------------
+
+
+def outbound_payload(msg: Outbound) -> dict[str, Any]:
+    return asdict(msg)
+
+
+def outbound_from_row(row: Message) -> Outbound:
+    data = dict(row.payload)
+    data["buttons"] = tuple(tuple(Button(**b) for b in r) for r in data.get("buttons", ()))
+    if data.get("template"):
+        data["template"] = Template(**data["template"])
+    return Outbound(**data)
+
+
+def queue_outbound(
+    s: Session,
+    msg: Outbound,
+    *,
+    contact_id: int | None,
+    invitation_id: int | None = None,
+    in_reply_to: int | None = None,
+    kind: str = "reply",
+    status: DeliveryStatus = DeliveryStatus.QUEUED,
+    now: datetime,
+) -> Message:
+    row = Message(
+        channel=msg.channel,
+        direction="out",
+        address=msg.to,
+        contact_id=contact_id,
+        invitation_id=invitation_id,
+        in_reply_to_id=in_reply_to,
+        kind=kind,
+        text=msg.text,
+        payload=outbound_payload(msg),
+        status=status,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    s.add(row)
+    return row
+
+
+# --- inbound --------------------------------------------------------------------------------
+
+
+def _insert_inbound(s: Session, m: Inbound, now: datetime) -> int | None:
+    """Store the message; None when this provider id was stored before (a redelivery)."""
+    values = dict(
+        channel=m.channel,
+        direction="in",
+        provider_id=m.provider_id,
+        address=m.sender,
+        kind="button" if m.button else "text",
+        text=m.text,
+        payload={
+            "media_count": m.media_count,
+            "button": m.button,
+            "reply_to": m.reply_to,
+            "chat_type": m.chat_type,
+            "chat_id": m.chat_id,
+            "sender_name": m.sender_name,
+            "opt_out": m.opt_out,
+            "start_payload": m.start_payload,
+        },
+        status="received",
+        attempts=0,
+        created_at=now,
+    )
+    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(Message)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["channel", "direction", "provider_id"])
+        .returning(Message.id)
+    )
+    return s.execute(stmt).scalar_one_or_none()
+
+
+def _previous_replies(s: Session, m: Inbound) -> list[Outbound]:
+    original = s.scalar(
+        select(Message.id).where(
+            Message.channel == m.channel,
+            Message.direction == "in",
+            Message.provider_id == m.provider_id,
+        )
+    )
+    rows = s.scalars(select(Message).where(Message.in_reply_to_id == original).order_by(Message.id))
+    return [outbound_from_row(r) for r in rows]
+
+
+def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Outbound]:
+    """Apply one inbound message; returns the replies (already stored)."""
+    now = rt.clock()
+    events: list[Event] = []
+    with rt.db.session_for_update() as s:
+        msg_id = _insert_inbound(s, m, now)
+        if msg_id is None:
+            log.info("duplicate %s message %s: answering as before", m.channel, m.provider_id)
+            return _previous_replies(s, m)
+        if m.chat_type != "private":
+            return []  # group chats never enter a customer survey (staff chats are groups)
+        replies = _converse(rt, s, m, msg_id, now, events)
+        status = DeliveryStatus.SENT if inline else DeliveryStatus.QUEUED
+        for reply in replies:
+            row = queue_outbound(
+                s,
+                reply,
+                contact_id=_contact_of(s, msg_id),
+                in_reply_to=msg_id,
+                status=status,
+                now=now,
+            )
+            if inline:
+                row.status_at = now
+        if replies and not inline:
+            events.append(OutboxQueued())
+    rt.bus.publish(*events)
+    return replies
+
+
+def _contact_of(s: Session, msg_id: int) -> int | None:
+    return s.scalar(select(Message.contact_id).where(Message.id == msg_id))
+
+
+def _texts(rt: Runtime, language: str | None, survey: Survey | None = None) -> Texts:
+    return texts_for(
+        language,
+        survey.texts if survey else None,
+        default=rt.settings.default_language,
+        business=rt.settings.business_name,
+    )
+
+
+def _converse(
+    rt: Runtime, s: Session, m: Inbound, msg_id: int, now: datetime, events: list[Event]
+) -> list[Outbound]:
+    cc = find_or_create_for_inbound(rt, s, m, now)
+    contact = cc.contact
+    s.execute(update(Message).where(Message.id == msg_id).values(contact_id=contact.id))
+    cc.last_inbound_at = now
+
+    def reply(text: str, **extra: Any) -> Outbound:
+        return Outbound(channel=m.channel, to=m.sender, text=text, **extra)
+
+    texts = _texts(rt, contact.language)
+    # The provider already confirmed its own STOP/START/HELP (Twilio Advanced Opt-Out).
+    provider_said = m.opt_out is not None
+    kw = (
+        {
+            OptOutKind.STOP: Keyword.STOP,
+            OptOutKind.START: Keyword.START,
+            OptOutKind.HELP: Keyword.HELP,
+        }.get(m.opt_out)
+        if m.opt_out
+        else conversation.keyword(m.text)
+    )
+    if kw is Keyword.STOP:
+        cc.opted_out_at = now
+        for open_inv in _open_invitations(rt, s, contact.id):
+            open_inv.state = S.OPTED_OUT
+        events.append(ContactOptedOut(contact.id, m.channel))
+        return [] if provider_said else [reply(texts("stopped"))]
+    if kw is Keyword.START:
+        cc.opted_out_at = None
+        return [] if provider_said else [reply(texts("started"))]
+    if kw is Keyword.HELP:
+        return [] if provider_said else [reply(texts("help"))]
+
+    inv = _open_invitation(rt, s, contact.id)
+    button_score: int | None = None
+    if m.button is not None:
+        tapped = read_score(rt.settings.secret_key, m.button)
+        if tapped is None or inv is None or tapped[0] != inv.id:
+            # A forged button, or one from a survey that is no longer open.
+            return [reply(texts("stale_button"), callback_id=m.callback_id)]
+        button_score = tapped[1]
+    if inv is None:
+        return _no_open_survey(rt, s, m, contact.id, now, events, texts, reply)
+
+    texts = _texts(rt, inv.language, inv.survey)
+    state = S(inv.state)
+    response = inv.response
+    turn = conversation.step(
+        state,
+        inv.reasks,
+        response.score if response else None,
+        Incoming(m.text, m.media_count, button_score, inv.language),
+        texts,
+    )
+    inv.reasks = turn.reasks
+    inv.state = turn.state
+    if turn.score is not None:
+        if response is None:
+            response = Response(
+                invitation_id=inv.id,
+                survey_id=inv.survey_id,
+                contact_id=contact.id,
+                channel=m.channel,
+                score=turn.score,
+                category=classify(turn.score),
+                scored_at=now,
+            )
+            s.add(response)
+            inv.response = response
+        else:
+            response.score, response.category = turn.score, classify(turn.score)
+    if turn.comment is not None and response is not None:
+        _set_comment(response, turn.comment, append=turn.append, now=now)
+    if turn.completed and response is not None:
+        complete(s, response, now, events)
+    out: list[Outbound] = []
+    if m.callback_id is not None:
+        # Show the chosen score on the question itself, and stop the client's spinner.
+        chosen = texts("score_chosen", score=button_score)
+        out.append(
+            reply(f"{texts('question')}\n\n{chosen}", callback_id=m.callback_id, edit_of=m.reply_to)
+        )
+    out += [reply(t) for t in turn.replies]
+    return out
+
+
+def _set_comment(response: Response, text: str, *, append: bool, now: datetime) -> None:
+    if append and response.comment:
+        response.comment = f"{response.comment}\n{text}"
+    else:
+        response.comment = text
+    response.commented_at = now
+    analysis = scoring.analyze_comment(response.comment, score=response.score)
+    response.themes = list(analysis.themes)
+    response.sentiment = analysis.sentiment
+    response.comment_language = analysis.language
+    response.contradiction = analysis.contradiction
+
+
+def complete(s: Session, response: Response, now: datetime, events: list[Event]) -> None:
+    """Close a response: it counts from now on, and a detractor becomes a case for staff."""
+    if response.completed_at is not None:
+        return
+    response.completed_at = now
+    s.flush()
+    events.append(
+        ResponseCompleted(response.id, response.invitation_id, response.score, response.category)
+    )
+    if response.category == "detractor":
+        case = Case(response_id=response.id, contact_id=response.contact_id, created_at=now)
+        s.add(case)
+        s.flush()
+        events.append(DetractorResponded(response.id, case.id))
+
+
+def _open_invitations(rt: Runtime, s: Session, contact_id: int) -> list[Invitation]:
+    stmt = (
+        select(Invitation)
+        .where(Invitation.contact_id == contact_id, Invitation.state.in_(OPEN_STATES))
+        .order_by(Invitation.id.desc())
+    )
+    if rt.db.postgres:
+        stmt = stmt.with_for_update()
+    return list(s.scalars(stmt))
+
+
+def _open_invitation(rt: Runtime, s: Session, contact_id: int) -> Invitation | None:
+    found = _open_invitations(rt, s, contact_id)
+    return found[0] if found else None
+
+
+def _no_open_survey(
+    rt: Runtime,
+    s: Session,
+    m: Inbound,
+    contact_id: int,
+    now: datetime,
+    events: list[Event],
+    texts: Texts,
+    reply: Any,
+) -> list[Outbound]:
+    last = s.scalar(
+        select(Invitation)
+        .where(
+            Invitation.contact_id == contact_id,
+            Invitation.state.in_((S.COMPLETED, S.EXPIRED, S.UNANSWERED)),
+        )
+        .order_by(Invitation.updated_at.desc(), Invitation.id.desc())
+        .limit(1)
+    )
+    if last is not None and m.text.strip():
+        texts = _texts(rt, last.language, last.survey)
+        response = last.response
+        if (
+            last.state == S.COMPLETED
+            and response is not None
+            and response.completed_at is not None
+            and now - response.completed_at <= APPEND_WINDOW
+        ):
+            _set_comment(response, m.text.strip(), append=True, now=now)
+            return [reply(texts("added"))]
+        if last.state == S.EXPIRED and response is None and now - last.updated_at <= LATE_WINDOW:
+            score = scoring.parse_score(m.text, last.language)
+            if score is not None:
+                # A late answer is recorded, flagged, and never lost.
+                response = Response(
+                    invitation_id=last.id,
+                    survey_id=last.survey_id,
+                    contact_id=contact_id,
+                    channel=m.channel,
+                    score=score,
+                    category=classify(score),
+                    scored_at=now,
+                    late=True,
+                )
+                s.add(response)
+                reason = conversation.reason_from(m.text)
+                if reason:
+                    _set_comment(response, reason, append=False, now=now)
+                complete(s, response, now, events)
+                return [reply(texts("late"))]
+    return [reply(texts("no_survey"))]
+
+
+# --- delivery reports -------------------------------------------------------------------------
+
+
+def apply_status(rt: Runtime, st: StatusUpdate) -> None:
+    """Move an outbound message's status forward (never back: reports arrive out of order)."""
+    with rt.db.session_for_update() as s:
+        stmt = select(Message).where(
+            Message.channel == st.channel,
+            Message.direction == "out",
+            Message.provider_id == st.provider_id,
+        )
+        if rt.db.postgres:
+            stmt = stmt.with_for_update()
+        row = s.scalar(stmt)
+        if row is None:
+            log.info("status for unknown %s message %s ignored", st.channel, st.provider_id)
+            return
+        known = {s.value for s in DeliveryStatus}
+        current = DeliveryStatus(row.status) if row.status in known else None
+        if advances(current, st.status):
+            row.status = st.status
+            row.error_code = st.error_code
+            row.status_at = st.at or rt.clock()
+
+
+def opt_out_channels(s: Session, contact_id: int) -> set[str]:
+    return set(
+        s.scalars(
+            select(ContactChannel.channel).where(
+                ContactChannel.contact_id == contact_id, ContactChannel.opted_out_at.is_not(None)
+            )
+        )
+    )

@@ -1,0 +1,75 @@
+"""The Flask app factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, current_app, jsonify
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from bot.config import Settings, load_settings, settings_from
+from bot.events import MessageBus
+from bot.runtime import Runtime, build_runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    config: Settings | Mapping[str, Any] | None = None, *, bus: MessageBus | None = None
+) -> Flask:
+    """Build the app. `config`: Settings, a mapping of variables, or None for the environment."""
+    if config is None:
+        settings = load_settings()
+    elif isinstance(config, Settings):
+        settings = config
+    else:
+        settings = settings_from(config)
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # no provider sends more
+    init_app(app, build_runtime(settings, bus=bus))
+    return app
+
+
+def init_app(app: Flask, rt: Runtime) -> None:
+    app.extensions["npsbot"] = rt
+    from bot.web import health, sandbox, webhooks
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(webhooks.bp)
+    if rt.settings.sandbox_enabled:
+        app.register_blueprint(sandbox.bp)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        name = (exc.name or "error").lower().replace(" ", "_")
+        return jsonify(error=name, reason=exc.description), exc.code
+
+    @app.errorhandler(SQLAlchemyError)
+    def _storage_error(exc: SQLAlchemyError) -> Any:
+        # Nothing was stored: 503 makes the provider retry, so the message is not lost.
+        log.error("storage failure: %s", type(exc).__name__)
+        return jsonify(error="storage_unavailable", reason="storage failure, retry later"), 503
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error")
+        return jsonify(error="internal_error", reason="unexpected error, retry later"), 500
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["npsbot"]
+    return rt
+
+
+def db_ok(rt: Runtime) -> bool:
+    try:
+        with rt.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except SQLAlchemyError:
+        return False

@@ -1,0 +1,30 @@
+"""`POST /webhooks/<route>[/<sub>]`: every provider's webhooks, through one code path."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from bot.service import handle_webhook
+from bot.web.app import runtime
+from channels.base import WebRequest
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+def web_request() -> WebRequest:
+    body = request.get_data(cache=True)  # first: form parsing then reads the cached body
+    form = request.form.to_dict() if request.mimetype == "application/x-www-form-urlencoded" else {}
+    return WebRequest(
+        method=request.method,
+        url=request.url,
+        headers=dict(request.headers.items()),
+        form=form,
+        body=body,
+    )
+
+
+@bp.post("/<route>")
+@bp.post("/<route>/<sub>")
+def webhook(route: str, sub: str | None = None) -> Response:
+    answer = handle_webhook(runtime(), route, web_request())
+    return Response(answer.body, status=answer.status, content_type=answer.content_type)

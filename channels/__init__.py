@@ -1,0 +1,1 @@
+"""Provider channels: one module each, registered in channels.registry."""

@@ -1,0 +1,207 @@
+"""The contract every channel implements.
+
+A channel is thin: a provider's webhook request in, normalised inbound messages and delivery
+updates out; a normalised outbound message in, one provider call (or an inline webhook reply) out.
+It knows nothing about surveys. Nothing here imports a web framework: webhooks hand channels a
+plain `WebRequest` and get a plain `WebResponse` back.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class WebRequest:
+    """A webhook request as the web layer received it (framework-neutral)."""
+
+    method: str
+    url: str  # the URL as seen by this process (scheme://host/path?query)
+    headers: Mapping[str, str]  # case-insensitive lookups go through `header()`
+    form: Mapping[str, str] = field(default_factory=dict)  # decoded form fields (last value wins)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        low = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == low:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class WebResponse:
+    """What the webhook answers to the provider."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+
+
+class Direction(enum.StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class OptOutKind(enum.StrEnum):
+    """A provider-level opt-out signal (Twilio Advanced Opt-Out, Telegram block)."""
+
+    STOP = "stop"
+    START = "start"
+    HELP = "help"
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message a person sent us, normalised."""
+
+    channel: str  # registry name, e.g. "sms", "whatsapp", "telegram", "sandbox"
+    provider_id: str  # unique per channel (MessageSid, update_id, …): the idempotency key
+    sender: str  # the channel address: "+5215512345678", "whatsapp:+52…", a Telegram chat id
+    text: str = ""
+    received_at: datetime | None = None
+    sender_name: str | None = None
+    media_count: int = 0
+    # The data of a tapped button (Telegram callback_data, a WhatsApp quick-reply payload).
+    button: str | None = None
+    # Provider id of the button's callback, to be acknowledged (Telegram callback query id).
+    callback_id: str | None = None
+    # Provider id of the message the sender replied to (threads in staff chats).
+    reply_to: str | None = None
+    # A deep-link start payload (Telegram `/start <payload>`).
+    start_payload: str | None = None
+    opt_out: OptOutKind | None = None
+    # Group and channel posts never enter a customer survey.
+    chat_type: Literal["private", "group"] = "private"
+    chat_id: str | None = None  # the chat the message was posted in (differs from sender in groups)
+    language_hint: str | None = None  # the client's language, when the provider tells
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Outbound message states, in the only order they may move (see `advances`)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    UNDELIVERED = "undelivered"
+
+
+_STATUS_RANK = {
+    DeliveryStatus.QUEUED: 0,
+    DeliveryStatus.SENT: 1,
+    DeliveryStatus.DELIVERED: 2,
+    DeliveryStatus.READ: 3,
+    DeliveryStatus.FAILED: 4,
+    DeliveryStatus.UNDELIVERED: 4,
+}
+
+
+def advances(current: DeliveryStatus | None, new: DeliveryStatus) -> bool:
+    """Statuses only move forward: a late "sent" never overwrites "delivered" or "failed"."""
+    if current is None:
+        return True
+    return _STATUS_RANK[new] > _STATUS_RANK[current]
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A provider's delivery report for one of our outbound messages."""
+
+    channel: str
+    provider_id: str
+    status: DeliveryStatus
+    error_code: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str  # what comes back in `Inbound.button` when tapped
+
+
+@dataclass(frozen=True)
+class Template:
+    """A provider-approved template (WhatsApp business-initiated messages)."""
+
+    sid: str  # Twilio ContentSid
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One message we want a person to receive."""
+
+    channel: str
+    to: str  # the channel address
+    text: str
+    # Rows of buttons. Channels without buttons follow the fallback ladder (`render_text`).
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    # When the buttons only repeat what the text already asks ("0 to 10"), text channels drop them.
+    buttons_optional: bool = False
+    template: Template | None = None
+    # Free-form text is allowed only inside the provider's session window (WhatsApp: 24 h).
+    needs_template: bool = False
+    reply_to: str | None = None  # provider id of the message this answers (threads)
+    # Acknowledge this button callback, optionally editing the message it came from.
+    callback_id: str | None = None
+    edit_of: str | None = None
+    # Our own message id, for delivery-status callbacks and logs.
+    ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a webhook request contained."""
+
+    messages: tuple[Inbound, ...] = ()
+    statuses: tuple[StatusUpdate, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A provider accepted an outbound message."""
+
+    provider_id: str
+    status: DeliveryStatus = DeliveryStatus.SENT
+    segments: int | None = None  # billed SMS segments, when known
+
+
+def render_text(msg: Outbound) -> str:
+    """The fallback ladder for channels without buttons: buttons become numbered text."""
+    flat = [b for row in msg.buttons for b in row]
+    if not flat or msg.buttons_optional:
+        return msg.text
+    lines = [msg.text, ""]
+    lines += [f"{i}. {b.label}" for i, b in enumerate(flat, start=1)]
+    return "\n".join(lines)
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """One provider. Implementations live in one module each, registered in `channels.registry`."""
+
+    name: str
+    supports_buttons: bool
+    # True when replies can be given inline in the webhook's answer (TwiML).
+    inline_replies: bool
+
+    def verify(self, request: WebRequest) -> bool:
+        """Is this request really from the provider? (signature, secret token)"""
+
+    def parse(self, request: WebRequest) -> Parsed:
+        """Turn a verified webhook request into normalised messages and status updates.
+
+        Raises `BadPayload` for a request the provider would never send."""
+
+    def respond(self, request: WebRequest, replies: Sequence[Outbound]) -> WebResponse:
+        """The webhook's answer, carrying `replies` inline when the channel can."""
+
+    def send(self, msg: Outbound) -> Sent:
+        """Deliver one message through the provider's API. Raises a `SendError` subclass."""

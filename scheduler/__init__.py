@@ -1,0 +1,1 @@
+"""Due work, claimed from the database: invitations, the outbox, expiries and leases."""

@@ -1,0 +1,70 @@
+"""The dispatcher loop. APScheduler 3 is only the clock: every second (or at once when woken)
+it claims due work from the database and does it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from bot.runtime import Runtime
+from scheduler.dispatch import claim_due, dispatch_one, sweep
+from scheduler.outbox import send_outbox
+
+log = logging.getLogger(__name__)
+
+
+def tick(rt: Runtime, pool: ThreadPoolExecutor | None = None) -> int:
+    """One pass over all due work; returns how many items were handled."""
+    now = rt.clock()
+    rt.wake.clear()
+    sweep(rt, now)
+    done = send_outbox(rt, now)
+    ids = claim_due(rt, now)
+    if pool is None:
+        for inv_id in ids:
+            dispatch_one(rt, inv_id)
+    else:
+        # Sends are network I/O: run them concurrently.
+        list(pool.map(lambda i: dispatch_one(rt, i), ids))
+    return done + len(ids)
+
+
+class Loop:
+    def __init__(self, rt: Runtime, *, blocking: bool = False, workers: int = 8) -> None:
+        self.rt = rt
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send")
+        cls = BlockingScheduler if blocking else BackgroundScheduler
+        self.scheduler = cls(job_defaults={"coalesce": True, "max_instances": 1})
+        self.scheduler.add_job(self._tick, "interval", seconds=1, id="tick")
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # one pass at a time in this process
+        self._waker = threading.Thread(target=self._wake_loop, daemon=True, name="waker")
+
+    def _tick(self) -> None:
+        with self._lock:
+            try:
+                while tick(self.rt, self.pool):
+                    pass  # drain: more may be due
+            except Exception:
+                log.exception("dispatcher tick failed; retrying next second")
+
+    def _wake_loop(self) -> None:
+        # New outbox work (a reply) should not wait for the next second.
+        while not self._stop.is_set():
+            if self.rt.wake.wait(0.5) and not self._stop.is_set():
+                self.rt.wake.clear()
+                self._tick()
+
+    def start(self) -> None:
+        self._waker.start()
+        self.scheduler.start()  # blocks for BlockingScheduler
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self.pool.shutdown(wait=True)

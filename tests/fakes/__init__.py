@@ -1,0 +1,1 @@
+"""Loopback fakes of the providers, so the real client libraries run in tests and benchmarks."""

@@ -1,0 +1,57 @@
+"""Small helpers that make tests read like the customer's side of a chat."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from bot.models import Invitation, Message, Response
+from bot.runtime import Runtime
+from scheduler.loop import tick
+
+
+class SandboxCustomer:
+    """A customer on the sandbox channel, driven through the real HTTP endpoints."""
+
+    def __init__(
+        self, client: FlaskClient, rt: Runtime, *, language: str = "es", name: str = "Ana"
+    ):
+        self.client, self.rt = client, rt
+        r = client.post("/sandbox/purchase", json={"name": name, "language": language})
+        assert r.status_code == 201, r.json
+        self.address: str = r.json["address"]  # type: ignore[index]
+        self.invitation_id: int = r.json["invitation_id"]  # type: ignore[index]
+
+    def receive_survey(self) -> str:
+        tick(self.rt)
+        return self.last_received()
+
+    def says(self, text: str, *, id: str | None = None, button: str | None = None) -> list[str]:
+        body: dict[str, Any] = {"id": id or uuid.uuid4().hex, "from": self.address, "text": text}
+        if button:
+            body["button"] = button
+        r = self.client.post("/webhooks/sandbox", json=body)
+        assert r.status_code == 200, r.json
+        return [reply["text"] for reply in r.json["replies"]]  # type: ignore[index]
+
+    def last_received(self) -> str:
+        with self.rt.db.session() as s:
+            row = s.scalar(
+                select(Message)
+                .where(Message.address == self.address, Message.direction == "out")
+                .order_by(Message.id.desc())
+            )
+            return row.text if row else ""
+
+    def invitation(self) -> Invitation:
+        with self.rt.db.session() as s:
+            inv = s.get(Invitation, self.invitation_id)
+            assert inv is not None
+            return inv
+
+    def response(self) -> Response | None:
+        with self.rt.db.session() as s:
+            return s.scalar(select(Response).where(Response.invitation_id == self.invitation_id))
