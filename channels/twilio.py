@@ -180,6 +180,11 @@ class TwilioChannel:
     def __repr__(self) -> str:  # never the token
         return f"TwilioChannel({self.name!r})"
 
+    def close(self) -> None:
+        """Release pooled connections (Runtime.close calls this)."""
+        if self._http.session is not None:
+            self._http.session.close()
+
     @staticmethod
     def _sender(name: str, s: Settings) -> dict[str, str]:
         if name == "whatsapp":
