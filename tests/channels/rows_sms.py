@@ -61,7 +61,7 @@ INBOUND: list[InboundCase] = [
         text="9",
         sender=CUSTOMER,
         provider_id="SM1f0e2d3c4b5a69788796a5b4c3d2e1f0",
-        body_contains=("<Response><Message>",),
+        body_contains=("<Response><Message>", "te gusta de nosotros"),
     ),
     sms(
         "sms-redelivery-stores-once-and-answers-the-same",
@@ -78,7 +78,7 @@ INBOUND: list[InboundCase] = [
         channel="sms",
         text="Excelente atención, llegó rápido 👍",
         sender=CUSTOMER,
-        body_contains=("<Message>",),
+        body_contains=("No tienes ninguna encuesta abierta",),
     ),
     sms(
         "sms-invalid-signature-is-403-and-stores-nothing",
@@ -106,7 +106,7 @@ INBOUND: list[InboundCase] = [
         channel="sms",
         text="",
         provider_id="MM3b0e2d3c4b5a69788796a5b4c3d2e1f0",
-        body_contains=("0",),
+        body_contains=("del 0 al 10",),
     ),
     sms(
         "sms-advanced-opt-out-stop-is-silent",
@@ -124,7 +124,7 @@ INBOUND: list[InboundCase] = [
         given=("open_survey",),
         channel="sms",
         text="BAJA",
-        body_contains=("<Message>",),
+        body_contains=("<Message>Listo:",),
     ),
     sms(
         "sms-status-delivered",
@@ -137,6 +137,20 @@ INBOUND: list[InboundCase] = [
         "sms-status-undelivered-30007-is-recorded",
         "status_sms_undelivered.form",
         path="/status",
+        expect_status=("SMd01e2d3c4b5a69788796a5b4c3d2e1f0", "undelivered"),
+    ),
+    sms(
+        "sms-late-sent-never-overwrites-delivered",
+        "status_sms_sent.form",
+        path="/status",
+        given=("outbound_status:delivered",),
+        expect_status=("SMd01e2d3c4b5a69788796a5b4c3d2e1f0", "delivered"),
+    ),
+    sms(
+        "sms-late-delivered-never-overwrites-undelivered",
+        "status_sms_delivered.form",
+        path="/status",
+        given=("outbound_status:undelivered",),
         expect_status=("SMd01e2d3c4b5a69788796a5b4c3d2e1f0", "undelivered"),
     ),
     sms(

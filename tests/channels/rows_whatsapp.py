@@ -40,7 +40,7 @@ INBOUND: list[InboundCase] = [
         text="9",
         sender=CUSTOMER,
         provider_id="SM8a1e2d3c4b5a69788796a5b4c3d2e1f0",
-        body_contains=("<Response><Message>",),
+        body_contains=("<Response><Message>", "te gusta de nosotros"),
     ),
     wa(
         "wa-redelivery-stores-once-and-answers-the-same",
@@ -64,7 +64,7 @@ INBOUND: list[InboundCase] = [
         channel="whatsapp",
         text="",
         provider_id="MMac1e2d3c4b5a69788796a5b4c3d2e1f0",
-        body_contains=("0",),
+        body_contains=("del 0 al 10",),
     ),
     wa(
         "wa-business-scoped-sender-is-kept-as-is",
@@ -87,6 +87,20 @@ INBOUND: list[InboundCase] = [
         "status_wa_read.form",
         path="/status",
         expect_status=("SMe12e2d3c4b5a69788796a5b4c3d2e1f0", "read"),
+    ),
+    wa(
+        "wa-late-sent-after-read-is-ignored",
+        "status_wa_sent.form",
+        path="/status",
+        given=("outbound_status:read",),
+        expect_status=("SMe12e2d3c4b5a69788796a5b4c3d2e1f0", "read"),
+    ),
+    wa(
+        "wa-late-sent-never-overwrites-failed",
+        "status_wa_sent.form",
+        path="/status",
+        given=("outbound_status:failed",),
+        expect_status=("SMe12e2d3c4b5a69788796a5b4c3d2e1f0", "failed"),
     ),
     wa(
         "wa-status-failed-63016-is-recorded",
