@@ -55,3 +55,33 @@ class SandboxCustomer:
     def response(self) -> Response | None:
         with self.rt.db.session() as s:
             return s.scalar(select(Response).where(Response.invitation_id == self.invitation_id))
+
+
+def open_survey(rt: Runtime, channel: str, address: str, *, language: str = "es") -> int:
+    """A contact on `channel` at `address` with a survey already asked there; its invitation id."""
+    from datetime import timedelta
+
+    from bot.contacts import PHONE_CHANNELS, ensure_channel
+    from bot.models import Contact, InvitationState
+    from bot.purchases import create_invitation, survey_by_key
+
+    now = rt.clock()
+    with rt.db.session() as s:
+        contact = Contact(
+            name="Ana",
+            language=language,
+            phone=address if channel in PHONE_CHANNELS and address.startswith("+") else None,
+            telegram_chat_id=address if channel == "telegram" else None,
+            created_at=now,
+        )
+        s.add(contact)
+        s.flush()
+        ensure_channel(s, contact, channel, address)
+        survey = survey_by_key(s, rt.surveys[0].key)
+        assert survey is not None
+        inv = create_invitation(s, survey, contact, now=now, delay_minutes=0, channels=[channel])
+        inv.state = InvitationState.ASKED
+        inv.channel = channel
+        inv.sent_at = now
+        inv.expires_at = now + timedelta(hours=72)
+        return inv.id
