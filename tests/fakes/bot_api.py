@@ -81,6 +81,9 @@ class FakeBotApi(FakeProvider):
 
     def __init__(self) -> None:
         super().__init__()
+        # The stdlib server listens with a backlog of 5; concurrent sends would see dropped
+        # connects (1 s retransmits, i.e. timeouts) that the real Bot API never causes.
+        self._server.socket.listen(128)
         self._ids = itertools.count(1001)
         self._updates: list[dict[str, Any]] = []
         self._cond = threading.Condition()
