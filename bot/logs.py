@@ -40,3 +40,5 @@ def setup_logging(settings: Settings) -> None:
     # httpx logs every request URL at INFO, and Telegram's URLs contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    # APScheduler logs every one-second tick at INFO.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
