@@ -7,8 +7,9 @@ loop. No `asyncio.run` per message: an httpx client bound to a closed loop fails
 is closed". After a fork (gunicorn) the child starts its own loop and bots on first use.
 
 Addresses: `Inbound.sender` / `Outbound.to` are chat ids as strings. Our provider ids for
-messages are "<chat_id>:<message_id>" (a message id is only unique within its chat); the webhook's
-provider id is the `update_id`.
+messages are "<chat_id>:<message_id>" (a message id is only unique within its chat); an edit's
+receipt is "<chat_id>:<message_id>#edit-<random>", a callback answered alone "callback:<id>";
+the webhook's provider id is the `update_id`.
 """
 
 from __future__ import annotations
@@ -342,11 +343,11 @@ class TelegramChannel:
                 await bot.edit_message_text(
                     msg.text, chat_id=where[0], message_id=where[1], reply_markup=markup
                 )
-                return Sent(provider_id=f"{where[0]}:{where[1]}")
+                return Sent(provider_id=edit_id(*where))
             except tg.BadRequest as exc:
                 # A retried edit finds the text already there: that is success.
                 if "not modified" in str(exc).lower():
-                    return Sent(provider_id=f"{where[0]}:{where[1]}")
+                    return Sent(provider_id=edit_id(*where))
                 # Too old or deleted: the person still gets the text as a new message.
                 log.info("telegram: edit of %s failed (%s); sending instead", msg.edit_of, exc)
         reply = None
@@ -480,9 +481,16 @@ def chat_id(to: str) -> int:
     return int(to)
 
 
+def edit_id(chat: int, message: int) -> str:
+    """An edit sends no new message, but its record needs an id of its own (provider ids are
+    unique per channel): "<chat_id>:<message_id>#edit-<random>", which `message_ref` reads back
+    as the edited message."""
+    return f"{chat}:{message}#edit-{secrets.token_hex(4)}"
+
+
 def message_ref(ref: str, chat: int) -> tuple[int, int]:
     """Our message ids are "<chat_id>:<message_id>"; a bare message id means `chat`."""
-    head, sep, tail = ref.rpartition(":")
+    head, sep, tail = ref.partition("#")[0].rpartition(":")
     try:
         return (int(head), int(tail)) if sep else (chat, int(ref))
     except ValueError:

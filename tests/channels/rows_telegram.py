@@ -254,7 +254,6 @@ OUTBOUND: list[OutboundCase] = [
             },
             {"path": _path("editMessageText"), "fields": {"chat_id": int(ANA), "message_id": 60}},
         ),
-        expect_provider_id=f"{ANA}:60",
     ),
     _out(
         "telegram-stale-tap-still-answers-callback",
@@ -283,7 +282,6 @@ OUTBOUND: list[OutboundCase] = [
         "telegram-edit-not-modified-is-success",
         {"to": ANA, "text": "Elegiste 3", "edit_of": f"{ANA}:60"},
         answers=(ProviderAnswer(400, NOT_MODIFIED),),
-        expect_provider_id=f"{ANA}:60",
     ),
     _out(
         "telegram-group-chat",

@@ -380,3 +380,12 @@ def test_polling_retries_an_update_whose_handling_failed(fake: FakeBotApi, conf:
 
     telegram.poll(conf, flaky, stop=stop, timeout=1)
     assert len(calls) == 2 and calls[0].body == calls[1].body
+
+
+def test_each_edit_gets_its_own_receipt_id(channel: telegram.TelegramChannel) -> None:
+    """Provider ids are unique per channel in storage; an edit is not a new Telegram message."""
+    one = channel.send(Outbound("telegram", "42", "Elegiste 3", edit_of="42:1001")).provider_id
+    two = channel.send(Outbound("telegram", "42", "Elegiste 4", edit_of="42:1001")).provider_id
+    assert one != two
+    assert one.startswith("42:1001#edit-") and two.startswith("42:1001#edit-")
+    assert telegram.message_ref(one, 42) == (42, 1001)
