@@ -132,9 +132,9 @@ class _Http(TwilioHttpClient):  # type: ignore[misc]
 
 
 class _Multi(dict[str, list[str]]):
-    """Every value of every form field, in the shape RequestValidator reads (`getlist`)."""
+    """Every value of every form field, in the shape RequestValidator reads (`getall`)."""
 
-    def getlist(self, name: str) -> list[str]:
+    def getall(self, name: str) -> list[str]:  # the first accessor the validator tries
         return self[name]
 
 
