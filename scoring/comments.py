@@ -45,6 +45,8 @@ CONTRADICTION_THRESHOLD: Final = 0.35
 #: Comments longer than this are cut before analysis (the gist is at the start).
 MAX_COMMENT_CHARS: Final = 5000
 
+#: Language detection reads at most this many characters: plenty to tell es/en/pt apart.
+_DETECT_CHARS: Final = 400
 _STEMMER_NAMES: Final = {"es": "spanish", "en": "english", "pt": "portuguese"}
 _LINGUA: Final = {Language.SPANISH: "es", Language.ENGLISH: "en", Language.PORTUGUESE: "pt"}
 _WORD: Final = re.compile(r"[a-z]+|[\U0001f300-\U0001faff\u2600-\u27bf]|[,.;:!?]")
@@ -94,7 +96,7 @@ def detect_language(text: str) -> str | None:
     """Return ``"es"``, ``"en"`` or ``"pt"`` for ``text``, or ``None`` when unsure or wordless."""
     if not any(c.isalpha() for c in text):
         return None
-    found = _detector().detect_language_of(text)
+    found = _detector().detect_language_of(text[:_DETECT_CHARS])
     return _LINGUA.get(found) if found is not None else None
 
 

@@ -409,6 +409,8 @@ def _judge(
             return _POISON  # "-1"
     if p == "+" and prev_adjacent:
         return _POISON
+    if p in ("l", "i", "o") and prev_adjacent:
+        return _POISON  # "l0", "I0": a mistyped 10
     if p in _ARTICLES and p2 in _HEDGES_BEFORE:
         return _POISON  # "nearly a 10"
     if q in _ALTERNATIVE and nxt2 is not None and not consumed[i + 2] and _value(nxt2) is not None:
@@ -475,12 +477,13 @@ def _judge(
         return value
     if next_is_boundary or q in _FOLLOW_OK:
         return value
-    return None
+    # A digit between words ("compré 2 camisas") is a quantity; the reply is about
+    # something else, so another number in it is not trusted either.
+    return _POISON
 
 
 # Suffixes that only count when glued to the number ("10am", "1st", "10h", "2x").
-_SUFFIX_ONLY: Final = frozenset(
-    {"h", "hs", "am", "pm", "o", "st", "nd", "rd", "th", "er", "ro", "do", "da", "to", "ta",
-     "vo", "va", "no", "na", "x", "k", "g", "m", "l", "gr", "ml", "cm", "km", "kg", "lt", "a",
-     "us", "mil", "min", "mins", "hr", "hrs", "seg", "sec", "secs", "mb", "gb"}
-)  # fmt: skip
+_SUFFIX_ONLY: Final = _words(
+    "h hs am pm o st nd rd th er ro ra re do da to ta vo va no na x k g m l gr ml cm km kg lt a "
+    "us mil min mins hr hrs seg sec secs mb gb"
+)
