@@ -40,6 +40,7 @@ _KEYCAP: Final = re.compile("([0-9])\ufe0f?\u20e3")
 _NON_ASCII_DIGIT: Final = re.compile(r"(?![0-9])\d")
 _COMBINING: Final = re.compile("[\u0300-\u036f]+")
 _PHONE: Final = re.compile(r"\+?\(?\d(?:[\s().\-]{0,2}\d){6,}")
+_ANY_DIGIT: Final = re.compile(r"\d")
 _TOKEN: Final = re.compile(r"(\d+(?:[.,:]\d+)*)|([a-z]+)|(\S)")
 
 _NUM, _WORD, _SYM = 0, 1, 2
@@ -208,7 +209,7 @@ def _normalize(s: str) -> str:
         s = _NON_ASCII_DIGIT.sub(lambda m: str(unicodedata.decimal(m.group(), 0)), s)
         s = _COMBINING.sub("", unicodedata.normalize("NFD", s))
     s = s.lower().replace("\u2019", "'")
-    if any(c.isdigit() for c in s):
+    if _ANY_DIGIT.search(s) is not None:
         s = _PHONE.sub(_drop_phone, s)
     return s.strip()
 
@@ -248,6 +249,11 @@ def _read_tokens(s: str, language: str | None) -> int | None:
     consumed = [False] * n
     strong = [False] * n  # score position made explicit by a scale ("9 de 10")
 
+    values = [_value(t) for t in toks]
+    numbers = n - values.count(None)
+    if numbers == 0:
+        return None  # no number at all, or none that could be a score
+
     def at(i: int) -> str:
         return txt[i] if 0 <= i < n else ""
 
@@ -255,7 +261,7 @@ def _read_tokens(s: str, language: str | None) -> int | None:
         return 0 <= i < n and txt[i] in _TEN
 
     # Pass 1: scale mentions "de 0 a 10", "1 to 10", "entre 1 y 10", "escala de 10".
-    for i in range(n):
+    for i in range(n if numbers > 1 or "escala" in txt or "scale" in txt else 0):
         if txt[i] in _LOW_BOUND and i + 2 < n:
             conn = txt[i + 1]
             if is_ten(i + 2) and (
@@ -285,7 +291,7 @@ def _read_tokens(s: str, language: str | None) -> int | None:
             else:
                 return None  # "4/5", "24/7": another scale or a fraction
             continue
-        if _value(toks[i]) is None:
+        if values[i] is None:
             scale_word = txt[i] in ("sobre", "over") or (txt[i] == "of" and at(i - 1) == "out")
             if scale_word and is_ten(i + 1) and not consumed[i + 1]:
                 consumed[i + 1] = True
