@@ -351,6 +351,8 @@ def analyze_comment(
         raise TypeError(f"text must be a str, not {type(text).__name__}")
     text = text[:MAX_COMMENT_CHARS]
     words = _words(text)
+    if isinstance(language, str):
+        language = language[:2].lower()  # "pt-BR" -> "pt"
     lang = language if language in LANGUAGES else None
     sure = lang is not None
     if lang is None and words:

@@ -197,6 +197,8 @@ def _parse(text: object, language: str | None) -> int | None:
     bare = _BARE.get(s)
     if bare is not None:
         return bare
+    if isinstance(language, str):
+        language = language[:2].lower()  # "pt-BR" -> "pt"
     return _read_tokens(s, language)
 
 

@@ -48,6 +48,7 @@ def test_language_is_detected_among_es_en_pt(text: str, language: str | None) ->
 
 def test_language_hint_skips_detection() -> None:
     assert analyze_comment("ok", "pt").language == "pt"
+    assert analyze_comment("ok", "es-MX").language == "es"
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ def test_reply_gives_expected_score(reply: str, expected: int | None) -> None:
     [
         pytest.param("dos", "es", 2, id="es-hint-dos-is-two"),
         pytest.param("dos", "pt", None, id="pt-hint-dos-is-of-the"),
+        pytest.param("dos", "pt-BR", None, id="regional-tag-pt-BR-is-pt"),
         pytest.param("9", "fr", 9, id="unknown-hint-is-ignored"),
         pytest.param("nota nove", "pt", 9, id="pt-hint-word"),
         pytest.param("I'd give it a 7", "en", 7, id="en-hint-scale"),
