@@ -30,7 +30,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.argument("revision", default="head")
+@click.argument("revision", default="heads")
 def db_upgrade(revision: str) -> None:
     """Migrate the database to REVISION (default: the latest)."""
     from bot.migrate import upgrade

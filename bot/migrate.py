@@ -19,7 +19,8 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
+    # "heads": revisions written in parallel branch from one parent and all apply.
     command.upgrade(alembic_config(url), revision)
 
 

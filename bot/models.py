@@ -188,6 +188,9 @@ class Invitation(Base):
     # Unusable replies so far: after the second re-ask the survey closes politely.
     reasks: Mapped[int] = mapped_column(SmallInteger, default=0)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    # Telegram onboarding: the single-use, expiring deep-link payload (t.me/<bot>?start=<token>).
+    link_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    link_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -281,3 +284,17 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     taken_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    """A business's key to the API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))  # shown in listings to tell keys apart
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

@@ -11,15 +11,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from bot.config import Settings
 from bot.db import Database
 from bot.events import MessageBus, OutboxQueued
 from bot.models import utcnow
 from bot.surveys import SurveyDef, load_surveys, sync_surveys
 from channels import registry
-from channels.base import Channel
+from channels.base import Channel, Inbound, Outbound
 
 log = logging.getLogger(__name__)
+
+GroupHook = Callable[["Runtime", Session, Inbound, int, datetime], list[Outbound]]
+CaseHook = Callable[["Runtime", Session, Inbound, int, datetime], list[Outbound] | None]
 
 
 @dataclass
@@ -33,6 +38,11 @@ class Runtime:
     wake: threading.Event = field(default_factory=threading.Event)
     # The time source; tests drive it to test expiry, reminders and escalations.
     clock: Callable[[], datetime] = utcnow
+    # Staff chats (groups) and customers with an open case are handled by the staff module.
+    # Each hook runs inside the inbound message's transaction and returns replies to queue;
+    # `on_case_message` returns None when the message is not for a case.
+    on_group: GroupHook | None = None
+    on_case_message: CaseHook | None = None
 
     def route(self, name: str) -> Channel | None:
         """The channel that verifies and parses webhooks posted to /webhooks/<name>."""

@@ -186,8 +186,10 @@ def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Out
             log.info("duplicate %s message %s: answering as before", m.channel, m.provider_id)
             return _previous_replies(s, m)
         if m.chat_type != "private":
-            return []  # group chats never enter a customer survey (staff chats are groups)
-        replies = _converse(rt, s, m, msg_id, now, events)
+            # Group chats never enter a customer survey (staff chats are groups).
+            replies = rt.on_group(rt, s, m, msg_id, now) if rt.on_group else []
+        else:
+            replies = _converse(rt, s, m, msg_id, now, events)
         status = DeliveryStatus.SENT if inline else DeliveryStatus.QUEUED
         for reply in replies:
             row = queue_outbound(
@@ -263,6 +265,10 @@ def _converse(
             return [reply(texts("stale_button"), callback_id=m.callback_id)]
         button_score = tapped[1]
     if inv is None:
+        if rt.on_case_message is not None:
+            relayed = rt.on_case_message(rt, s, m, contact.id, now)
+            if relayed is not None:
+                return relayed
         return _no_open_survey(rt, s, m, contact.id, now, events, texts, reply)
 
     texts = _texts(rt, inv.language, inv.survey)

@@ -1,0 +1,54 @@
+"""API keys: shown once at creation, stored as SHA-256 (keys are long random, so no slow hash)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.models import ApiKey
+
+PREFIX = "nps_"
+
+
+class ApiKeyError(ValueError):
+    pass
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(s: Session, name: str, now: datetime) -> str:
+    """A new key for NAME; the only time the key itself is visible."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ApiKeyError("the key's name must be 1-100 characters")
+    if s.scalar(select(ApiKey).where(ApiKey.name == name)) is not None:
+        raise ApiKeyError(f"a key named {name!r} exists already (revoke it first)")
+    key = PREFIX + secrets.token_urlsafe(32)
+    s.add(ApiKey(name=name, key_hash=_hash(key), prefix=key[:12], created_at=now))
+    return key
+
+
+def revoke_key(s: Session, name: str, now: datetime) -> None:
+    row = s.scalar(select(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None)))
+    if row is None:
+        raise ApiKeyError(f"no active key named {name!r}")
+    row.revoked_at = now
+    # Free the name for a replacement key.
+    row.name = f"{name} (revoked {now:%Y-%m-%d %H:%M:%S} #{row.id})"[:100]
+
+
+def check_key(s: Session, key: str, now: datetime) -> ApiKey | None:
+    """The active key matching KEY, or None."""
+    if not key.startswith(PREFIX):
+        return None
+    row = s.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(key)))
+    if row is None or row.revoked_at is not None:
+        return None
+    row.last_used_at = now
+    return row
