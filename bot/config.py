@@ -52,8 +52,19 @@ class Settings:
     telegram_webhook_secret: str | None = field(default=None, repr=False)
     telegram_api_url: str | None = None
     staff_telegram_chat_id: str | None = None
+    # Staff alerts and cases (bot/staff.py, docs/staff.md).
+    staff_escalation_chat_id: str | None = None
+    staff_telegram_user_ids: str | None = None
+    staff_notify_urls: str | None = field(default=None, repr=False)  # URLs carry tokens
+    staff_take_minutes: int = 30
+    staff_resolve_hours: int = 24
+    staff_show_names: bool = False
+    staff_digest: str = "off"
+    staff_digest_hour: int = 9
+    reason_timeout_minutes: int = 30
     redis_url: str | None = None
     http_timeout: float = 10.0
+    sms_smart_encoding: bool = True
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -124,8 +135,49 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "staff_telegram_chat_id",
         "Telegram group that receives detractor alerts.",
     ),
+    "STAFF_ESCALATION_CHAT_ID": (
+        "staff_escalation_chat_id",
+        "Telegram group for cases not taken or not resolved in time. Default: the staff group.",
+    ),
+    "STAFF_TELEGRAM_USER_IDS": (
+        "staff_telegram_user_ids",
+        "Comma-separated Telegram user ids that may act on cases without a membership check.",
+    ),
+    "STAFF_NOTIFY_URLS": (
+        "staff_notify_urls",
+        "One-way alert destinations as Apprise URLs (Slack, Teams, e-mail, Discord…), "
+        "comma or space separated (never logged).",
+    ),
+    "STAFF_TAKE_MINUTES": (
+        "staff_take_minutes",
+        "Minutes before a case nobody took is re-alerted to the escalation group. Default `30`.",
+    ),
+    "STAFF_RESOLVE_HOURS": (
+        "staff_resolve_hours",
+        "Hours before an unresolved case is re-alerted to the escalation group. Default `24`.",
+    ),
+    "STAFF_SHOW_NAMES": (
+        "staff_show_names",
+        "Sign staff replies to customers with the staff member's first name. Default `false`.",
+    ),
+    "STAFF_DIGEST": (
+        "staff_digest",
+        "`off`, `daily` or `weekly`: NPS digest to the staff group. Default `off`.",
+    ),
+    "STAFF_DIGEST_HOUR": (
+        "staff_digest_hour",
+        "UTC hour (0-23) after which the digest of the previous period is sent. Default `9`.",
+    ),
+    "REASON_TIMEOUT_MINUTES": (
+        "reason_timeout_minutes",
+        "Minutes to wait for the *why* before a response completes without it. Default `30`.",
+    ),
     "REDIS_URL": ("redis_url", "Shares send rate limits across processes when set."),
     "HTTP_TIMEOUT": ("http_timeout", "Seconds before a provider API call times out. Default `10`."),
+    "SMS_SMART_ENCODING": (
+        "sms_smart_encoding",
+        "Drop á í ó ú from an SMS when that lowers its segment count (cost). Default `true`.",
+    ),
 }
 
 _BOOL = {
@@ -177,6 +229,10 @@ def settings_from(raw: Mapping[str, Any]) -> Settings:
                 if str(value).strip().lower() not in _BOOL:
                     raise ValueError(f"expected true or false, got {value!r}")
                 value = _BOOL[str(value).strip().lower()]
+            elif str(kind) == "int" and not isinstance(value, int):
+                if not str(value).strip().isdigit():
+                    raise ValueError(f"must be a whole number ≥ 0, got {value!r}")
+                value = int(str(value).strip())
             elif "float" in str(kind) and not isinstance(value, float | int):
                 value = float(value)
                 if value <= 0:
@@ -262,6 +318,27 @@ def _check(s: Settings) -> dict[str, str]:
         p["TELEGRAM_BOT_TOKEN"] = "required when TELEGRAM_WEBHOOK_SECRET is set"
     if s.staff_telegram_chat_id and not re.fullmatch(r"-?\d+", s.staff_telegram_chat_id):
         p["STAFF_TELEGRAM_CHAT_ID"] = "must be a numeric Telegram chat id like -1001234567890"
+    if s.staff_escalation_chat_id and not re.fullmatch(r"-?\d+", s.staff_escalation_chat_id):
+        p["STAFF_ESCALATION_CHAT_ID"] = "must be a numeric Telegram chat id like -1001234567890"
+    if s.staff_telegram_user_ids and not re.fullmatch(
+        r"\d+(\s*[,\s]\s*\d+)*", s.staff_telegram_user_ids.strip()
+    ):
+        p["STAFF_TELEGRAM_USER_IDS"] = "must be numeric Telegram user ids separated by commas"
+    for url in re.split(r"[,\s]+", s.staff_notify_urls or ""):
+        if url and not re.match(r"^[a-z][a-z0-9+.-]*://", url):
+            # Never echo the URL: it carries the destination's token.
+            p["STAFF_NOTIFY_URLS"] = "each entry must be an Apprise URL like slack://… or json://…"
+    if s.staff_digest not in ("off", "daily", "weekly"):
+        p["STAFF_DIGEST"] = f"must be off, daily or weekly, got {s.staff_digest!r}"
+    if not 0 <= s.staff_digest_hour <= 23:
+        p["STAFF_DIGEST_HOUR"] = f"must be an hour from 0 to 23, got {s.staff_digest_hour}"
+    for var, number in (
+        ("STAFF_TAKE_MINUTES", s.staff_take_minutes),
+        ("STAFF_RESOLVE_HOURS", s.staff_resolve_hours),
+        ("REASON_TIMEOUT_MINUTES", s.reason_timeout_minutes),
+    ):
+        if number < 1:
+            p[var] = f"must be at least 1, got {number}"
     if s.redis_url and not re.match(r"^rediss?://", s.redis_url):
         p["REDIS_URL"] = f"must start with redis:// or rediss://, got {s.redis_url!r}"
     return p

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 APPEND_WINDOW = timedelta(hours=1)
 # An answer this soon after a survey expired is still recorded (flagged late).
 LATE_WINDOW = timedelta(days=7)
+# WhatsApp free-form text outside the 24 h window: https://www.twilio.com/docs/api/errors/63016
+OUTSIDE_WINDOW = "63016"
 
 
 def json_response(status: int, **body: Any) -> WebResponse:
@@ -187,7 +189,7 @@ def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Out
             return _previous_replies(s, m)
         if m.chat_type != "private":
             # Group chats never enter a customer survey (staff chats are groups).
-            replies = rt.on_group(rt, s, m, msg_id, now) if rt.on_group else []
+            replies = rt.on_group(rt, s, m, msg_id, now) if rt.on_group else _ack(m)
         else:
             replies = _converse(rt, s, m, msg_id, now, events)
         status = DeliveryStatus.SENT if inline else DeliveryStatus.QUEUED
@@ -206,6 +208,15 @@ def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Out
             events.append(OutboxQueued())
     rt.bus.publish(*events)
     return replies
+
+
+def _ack(m: Inbound) -> list[Outbound]:
+    """Stop the client's spinner on a tapped button nobody handles (an empty callback answer)."""
+    if m.callback_id is None:
+        return []
+    return [
+        Outbound(channel=m.channel, to=m.chat_id or m.sender, text="", callback_id=m.callback_id)
+    ]
 
 
 def _contact_of(s: Session, msg_id: int) -> int | None:
@@ -260,10 +271,13 @@ def _converse(
     button_score: int | None = None
     if m.button is not None:
         tapped = read_score(rt.settings.secret_key, m.button)
-        if tapped is None or inv is None or tapped[0] != inv.id:
+        if tapped is not None and inv is not None and tapped[0] == inv.id:
+            button_score = tapped[1]
+        elif tapped is not None or m.callback_id is not None:
             # A forged button, or one from a survey that is no longer open.
             return [reply(texts("stale_button"), callback_id=m.callback_id)]
-        button_score = tapped[1]
+        # Otherwise a WhatsApp template quick reply: its payload is fixed, not our signed
+        # data, and its label (Twilio's Body) is read like a typed reply.
     if inv is None:
         if rt.on_case_message is not None:
             relayed = rt.on_case_message(rt, s, m, contact.id, now)
@@ -416,6 +430,7 @@ def _no_open_survey(
 
 def apply_status(rt: Runtime, st: StatusUpdate) -> None:
     """Move an outbound message's status forward (never back: reports arrive out of order)."""
+    events: list[Event] = []
     with rt.db.session_for_update() as s:
         stmt = select(Message).where(
             Message.channel == st.channel,
@@ -434,6 +449,19 @@ def apply_status(rt: Runtime, st: StatusUpdate) -> None:
             row.status = st.status
             row.error_code = st.error_code
             row.status_at = st.at or rt.clock()
+            if st.error_code == OUTSIDE_WINDOW and row.payload.get("template"):
+                # The free-form text was refused after the fact: send the approved template.
+                msg = replace(outbound_from_row(row), needs_template=True)
+                queue_outbound(
+                    s,
+                    msg,
+                    contact_id=row.contact_id,
+                    invitation_id=row.invitation_id,
+                    kind=row.kind,
+                    now=rt.clock(),
+                )
+                events.append(OutboxQueued())
+    rt.bus.publish(*events)
 
 
 def opt_out_channels(s: Session, contact_id: int) -> set[str]:

@@ -188,6 +188,7 @@ class Channel(Protocol):
     """One provider. Implementations live in one module each, registered in `channels.registry`."""
 
     name: str
+    route: str  # webhooks arrive at /webhooks/<route> (several channels may share one)
     supports_buttons: bool
     # True when replies can be given inline in the webhook's answer (TwiML).
     inline_replies: bool

@@ -20,7 +20,7 @@ class SendError(Exception):
 
 
 class ContactStopped(SendError):
-    """The person opted out at the provider (Twilio 21610, Telegram blocked by the user)."""
+    """The person opted out at the provider (Twilio 21610)."""
 
 
 class Unreachable(SendError):

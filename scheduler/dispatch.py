@@ -180,7 +180,9 @@ def _failed(rt: Runtime, plan: Plan, exc: SendError) -> bool:
         if isinstance(exc, ContactStopped) and cc is not None:
             cc.opted_out_at = now
             return True
-        if isinstance(exc, Unreachable | OutsideWindow) and cc is not None:
+        if isinstance(exc, OutsideWindow):
+            return True  # no template for this language: try the next channel, keep WhatsApp
+        if isinstance(exc, Unreachable) and cc is not None:
             cc.unreachable_at = now
             cc.unreachable_reason = inv.last_error
             return True

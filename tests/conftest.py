@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from bot.config import normalise_database_url
@@ -68,7 +68,8 @@ def pg_database() -> Iterator[str]:
 
 def _truncate(url: str) -> None:
     engine = create_engine(normalise_database_url(url))
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    present = set(inspect(engine).get_table_names())
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name in present)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()

@@ -79,9 +79,6 @@ DEFAULT_TEXTS = [
 def test_default_survey_texts_fit_two_sms_segments(lang: str, key: str) -> None:
     text = texts_for(lang, None, default="es", business="Tienda Ejemplo")(key, score=10)
     cost = segments(smart_encode(text))
-    if (lang, key) == ("pt", "question"):
-        # Reported to the lead with a 2-segment proposal: 147 UCS-2 units (ê, ú) -> 3 segments.
-        pytest.xfail(f"pt question is {cost.units} {cost.encoding} units: {cost.count} segments")
     assert cost.count <= 2, (cost, text)
 
 
