@@ -168,5 +168,36 @@ def telegram_poll() -> None:
         loop.stop()
 
 
+@main.command()
+def cases() -> None:
+    """List open cases with their ages and owners."""
+    from bot.runtime import build_runtime
+    from bot.staff import list_open_cases
+
+    rt = build_runtime(_settings(), sync=False)
+    try:
+        with rt.db.session() as s:
+            lines = list_open_cases(s, rt.clock())
+    finally:
+        rt.close()
+    click.echo("\n".join(lines) if lines else "no open cases")
+
+
+@main.command()
+@click.option("--period", type=click.Choice(["daily", "weekly"]), default="daily")
+def digest(period: str) -> None:
+    """Print the digest of the last complete day or week (what the staff chat receives)."""
+    from bot import digest as d
+    from bot.runtime import build_runtime
+
+    rt = build_runtime(_settings(), sync=False)
+    try:
+        now = rt.clock()
+        with rt.db.session() as s:
+            click.echo(d.render(d.build(s, period, d.bounds(period, now)[1], now), now))
+    finally:
+        rt.close()
+
+
 if __name__ == "__main__":
     main()

@@ -324,8 +324,8 @@ def _check(s: Settings) -> dict[str, str]:
         r"\d+(\s*[,\s]\s*\d+)*", s.staff_telegram_user_ids.strip()
     ):
         p["STAFF_TELEGRAM_USER_IDS"] = "must be numeric Telegram user ids separated by commas"
-    for url in re.split(r"[,\s]+", s.staff_notify_urls or ""):
-        if url and not re.match(r"^[a-z][a-z0-9+.-]*://", url):
+    for entry in re.split(r"[,\s]+", s.staff_notify_urls or ""):
+        if entry and not re.match(r"^[a-z][a-z0-9+.-]*://", entry):
             # Never echo the URL: it carries the destination's token.
             p["STAFF_NOTIFY_URLS"] = "each entry must be an Apprise URL like slack://… or json://…"
     if s.staff_digest not in ("off", "daily", "weekly"):

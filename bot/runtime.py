@@ -70,6 +70,9 @@ def build_runtime(
         surveys=load_surveys(settings.surveys_file),
     )
     rt.bus.subscribe(OutboxQueued, lambda _e: rt.wake.set())
+    from bot.staff import init_staff  # imports bot.service, which imports this module
+
+    init_staff(rt)
     if sync:
         with rt.db.session() as s:
             sync_surveys(s, rt.surveys)

@@ -11,6 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.runtime import Runtime
+from scheduler.alerts import staff_step
 from scheduler.dispatch import claim_due, dispatch_one, sweep
 from scheduler.outbox import send_outbox
 
@@ -22,7 +23,9 @@ def tick(rt: Runtime, pool: ThreadPoolExecutor | None = None) -> int:
     now = rt.clock()
     rt.wake.clear()
     sweep(rt, now)
-    done = send_outbox(rt, now)
+    # Staff alerts first: a detractor's alert should not wait behind a batch of surveys.
+    done = staff_step(rt, now)
+    done += send_outbox(rt, now)
     ids = claim_due(rt, now)
     if pool is None:
         for inv_id in ids:
