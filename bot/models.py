@@ -356,3 +356,37 @@ class CaseEvent(Base):
         ForeignKey("messages.id", ondelete="SET NULL"), index=True
     )
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffRole(enum.StrEnum):
+    STAFF = "staff"  # sees the dashboard and acts on cases
+    READONLY = "readonly"  # sees everything, acts on nothing
+
+
+class StaffUser(Base):
+    """A person who logs in to the dashboard; only a scrypt hash of the password is stored."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(10), default=StaffRole.STAFF)
+    # Failed log-ins in a row; at the limit the account is locked until `locked_until`.
+    failed_logins: Mapped[int] = mapped_column(SmallInteger, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+
+
+# Insights (reports and dashboard) read responses by time and invitations by send time; the
+# GIN index serves metadata filters (`metadata @> {"store": "…"}`) on PostgreSQL.
+Index("ix_responses_scored_at_id", Response.scored_at, Response.id)
+Index("ix_invitations_sent_at", Invitation.sent_at)
+Index(
+    "ix_invitations_metadata_gin",
+    Invitation.meta,
+    postgresql_using="gin",
+    postgresql_ops={"metadata": "jsonb_path_ops"},
+)

@@ -37,10 +37,12 @@ def create_app(
 
 def init_app(app: Flask, rt: Runtime) -> None:
     app.extensions["npsbot"] = rt
-    from bot.web import health, sandbox, webhooks
+    from bot.web import dashboard, health, reports, sandbox, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(dashboard.bp)
     if rt.settings.sandbox_enabled:
         app.register_blueprint(sandbox.bp)
 

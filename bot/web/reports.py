@@ -1,0 +1,111 @@
+"""The reporting API (`/api/v1/nps`, `/nps/trend`, `/nps/breakdown`, `/responses`, `/themes`)
+and the OpenAPI description of the whole API (`/api/v1/openapi.json`).
+
+Thin: query arguments → `bot.insights.Filters` → a query function → JSON. Same API keys as the
+business API. A bad argument answers 422 `{"error": "invalid", "field": <param>, "reason": …}`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.orm import Session
+
+from bot import insights
+from bot.web.app import runtime
+from bot.web.auth import api_error, require_api_key
+
+bp = Blueprint("reports", __name__, url_prefix="/api/v1")
+OPENAPI = Path(__file__).resolve().parent / "openapi.json"
+
+
+def _args() -> dict[str, list[str]]:
+    return request.args.to_dict(flat=False)
+
+
+def _run(allow: tuple[str, ...], fn: Callable[[Session, insights.Filters], Any]) -> Any:
+    try:
+        f = insights.parse_filters(_args(), allow=allow)
+        with runtime().db.session() as s:
+            return jsonify(fn(s, f))
+    except insights.FilterError as exc:
+        return api_error(422, "invalid", exc.reason, field=exc.param)
+
+
+@bp.get("/nps")
+@require_api_key
+def nps() -> Any:
+    return _run((), insights.nps_report)
+
+
+@bp.get("/nps/trend")
+@require_api_key
+def nps_trend() -> Any:
+    try:
+        interval = insights.parse_interval(_args())
+    except insights.FilterError as exc:
+        return api_error(422, "invalid", exc.reason, field=exc.param)
+    return _run((), lambda s, f: insights.trend(s, f, interval))
+
+
+@bp.get("/nps/breakdown")
+@require_api_key
+def nps_breakdown() -> Any:
+    by = request.args.get("by", "")
+    if not by:
+        return api_error(
+            422,
+            "invalid",
+            "say what to group by: channel, survey, language or a metadata key",
+            field="by",
+        )
+    return _run(
+        (), lambda s, f: {"by": by, "groups": insights.breakdown(s, f, by), "filters": f.to_dict()}
+    )
+
+
+@bp.get("/responses")
+@require_api_key
+def responses() -> Any:
+    args = _args()
+    try:
+        limit = insights.parse_limit(args)
+    except insights.FilterError as exc:
+        return api_error(422, "invalid", exc.reason, field=exc.param)
+    cursor = request.args.get("cursor") or None
+
+    def page(s: Session, f: insights.Filters) -> dict[str, Any]:
+        p = insights.responses(s, f, limit=limit, cursor=cursor)
+        return {"items": p.items, "next_cursor": p.next_cursor, "filters": f.to_dict()}
+
+    return _run((), page)
+
+
+@bp.get("/themes")
+@require_api_key
+def themes() -> Any:
+    try:
+        limit = insights.parse_limit(_args(), default=50)
+    except insights.FilterError as exc:
+        return api_error(422, "invalid", exc.reason, field=exc.param)
+    return _run((), lambda s, f: insights.themes(s, f, limit=limit))
+
+
+@cache
+def openapi_text() -> str:
+    return OPENAPI.read_text()
+
+
+def openapi_document() -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(openapi_text())
+    return doc
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    return Response(openapi_text(), mimetype="application/json")
