@@ -91,6 +91,111 @@ def worker() -> None:
 
 
 @main.group()
+def apikey() -> None:
+    """API keys for the business API."""
+
+
+def _runtime() -> Any:
+    from bot.runtime import build_runtime
+
+    return build_runtime(_settings())
+
+
+@apikey.command("create")
+@click.argument("name")
+def apikey_create(name: str) -> None:
+    """Create a key named NAME and print it (the only time it is shown)."""
+    from bot.apikeys import ApiKeyError, create_key
+
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            key = create_key(s, name, rt.clock())
+    except ApiKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(key)
+
+
+@apikey.command("revoke")
+@click.argument("name")
+def apikey_revoke(name: str) -> None:
+    """Revoke the key named NAME."""
+    from bot.apikeys import ApiKeyError, revoke_key
+
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            revoke_key(s, name, rt.clock())
+    except ApiKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"revoked {name}")
+
+
+@main.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_cmd(path: str) -> None:
+    """Import purchases from a CSV file (columns: order_id, customer_id, name, phone,
+    telegram_chat_id, language, timezone, survey, occurred_at, delay_minutes, channels,
+    metadata.<key>). Bad lines are reported by number; the rest are imported; re-running the
+    file creates nothing twice."""
+    from pathlib import Path
+
+    from bot.importer import import_purchases, rows
+
+    rt = _runtime()
+    try:
+        total = sum(1 for _ in rows(Path(path)))
+        with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
+            report = import_purchases(rt, Path(path), bar.update)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line, reason in report.errors:
+        click.echo(f"{path}: line {line}: {reason}", err=True)
+    click.echo(
+        f"{report.created} scheduled, {report.skipped} skipped by the rules, "
+        f"{report.unchanged} already imported, {len(report.errors)} with errors"
+    )
+    if report.errors:
+        sys.exit(1)
+
+
+@main.group()
+def invitations() -> None:
+    """Invitations an operator must look at."""
+
+
+@invitations.command("unknown")
+def invitations_unknown() -> None:
+    """List invitations whose send may or may not have happened (a worker died mid-send)."""
+    from bot.operator import unknown_invitations
+
+    rows = unknown_invitations(_runtime())
+    for inv_id, order_id, channel, since in rows:
+        click.echo(f"{inv_id}\t{order_id or '-'}\t{channel or '-'}\t{since:%Y-%m-%d %H:%M}")
+    click.echo(f"{len(rows)} unknown", err=True)
+
+
+@invitations.command("resolve")
+@click.argument("invitation_id", type=int)
+@click.option(
+    "--as",
+    "outcome",
+    type=click.Choice(["sent", "resend", "failed"]),
+    required=True,
+    help="sent: the customer got it; resend: schedule it again; failed: give up.",
+)
+def invitations_resolve(invitation_id: int, outcome: str) -> None:
+    """Decide what happened to an `unknown` invitation."""
+    from bot.operator import resolve_unknown
+
+    try:
+        resolve_unknown(_runtime(), invitation_id, outcome)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"invitation {invitation_id}: {outcome}")
+
+
+@main.group()
 def telegram() -> None:
     """Telegram: webhook registration and long polling."""
 

@@ -65,6 +65,7 @@ class Settings:
     redis_url: str | None = None
     http_timeout: float = 10.0
     sms_smart_encoding: bool = True
+    send_rate_limits: str | None = None
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -174,6 +175,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "REDIS_URL": ("redis_url", "Shares send rate limits across processes when set."),
     "HTTP_TIMEOUT": ("http_timeout", "Seconds before a provider API call times out. Default `10`."),
+    "SEND_RATE_LIMITS": (
+        "send_rate_limits",
+        "Messages per second per channel, e.g. `telegram=30,whatsapp=20,sms=10` (the defaults); "
+        "shared across processes through Redis when `REDIS_URL` is set.",
+    ),
     "SMS_SMART_ENCODING": (
         "sms_smart_encoding",
         "Drop á í ó ú from an SMS when that lowers its segment count (cost). Default `true`.",
@@ -339,6 +345,13 @@ def _check(s: Settings) -> dict[str, str]:
     ):
         if number < 1:
             p[var] = f"must be at least 1, got {number}"
+    if s.send_rate_limits:
+        from scheduler.ratelimit import parse_rates
+
+        try:
+            parse_rates(s.send_rate_limits)
+        except ValueError as exc:
+            p["SEND_RATE_LIMITS"] = str(exc)
     if s.redis_url and not re.match(r"^rediss?://", s.redis_url):
         p["REDIS_URL"] = f"must start with redis:// or rediss://, got {s.redis_url!r}"
     return p

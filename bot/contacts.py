@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import LANGUAGES
-from bot.models import Contact, ContactChannel
+from bot.models import Contact, ContactChannel, Invitation
 from channels.base import Inbound
 
 if TYPE_CHECKING:
@@ -76,7 +76,13 @@ def find_or_create_for_inbound(
             s.refresh(cc)
         return cc
     contact = None
-    if m.channel in PHONE_CHANNELS and m.sender.startswith("+"):
+    if m.start_payload:
+        # Telegram onboarding: the deep link names the invitation, and so the contact.
+        inv = s.scalar(select(Invitation).where(Invitation.link_token == m.start_payload))
+        if inv is not None:
+            contact = inv.contact
+            contact.telegram_chat_id = m.sender
+    if contact is None and m.channel in PHONE_CHANNELS and m.sender.startswith("+"):
         contact = s.scalar(select(Contact).where(Contact.phone == m.sender).order_by(Contact.id))
     if contact is None:
         hint = (m.language_hint or "")[:2].lower()

@@ -1,19 +1,291 @@
-"""Creating invitations: one survey for one contact after one trigger (a purchase)."""
+"""Purchases in, invitations out: the one function the API and the CSV import both call."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.config import LANGUAGES
+from bot.contacts import PHONE_CHANNELS, normalise_phone
 from bot.models import Contact, Invitation, InvitationState, Survey
+from bot.rules import contact_zone, outside_quiet_hours, parse_quiet, skip_reason, zone
+from bot.runtime import Runtime
+
+LINK_TTL = timedelta(days=14)
+
+
+class Invalid(ValueError):
+    """A request field is wrong: answered 422 naming the field (or a CLI line naming it)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+class Conflict(ValueError):
+    """The same order_id came before with a different body."""
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    telegram_chat_id: str | None = None
+    language: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class Purchase:
+    order_id: str
+    customer: Customer
+    survey: str | None = None
+    occurred_at: datetime | None = None
+    delay_minutes: int | None = None
+    channels: tuple[str, ...] | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    digest: str = ""  # of the request body: the same order with another body is a conflict
+
+
+@dataclass(frozen=True)
+class Outcome:
+    invitation: Invitation
+    created: bool
+    telegram_link: str | None = None
+
+
+def _str(
+    data: Mapping[str, Any], key: str, where: str, limit: int, required: bool = False
+) -> str | None:
+    value = data.get(key)
+    if value is None or value == "":
+        if required:
+            raise Invalid(where, "is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise Invalid(where, "must be a string")
+    text = str(value).strip()
+    if len(text) > limit:
+        raise Invalid(where, f"must be at most {limit} characters")
+    return text
+
+
+def parse_purchase(data: Any, *, country: str = "MX") -> Purchase:
+    """Validate a purchase request body (API JSON or a CSV row turned into the same shape)."""
+    if not isinstance(data, dict):
+        raise Invalid("body", "must be a JSON object")
+    unknown = set(data) - {
+        "order_id",
+        "survey",
+        "occurred_at",
+        "delay_minutes",
+        "customer",
+        "channels",
+        "metadata",
+    }
+    if unknown:
+        raise Invalid(sorted(unknown)[0], "unknown field")
+    order_id = _str(data, "order_id", "order_id", 128, required=True)
+    assert order_id is not None
+    cust = data.get("customer")
+    if not isinstance(cust, dict):
+        raise Invalid("customer", "is required and must be an object")
+    phone = _str(cust, "phone", "customer.phone", 32)
+    if phone is not None:
+        try:
+            phone = normalise_phone(phone, country)
+        except ValueError as exc:
+            raise Invalid("customer.phone", str(exc)) from exc
+    chat = _str(cust, "telegram_chat_id", "customer.telegram_chat_id", 32)
+    if chat is not None and not chat.lstrip("-").isdigit():
+        raise Invalid("customer.telegram_chat_id", "must be a numeric Telegram chat id")
+    language = _str(cust, "language", "customer.language", 8)
+    if language is not None:
+        language = language[:2].lower()
+        if language not in LANGUAGES:
+            raise Invalid("customer.language", f"must be one of {', '.join(LANGUAGES)}")
+    tz = _str(cust, "timezone", "customer.timezone", 64)
+    if tz is not None and zone(tz) is None:
+        raise Invalid("customer.timezone", f"unknown IANA time zone {tz!r}")
+    occurred = None
+    if data.get("occurred_at") is not None:
+        raw = data["occurred_at"]
+        try:
+            occurred = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise Invalid("occurred_at", "must be an RFC 3339 date-time") from exc
+        if occurred.tzinfo is None:
+            raise Invalid("occurred_at", "must include a time zone offset (or Z)")
+        occurred = occurred.astimezone(UTC)
+    delay = data.get("delay_minutes")
+    if delay is not None and (
+        isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= 60 * 24 * 90
+    ):
+        raise Invalid("delay_minutes", "must be a whole number of minutes from 0 to 129600")
+    channels = data.get("channels")
+    if channels is not None:
+        if (
+            not isinstance(channels, list)
+            or not channels
+            or not all(isinstance(c, str) for c in channels)
+        ):
+            raise Invalid("channels", "must be a non-empty list of channel names")
+        channels = tuple(dict.fromkeys(channels))
+    meta = data.get("metadata") or {}
+    if not isinstance(meta, dict):
+        raise Invalid("metadata", "must be an object")
+    if len(json.dumps(meta)) > 4096:
+        raise Invalid("metadata", "must be at most 4 KB of JSON")
+    survey = _str(data, "survey", "survey", 64)
+    if phone is None and chat is None and _str(cust, "id", "customer.id", 128) is None:
+        raise Invalid("customer", "needs a phone, a telegram_chat_id or an id")
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    return Purchase(
+        order_id=order_id,
+        customer=Customer(
+            id=_str(cust, "id", "customer.id", 128),
+            name=_str(cust, "name", "customer.name", 200),
+            phone=phone,
+            telegram_chat_id=chat,
+            language=language,
+            timezone=tz,
+        ),
+        survey=survey,
+        occurred_at=occurred,
+        delay_minutes=delay,
+        channels=channels,
+        metadata=meta,
+        digest=digest,
+    )
 
 
 def survey_by_key(s: Session, key: str) -> Survey | None:
     return s.scalar(select(Survey).where(Survey.key == key))
+
+
+def _contact(rt: Runtime, s: Session, c: Customer, now: datetime) -> Contact:
+    found = None
+    if c.id is not None:
+        found = s.scalar(select(Contact).where(Contact.external_id == c.id))
+    if found is None and c.phone is not None:
+        found = s.scalar(select(Contact).where(Contact.phone == c.phone).order_by(Contact.id))
+    if found is None and c.telegram_chat_id is not None:
+        found = s.scalar(select(Contact).where(Contact.telegram_chat_id == c.telegram_chat_id))
+    if found is None:
+        found = Contact(language=c.language or rt.settings.default_language, created_at=now)
+        s.add(found)
+    # The business's latest word wins for what it sends.
+    for attr in ("name", "phone", "telegram_chat_id", "language", "timezone"):
+        value = getattr(c, attr)
+        if value is not None:
+            setattr(found, attr, value)
+    if c.id is not None and found.external_id is None:
+        found.external_id = c.id
+    s.flush()
+    return found
+
+
+def register_purchase(rt: Runtime, p: Purchase) -> Outcome:
+    """Schedule (or skip, with a reason) the survey for one purchase. Idempotent on order_id."""
+    try:
+        return _register(rt, p)
+    except IntegrityError:
+        # The same order arrived twice at once: the other request won; answer as it did.
+        return _register(rt, p)
+
+
+def _register(rt: Runtime, p: Purchase) -> Outcome:
+    now = rt.clock()
+    with rt.db.session_for_update() as s:
+        existing = s.scalar(select(Invitation).where(Invitation.order_id == p.order_id))
+        if existing is not None:
+            if existing.request_hash != p.digest:
+                raise Conflict(f"order {p.order_id!r} was registered before with a different body")
+            return Outcome(existing, False, telegram_link(rt, existing))
+        key = p.survey or rt.surveys[0].key
+        survey = survey_by_key(s, key)
+        if survey is None:
+            raise Invalid("survey", f"unknown survey {key!r}")
+        channels = _channels(rt, survey, p)
+        contact = _contact(rt, s, p.customer, now)
+        _reachable(rt, contact, channels)
+        if rt.db.postgres:
+            # One purchase at a time per contact: the rules below read, then decide.
+            s.execute(select(Contact.id).where(Contact.id == contact.id).with_for_update())
+        occurred = p.occurred_at or now
+        delay = survey.delay_minutes if p.delay_minutes is None else p.delay_minutes
+        due = max(occurred + timedelta(minutes=delay), now)
+        quiet = parse_quiet(survey.options.get("quiet_hours"))
+        due = outside_quiet_hours(due, contact_zone(contact), quiet)
+        inv = Invitation(
+            survey=survey,
+            contact=contact,
+            order_id=p.order_id,
+            request_hash=p.digest,
+            state=InvitationState.SCHEDULED,
+            language=contact.language,
+            channels=list(channels),
+            occurred_at=occurred,
+            due_at=due,
+            meta=dict(p.metadata),
+            created_at=now,
+        )
+        reason = skip_reason(s, survey, contact, list(channels), now)
+        if reason is not None:
+            inv.state, inv.skip_reason = InvitationState.SKIPPED, reason
+        elif (
+            "telegram" in channels
+            and contact.telegram_chat_id is None
+            and "telegram" in rt.channels
+        ):
+            # A bot cannot write first: the order confirmation carries a deep link instead.
+            inv.link_token = secrets.token_urlsafe(24)
+            inv.link_expires_at = now + LINK_TTL
+        s.add(inv)
+        s.flush()
+        outcome = Outcome(inv, True, telegram_link(rt, inv))
+    if inv.state == InvitationState.SCHEDULED and inv.due_at <= now:
+        rt.wake.set()
+    return outcome
+
+
+def _channels(rt: Runtime, survey: Survey, p: Purchase) -> tuple[str, ...]:
+    if p.channels is not None:
+        for i, name in enumerate(p.channels):
+            if name not in rt.channels:
+                raise Invalid(f"channels[{i}]", f"channel {name!r} is not configured")
+        return p.channels
+    configured = tuple(c for c in survey.channels if c in rt.channels and c != "sandbox")
+    if not configured:
+        raise Invalid("channels", f"none of survey {survey.key!r}'s channels is configured")
+    return configured
+
+
+def _reachable(rt: Runtime, contact: Contact, channels: Sequence[str]) -> None:
+    for name in channels:
+        if name in PHONE_CHANNELS and contact.phone:
+            return
+        if name == "telegram":
+            return  # a known chat, or a deep link for the order confirmation
+    raise Invalid("customer.phone", "the customer has no address on any of the channels")
+
+
+def telegram_link(rt: Runtime, inv: Invitation) -> str | None:
+    if inv.link_token is None or "telegram" not in rt.channels:
+        return None
+    from channels import telegram as tg  # the Telegram link needs the bot's @username
+
+    return tg.deep_link(tg.bot_username(rt.settings), inv.link_token)
 
 
 def create_invitation(
@@ -27,15 +299,14 @@ def create_invitation(
     delay_minutes: int | None = None,
     channels: Sequence[str] | None = None,
     meta: Mapping[str, Any] | None = None,
-    request_hash: str | None = None,
 ) -> Invitation:
+    """An invitation without the rules (the sandbox and tests)."""
     occurred = occurred_at or now
     delay = survey.delay_minutes if delay_minutes is None else delay_minutes
     inv = Invitation(
         survey=survey,
         contact=contact,
         order_id=order_id,
-        request_hash=request_hash,
         state=InvitationState.SCHEDULED,
         language=contact.language,
         channels=list(channels or survey.channels),
@@ -47,3 +318,18 @@ def create_invitation(
     s.add(inv)
     s.flush()
     return inv
+
+
+def mark_delivered(rt: Runtime, order_id: str, delivered_at: datetime) -> Invitation:
+    """The order reached the customer: a still-scheduled survey counts its delay from now."""
+    now = rt.clock()
+    with rt.db.session_for_update() as s:
+        inv = s.scalar(select(Invitation).where(Invitation.order_id == order_id))
+        if inv is None:
+            raise LookupError(order_id)
+        if inv.state == InvitationState.SCHEDULED:
+            due = max(delivered_at + timedelta(minutes=inv.survey.delay_minutes), now)
+            quiet = parse_quiet(inv.survey.options.get("quiet_hours"))
+            inv.due_at = outside_quiet_hours(due, contact_zone(inv.contact), quiet)
+            inv.meta = {**inv.meta, "delivered_at": delivered_at.isoformat()}
+        return inv

@@ -20,6 +20,7 @@ from bot.models import utcnow
 from bot.surveys import SurveyDef, load_surveys, sync_surveys
 from channels import registry
 from channels.base import Channel, Inbound, Outbound
+from scheduler.ratelimit import Limiter, parse_rates
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Runtime:
     # Each hook runs inside the inbound message's transaction and returns replies to queue;
     # `on_case_message` returns None when the message is not for a case.
     on_group: GroupHook | None = None
+    limiter: Limiter | None = None
     on_case_message: CaseHook | None = None
 
     def route(self, name: str) -> Channel | None:
@@ -68,6 +70,7 @@ def build_runtime(
         channels=registry.load(settings),
         bus=bus or MessageBus(),
         surveys=load_surveys(settings.surveys_file),
+        limiter=Limiter(parse_rates(settings.send_rate_limits), settings.redis_url),
     )
     rt.bus.subscribe(OutboxQueued, lambda _e: rt.wake.set())
     from bot.staff import init_staff  # imports bot.service, which imports this module

@@ -244,6 +244,8 @@ def _converse(
         return Outbound(channel=m.channel, to=m.sender, text=text, **extra)
 
     texts = _texts(rt, contact.language)
+    if m.channel == "telegram" and m.text.startswith("/start"):
+        return _start(rt, s, m, cc, now, events, texts, reply)
     # The provider already confirmed its own STOP/START/HELP (Twilio Advanced Opt-Out).
     provider_said = m.opt_out is not None
     kw = (
@@ -325,6 +327,31 @@ def _converse(
         )
     out += [reply(t) for t in turn.replies]
     return out
+
+
+def _start(
+    rt: Runtime,
+    s: Session,
+    m: Inbound,
+    cc: ContactChannel,
+    now: datetime,
+    events: list[Event],
+    texts: Texts,
+    reply: Any,
+) -> list[Outbound]:
+    """`/start <payload>` from a deep link: link the chat, and send the pending survey now."""
+    if not m.start_payload:
+        return [reply(texts("help"))]
+    inv = s.scalar(select(Invitation).where(Invitation.link_token == m.start_payload))
+    fresh = inv is not None and inv.link_expires_at is not None and inv.link_expires_at > now
+    if inv is None or not fresh or inv.contact_id != cc.contact_id:
+        return [reply(texts("stale_button"))]
+    inv.link_token = None  # single use
+    if inv.state == S.SCHEDULED:
+        inv.channels = ["telegram", *[c for c in inv.channels if c != "telegram"]]
+        inv.due_at = now  # the customer is here now: no quiet hours, no delay
+        events.append(OutboxQueued())
+    return []
 
 
 def _set_comment(response: Response, text: str, *, append: bool, now: datetime) -> None:

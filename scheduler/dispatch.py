@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from bot.buttons import score_buttons
 from bot.contacts import address_for, ensure_channel
-from bot.models import ContactChannel, Invitation, Message
+from bot.models import ContactChannel, Invitation, Message, Survey
 from bot.models import InvitationState as S
+from bot.rules import contact_zone, outside_quiet_hours, parse_quiet, skip_reason
 from bot.runtime import Runtime
 from bot.service import queue_outbound
 from bot.texts import texts_for
@@ -106,6 +107,22 @@ def _plan(rt: Runtime, s: Session, inv: Invitation, now: datetime) -> Plan | Non
     return None
 
 
+def _still_wanted(rt: Runtime, s: Session, inv: Invitation, now: datetime) -> bool:
+    """The rules again at send time (an opt-out or another survey may have come since); quiet
+    hours defer, never drop."""
+    reason = skip_reason(s, inv.survey, inv.contact, inv.channels, now, exclude=inv.id)
+    if reason is not None:
+        inv.state, inv.skip_reason, inv.lease_until = S.SKIPPED, reason, None
+        return False
+    quiet = parse_quiet(inv.survey.options.get("quiet_hours"))
+    later = outside_quiet_hours(now, contact_zone(inv.contact), quiet)
+    if later > now:
+        inv.state, inv.due_at, inv.lease_until = S.SCHEDULED, later, None
+        inv.attempts = max(inv.attempts - 1, 0)  # deferring is not a failed attempt
+        return False
+    return True
+
+
 def dispatch_one(rt: Runtime, invitation_id: int) -> None:
     tried: set[str] = set()
     while True:
@@ -114,13 +131,20 @@ def dispatch_one(rt: Runtime, invitation_id: int) -> None:
             inv = s.get(Invitation, invitation_id)
             if inv is None or inv.state != S.SENDING:
                 return
+            if not tried and not _still_wanted(rt, s, inv, now):
+                return
             plan = _plan(rt, s, inv, now)
             if plan is None or plan.channel in tried:
                 inv.state = S.FAILED
                 inv.last_error = inv.last_error or "no configured, reachable channel"
                 inv.lease_until = None
                 return
+            # Recorded before the send, so an `unknown` invitation says where it was going.
+            inv.channel = plan.channel
         tried.add(plan.channel)
+        if rt.limiter is not None and not rt.limiter.acquire(plan.channel):
+            _failed(rt, plan, Throttled("local rate limit: no slot within 30 s"))
+            return
         try:
             sent = rt.channels[plan.channel].send(plan.message)
         except SendError as exc:
@@ -194,6 +218,48 @@ def _failed(rt: Runtime, plan: Plan, exc: SendError) -> bool:
             return False
         inv.state = S.FAILED
         return False
+
+
+def remind(rt: Runtime, now: datetime, limit: int = 100) -> int:
+    """One reminder, after the survey's reminder_hours without an answer (a template on
+    WhatsApp outside the 24 h window)."""
+    done = 0
+    with rt.db.session_for_update() as s:
+        for survey in s.scalars(select(Survey).where(Survey.reminder_hours.is_not(None))):
+            assert survey.reminder_hours is not None
+            due = claim(
+                s,
+                select(Invitation)
+                .where(
+                    Invitation.survey_id == survey.id,
+                    Invitation.state == S.ASKED,
+                    Invitation.reminded_at.is_(None),
+                    Invitation.sent_at < now - timedelta(hours=survey.reminder_hours),
+                    Invitation.expires_at > now,
+                )
+                .limit(limit),
+                rt.db.postgres,
+            )
+            for inv in due:
+                inv.reminded_at = now
+                inv.state = S.SENDING  # _plan wants the invitation's own channel first
+                inv.channels = [inv.channel or "", *[c for c in inv.channels if c != inv.channel]]
+                plan = _plan(rt, s, inv, now)
+                inv.state = S.ASKED
+                if plan is None or plan.channel != inv.channel:
+                    continue  # opted out or unreachable since: no reminder
+                queue_outbound(
+                    s,
+                    plan.message,
+                    contact_id=plan.contact_id,
+                    invitation_id=inv.id,
+                    kind="reminder",
+                    now=now,
+                )
+                done += 1
+    if done:
+        rt.wake.set()
+    return done
 
 
 def sweep(rt: Runtime, now: datetime) -> None:

@@ -12,7 +12,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.runtime import Runtime
 from scheduler.alerts import staff_step
-from scheduler.dispatch import claim_due, dispatch_one, sweep
+from scheduler.dispatch import claim_due, dispatch_one, remind, sweep
 from scheduler.outbox import send_outbox
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,7 @@ def tick(rt: Runtime, pool: ThreadPoolExecutor | None = None) -> int:
     now = rt.clock()
     rt.wake.clear()
     sweep(rt, now)
+    remind(rt, now)
     # Staff alerts first: a detractor's alert should not wait behind a batch of surveys.
     done = staff_step(rt, now)
     done += send_outbox(rt, now)

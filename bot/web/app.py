@@ -37,10 +37,11 @@ def create_app(
 
 def init_app(app: Flask, rt: Runtime) -> None:
     app.extensions["npsbot"] = rt
-    from bot.web import dashboard, health, reports, sandbox, webhooks
+    from bot.web import api, dashboard, health, reports, sandbox, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(api.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(dashboard.bp)
     if rt.settings.sandbox_enabled:

@@ -1,0 +1,107 @@
+"""The business API, /api/v1: purchases in, invitations out; errors are JSON naming the field."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from bot.models import Invitation
+from bot.purchases import (
+    Conflict,
+    Invalid,
+    Outcome,
+    mark_delivered,
+    parse_purchase,
+    register_purchase,
+    telegram_link,
+)
+from bot.web.app import runtime
+from bot.web.auth import api_error, require_api_key
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def invitation_json(inv: Invitation, link: str | None = None) -> dict[str, Any]:
+    r = inv.response
+    return {
+        "invitation_id": inv.id,
+        "order_id": inv.order_id,
+        "survey": inv.survey.key,
+        "status": inv.state,
+        "reason": inv.skip_reason
+        or (inv.last_error if inv.state in ("failed", "unknown") else None),
+        "due_at": _iso(inv.due_at),
+        "sent_at": _iso(inv.sent_at),
+        "channel": inv.channel,
+        "telegram_link": link,
+        "response": None
+        if r is None
+        else {"score": r.score, "category": r.category, "comment": r.comment, "themes": r.themes},
+    }
+
+
+def _outcome_json(o: Outcome) -> dict[str, Any]:
+    body = invitation_json(o.invitation, o.telegram_link)
+    keep = ("invitation_id", "status", "reason", "due_at", "channel", "telegram_link")
+    return {k: body[k] for k in keep}
+
+
+@bp.post("/purchases")
+@require_api_key
+def purchases() -> Any:
+    rt = runtime()
+    data = request.get_json(silent=True)
+    if data is None:
+        return api_error(
+            400, "bad_request", "the body must be JSON (Content-Type: application/json)"
+        )
+    try:
+        purchase = parse_purchase(data, country=rt.settings.default_country)
+        outcome = register_purchase(rt, purchase)
+    except Invalid as exc:
+        return api_error(422, "invalid", exc.reason, exc.field)
+    except Conflict as exc:
+        return api_error(409, "conflict", str(exc), "order_id")
+    with rt.db.session() as s:
+        s.add(outcome.invitation)
+        body = _outcome_json(outcome)
+    return jsonify(body), 201 if outcome.created else 200
+
+
+@bp.post("/purchases/<order_id>/delivered")
+@require_api_key
+def delivered(order_id: str) -> Any:
+    """The order reached the customer: the survey's delay counts from the delivery."""
+    rt = runtime()
+    data = request.get_json(silent=True) or {}
+    raw = data.get("delivered_at") if isinstance(data, dict) else None
+    try:
+        when = datetime.fromisoformat(str(raw).replace("Z", "+00:00")) if raw else rt.clock()
+    except ValueError:
+        return api_error(422, "invalid", "must be an RFC 3339 date-time", "delivered_at")
+    if when.tzinfo is None:
+        return api_error(422, "invalid", "must include a time zone offset (or Z)", "delivered_at")
+    try:
+        inv = mark_delivered(rt, order_id, when)
+    except LookupError:
+        return api_error(404, "not_found", f"no purchase with order_id {order_id!r}")
+    with rt.db.session() as s:
+        s.add(inv)
+        return jsonify(invitation_json(inv))
+
+
+@bp.get("/invitations/<int:invitation_id>")
+@require_api_key
+def invitation(invitation_id: int) -> Any:
+    rt = runtime()
+    with rt.db.session() as s:
+        inv = s.get(Invitation, invitation_id)
+        if inv is None:
+            return api_error(404, "not_found", f"no invitation {invitation_id}")
+        return jsonify(invitation_json(inv, telegram_link(rt, inv)))
