@@ -55,6 +55,7 @@ from bot.models import (
 from bot.runtime import Runtime
 from channels.base import Button, Inbound, Outbound
 from channels.errors import SendError
+from scoring import DEFAULT_TAXONOMY
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def card_text(view: CaseView, now: datetime, settings: Settings, kind: str = "al
     lines.append(f"{mark} {r.category.capitalize()} {r.score}/10 · case #{case.id}")
     lines.append(f"“{r.comment}”" if r.comment else "(no comment)")
     if r.themes:
-        lines.append("Themes: " + ", ".join(r.themes))
+        lines.append("Themes: " + ", ".join(DEFAULT_TAXONOMY.label(t) for t in r.themes))
     lines.append(f"👤 {view.contact.name or 'Customer'} · {mask(view.address)} · {r.channel}")
     order = [f"Order {inv.order_id}"] if inv.order_id else []
     order += [f"{k}: {v}" for k, v in inv.meta.items() if isinstance(v, str | int | float)]

@@ -25,6 +25,8 @@ def send_outbox(rt: Runtime, now: datetime, limit: int = 100) -> int:
             .where(
                 Message.direction == "out",
                 Message.status == "queued",
+                # A provider id means the provider accepted it (Twilio answers "queued"): sent.
+                Message.provider_id.is_(None),
                 Message.next_attempt_at <= now,
             )
             .order_by(Message.id)
