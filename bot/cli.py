@@ -96,9 +96,12 @@ def apikey() -> None:
 
 
 def _runtime() -> Any:
+    """The command's runtime, closed (connections, provider clients) when the command ends."""
     from bot.runtime import build_runtime
 
-    return build_runtime(_settings())
+    rt = build_runtime(_settings())
+    click.get_current_context().call_on_close(rt.close)
+    return rt
 
 
 @apikey.command("create")
@@ -300,6 +303,139 @@ def digest(period: str) -> None:
         now = rt.clock()
         with rt.db.session() as s:
             click.echo(d.render(d.build(s, period, d.bounds(period, now)[1], now), now))
+    finally:
+        rt.close()
+
+
+def _report_filters(options: dict[str, Any], meta: tuple[str, ...]) -> Any:
+    """`npsbot report`/`export` options → the API's filters (same names, same errors)."""
+    from bot.insights import FilterError, parse_filters
+
+    args: dict[str, list[str]] = {
+        k: [v] for k, v in options.items() if v is not None and k not in ("meta",)
+    }
+    for item in meta:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r}: use KEY=VALUE", param_hint="--meta")
+        args[f"meta.{key}"] = [value]
+    try:
+        return parse_filters(args)
+    except FilterError as exc:
+        raise click.BadParameter(exc.reason, param_hint=f"--{exc.param}") from exc
+
+
+def _filter_options(fn: Any) -> Any:
+    for name, help_ in reversed(
+        [
+            ("from", "start: YYYY-MM-DD or RFC 3339"),
+            ("to", "end: YYYY-MM-DD (inclusive) or RFC 3339"),
+            ("survey", "survey key(s), comma-separated"),
+            ("channel", "channel(s), comma-separated"),
+            ("language", "es, en, pt"),
+            ("category", "promoter, passive or detractor"),
+        ]
+    ):
+        fn = click.option(f"--{name}", f"opt_{name}", default=None, help=help_)(fn)
+    return click.option(
+        "--meta", multiple=True, metavar="KEY=VALUE", help="purchase metadata, e.g. store=centro"
+    )(fn)
+
+
+def _opts(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k[4:]: v for k, v in kwargs.items() if k.startswith("opt_")}
+
+
+@main.command()
+@_filter_options
+@click.option("--interval", type=click.Choice(["day", "week", "month"]), default="week")
+def report(meta: tuple[str, ...], interval: str, **kwargs: Any) -> None:
+    """Print the NPS report: NPS with its margin, trend sparkline, distribution, themes."""
+    from bot.exports import render_report
+
+    f = _report_filters(_opts(kwargs), meta)
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            click.echo(render_report(s, f, interval))
+    finally:
+        rt.close()
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@_filter_options
+def export(path: str, meta: tuple[str, ...], **kwargs: Any) -> None:
+    """Export the responses matching the filters to PATH (.csv or .xlsx)."""
+    from bot.exports import ExportError, export_responses
+
+    f = _report_filters(_opts(kwargs), meta)
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            n = export_responses(s, f, path)
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        rt.close()
+    click.echo(f"exported {n} responses to {path}")
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts for the dashboard."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--readonly", is_flag=True, help="can see the dashboard but not act on cases")
+@click.password_option(help="asked for when not given (at least 10 characters)")
+def user_create(username: str, readonly: bool, password: str) -> None:
+    """Create a dashboard account USERNAME."""
+    from bot.models import StaffRole
+    from bot.users import UserError, create_user
+
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            role = StaffRole.READONLY if readonly else StaffRole.STAFF
+            create_user(s, username, password, rt.clock(), role)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        rt.close()
+    click.echo(f"created {'read-only ' if readonly else ''}user {username}")
+
+
+@user.command("password")
+@click.argument("username")
+@click.password_option()
+def user_password(username: str, password: str) -> None:
+    """Set a new password for USERNAME (also lifts a lock-out)."""
+    from bot.users import UserError, set_password
+
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            set_password(s, username, password)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        rt.close()
+    click.echo(f"password changed for {username}")
+
+
+@user.command("list")
+def user_list() -> None:
+    """List dashboard accounts."""
+    from bot.users import list_users
+
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            for u in list_users(s):
+                last = f"{u.last_login_at:%Y-%m-%d %H:%M}" if u.last_login_at else "never"
+                click.echo(f"{u.username}\t{u.role}\tlast log-in {last}")
     finally:
         rt.close()
 

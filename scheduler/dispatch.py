@@ -28,7 +28,7 @@ from scheduler.claim import claim
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(minutes=2)  # outbox rows; invitations use `lease_for` (DISPATCH_LEASE_SECONDS)
 MAX_ATTEMPTS = 6
 WINDOW = timedelta(hours=24)  # WhatsApp's customer-service window
 
@@ -47,8 +47,14 @@ class Plan:
     contact_id: int
 
 
+def lease_for(rt: Runtime) -> timedelta:
+    """How long a worker holds an invitation it is sending (`DISPATCH_LEASE_SECONDS`)."""
+    return timedelta(seconds=rt.settings.dispatch_lease_seconds)
+
+
 def claim_due(rt: Runtime, now: datetime, limit: int = 100) -> list[int]:
     """Lease due invitations to this worker; returns their ids."""
+    lease = lease_for(rt)
     with rt.db.session_for_update() as s:
         rows = claim(
             s,
@@ -60,7 +66,7 @@ def claim_due(rt: Runtime, now: datetime, limit: int = 100) -> list[int]:
         )
         for inv in rows:
             inv.state = S.SENDING
-            inv.lease_until = now + LEASE
+            inv.lease_until = now + lease
             inv.attempts += 1
         return [inv.id for inv in rows]
 
@@ -123,6 +129,15 @@ def _still_wanted(rt: Runtime, s: Session, inv: Invitation, now: datetime) -> bo
     return True
 
 
+def _awaiting_link(inv: Invitation, now: datetime) -> bool:
+    return (
+        inv.link_token is not None
+        and inv.link_expires_at is not None
+        and inv.link_expires_at > now
+        and "telegram" in inv.channels
+    )
+
+
 def dispatch_one(rt: Runtime, invitation_id: int) -> None:
     tried: set[str] = set()
     while True:
@@ -134,6 +149,13 @@ def dispatch_one(rt: Runtime, invitation_id: int) -> None:
             if not tried and not _still_wanted(rt, s, inv, now):
                 return
             plan = _plan(rt, s, inv, now)
+            if plan is None and not tried and _awaiting_link(inv, now):
+                # Only Telegram is left and the customer has not opened the deep link yet:
+                # wait for /start (which makes it due at once) until the link expires.
+                assert inv.link_expires_at is not None
+                inv.state, inv.due_at, inv.lease_until = S.SCHEDULED, inv.link_expires_at, None
+                inv.attempts = max(inv.attempts - 1, 0)
+                return
             if plan is None or plan.channel in tried:
                 inv.state = S.FAILED
                 inv.last_error = inv.last_error or "no configured, reachable channel"

@@ -164,3 +164,49 @@ def test_a_forged_button_is_answered_and_changes_nothing(world: World) -> None:
     with world.rt.db.session() as s:
         resp = s.scalar(select(Response).where(Response.invitation_id == inv_id))
         assert resp is None or resp.score is None
+
+
+def test_onboarding_purchase_deep_link_start_tap_why_thanks_stored(world: World) -> None:
+    """A customer with no Telegram chat yet: the API returns a deep link for the order
+    confirmation; /start <payload> links the chat and the survey starts at once."""
+    from bot.apikeys import create_key
+
+    with world.rt.db.session() as s:
+        key = create_key(s, "shop", world.rt.clock())
+    r = world.client.post(
+        "/api/v1/purchases",
+        json={"order_id": "T-1", "customer": {"id": "C-9", "name": "Ana", "language": "es"}},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert r.status_code == 201 and r.json is not None
+    link = r.json["telegram_link"]
+    assert link.startswith("https://t.me/acme_nps_bot?start=")
+    payload = link.rsplit("=", 1)[1]
+    assert len(payload) <= 64 and payload.replace("-", "").replace("_", "").isalnum()
+    # A bot cannot write first: nothing is sent yet (getMe only asks the bot's @username).
+    assert [m for m, _ in world.calls()] in ([], ["getMe"])
+
+    seen = len(world.fake.requests)
+    world.types(f"/start {payload}")
+    ((method, question),) = world.calls(seen)
+    assert (method, question["chat_id"]) == ("sendMessage", int(ANA))
+    assert "inline_keyboard" in question["reply_markup"]
+
+    seen = len(world.fake.requests)
+    world.tap(world.fake.requests[-1], "3")
+    assert [m for m, _ in world.calls(seen)][0] == "answerCallbackQuery"
+    seen = len(world.fake.requests)
+    world.types("El repartidor fue grosero")
+    assert [m for m, _ in world.calls(seen)] == ["sendMessage"]
+    with world.rt.db.session() as s:
+        inv = s.scalar(select(Invitation).where(Invitation.order_id == "T-1"))
+        assert inv is not None and inv.state == "completed" and inv.link_token is None
+        assert inv.contact.telegram_chat_id == ANA
+        resp = s.scalar(select(Response).where(Response.invitation_id == inv.id))
+        assert resp is not None and (resp.score, resp.comment) == (3, "El repartidor fue grosero")
+
+    # The link is single-use: a second /start with it changes nothing.
+    seen = len(world.fake.requests)
+    world.types(f"/start {payload}")
+    ((method, again),) = world.calls(seen)
+    assert method == "sendMessage" and "inline_keyboard" not in again.get("reply_markup", {})
