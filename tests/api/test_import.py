@@ -1,4 +1,4 @@
-"""`npsbot import purchases.csv`: good lines imported, bad lines named by number, re-runs idempotent."""
+"""`npsbot import purchases.csv`: good lines in, bad lines named by number, re-runs idempotent."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from bot.cli import main
 from bot.models import Invitation
 from bot.runtime import Runtime
 
-CSV = """order_id,customer_id,name,phone,language,timezone,survey,occurred_at,channels,metadata.store
+HEADER = (
+    "order_id,customer_id,name,phone,language,timezone,survey,occurred_at,channels,metadata.store"
+)
+CSV = f"""{HEADER}
 A-1,C-1,Ana,+525512345678,es,America/Mexico_City,,2026-11-22T15:00:00Z,whatsapp;sms,Polanco
 A-2,C-2,Bea,12,es,,,2026-11-22T15:00:00Z,,Roma
 A-3,C-3,Caio,+5511987654321,pt,,,2026-11-22T15:00:00Z,sms,Centro
@@ -57,7 +60,7 @@ def test_import_reports_bad_lines_by_number_and_imports_the_rest(
 
 def test_running_the_same_file_again_creates_nothing_twice(rt: Runtime, csv_file: Path) -> None:
     run(rt, "import", str(csv_file))
-    code, out = run(rt, "import", str(csv_file))
+    _code, out = run(rt, "import", str(csv_file))
     assert "0 scheduled, 0 skipped by the rules, 2 already imported, 2 with errors" in out
     with rt.db.session() as s:
         assert s.scalar(select(func.count()).select_from(Invitation)) == 2

@@ -160,10 +160,10 @@ def test_the_resurvey_window_skips_a_recently_surveyed_customer(
         assert inv is not None
         inv.state, inv.sent_at = "completed", clock()
     clock.advance(days=10)
-    status, body = api.purchase(**order("A-2", occurred_at=clock().isoformat()))
+    _status, body = api.purchase(**order("A-2", occurred_at=clock().isoformat()))
     assert (body["status"], body["reason"]) == ("skipped", "resurvey_window")
     clock.advance(days=21)
-    status, body = api.purchase(**order("A-3", occurred_at=clock().isoformat()))
+    _status, body = api.purchase(**order("A-3", occurred_at=clock().isoformat()))
     assert body["status"] == "scheduled"
 
 
@@ -179,7 +179,7 @@ def test_a_customer_opted_out_of_every_channel_is_skipped(api: Api, rt: Runtime)
         s.flush()
         for channel in ("sms", "whatsapp"):
             ensure_channel(s, ana, channel, "+525512345678").opted_out_at = rt.clock()
-    status, body = api.purchase(**order())
+    _status, body = api.purchase(**order())
     assert (body["status"], body["reason"]) == ("skipped", "opted_out")
 
 

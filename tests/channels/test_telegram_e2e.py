@@ -194,7 +194,7 @@ def test_onboarding_purchase_deep_link_start_tap_why_thanks_stored(world: World)
 
     seen = len(world.fake.requests)
     world.tap(world.fake.requests[-1], "3")
-    assert [m for m, _ in world.calls(seen)][0] == "answerCallbackQuery"
+    assert next(m for m, _ in world.calls(seen)) == "answerCallbackQuery"
     seen = len(world.fake.requests)
     world.types("El repartidor fue grosero")
     assert [m for m, _ in world.calls(seen)] == ["sendMessage"]
