@@ -106,11 +106,12 @@ def render(d: Digest, now: datetime) -> str:
     span = d.start.date().isoformat() + ("" if d.period == "daily" else f" – {last}")
     lines = [f"📊 NPS digest · {label} {span}", f"NPS {_nps(d.current)}"]
     if d.comparison is not None:
-        verdict = "significant" if d.comparison.significant else "not significant"
-        lines.append(
-            f"Change {d.comparison.change:+.0f} from {_nps(d.previous)} "
-            f"({verdict}, p={d.comparison.p_value:.2f})"
-        )
+        if d.current.small_sample or d.previous.small_sample:
+            verdict = "too few responses to tell if it is significant"
+        else:
+            verdict = "significant" if d.comparison.significant else "not significant"
+            verdict += f", p={d.comparison.p_value:.2f}"
+        lines.append(f"Change {d.comparison.change:+.0f} from {_nps(d.previous)} ({verdict})")
     else:
         lines.append(f"Previous period: {_nps(d.previous)}")
     if d.per_channel:

@@ -233,10 +233,14 @@ def _hours(n: float) -> Any:
     return timedelta(hours=n)
 
 
-def make_world(database_url: str, clock: Clock, tmp_path: Path, **extra: str) -> Iterator[World]:
+def make_world(
+    database_url: str, clock: Clock, tmp_path: Path, *, notify: bool = False, **extra: str
+) -> Iterator[World]:
     surveys = tmp_path / "surveys.toml"
     surveys.write_text(SURVEYS, encoding="utf-8")
     with StaffBotApi() as tg, FakeTwilio() as tw, FakeProvider() as receiver:
+        if notify:  # Apprise's JSON service, posting to the loopback receiver
+            extra["STAFF_NOTIFY_URLS"] = receiver.url.replace("http://", "json://") + "/hook"
         tg.members = {int(STAFF): {LUIS["id"], MARTA["id"]}, int(ESCALATION): {LUIS["id"]}}
         env = make_settings(
             database_url,
