@@ -66,6 +66,9 @@ class Settings:
     http_timeout: float = 10.0
     sms_smart_encoding: bool = True
     send_rate_limits: str | None = None
+    # The dispatcher (scheduler/dispatch.py, scheduler/loop.py).
+    dispatch_lease_seconds: int = 120
+    dispatch_concurrency: int = 8
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -179,6 +182,17 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "send_rate_limits",
         "Messages per second per channel, e.g. `telegram=30,whatsapp=20,sms=10` (the defaults); "
         "shared across processes through Redis when `REDIS_URL` is set.",
+    ),
+    "DISPATCH_LEASE_SECONDS": (
+        "dispatch_lease_seconds",
+        "Seconds a worker holds a survey it is sending; a worker that dies mid-send leaves it "
+        "`unknown` after this. Keep it above the rate-limit wait (30 s) plus `HTTP_TIMEOUT`. "
+        "Default `120`.",
+    ),
+    "DISPATCH_CONCURRENCY": (
+        "dispatch_concurrency",
+        "Sends in flight at once per worker process (threads); with a slow provider, "
+        "rate × latency of them are needed to reach the rate limit. Default `8`.",
     ),
     "SMS_SMART_ENCODING": (
         "sms_smart_encoding",
@@ -345,6 +359,10 @@ def _check(s: Settings) -> dict[str, str]:
     ):
         if number < 1:
             p[var] = f"must be at least 1, got {number}"
+    if s.dispatch_concurrency < 1:
+        p["DISPATCH_CONCURRENCY"] = f"must be at least 1, got {s.dispatch_concurrency}"
+    if s.dispatch_lease_seconds < 1:
+        p["DISPATCH_LEASE_SECONDS"] = f"must be at least 1, got {s.dispatch_lease_seconds}"
     if s.send_rate_limits:
         from scheduler.ratelimit import parse_rates
 

@@ -18,8 +18,11 @@ from scheduler.outbox import send_outbox
 log = logging.getLogger(__name__)
 
 
-def tick(rt: Runtime, pool: ThreadPoolExecutor | None = None) -> int:
-    """One pass over all due work; returns how many items were handled."""
+def tick(rt: Runtime, pool: ThreadPoolExecutor | None = None, batch: int = 100) -> int:
+    """One pass over all due work; returns how many items were handled.
+
+    `batch` invitations are claimed at once; the Loop claims at least as many as it can send
+    concurrently, so no thread of its pool sits idle while a batch goes out."""
     now = rt.clock()
     rt.wake.clear()
     sweep(rt, now)
@@ -27,7 +30,7 @@ def tick(rt: Runtime, pool: ThreadPoolExecutor | None = None) -> int:
     # Staff alerts first: a detractor's alert should not wait behind a batch of surveys.
     done = staff_step(rt, now)
     done += send_outbox(rt, now)
-    ids = claim_due(rt, now)
+    ids = claim_due(rt, now, batch)
     if pool is None:
         for inv_id in ids:
             dispatch_one(rt, inv_id)
@@ -38,8 +41,10 @@ def tick(rt: Runtime, pool: ThreadPoolExecutor | None = None) -> int:
 
 
 class Loop:
-    def __init__(self, rt: Runtime, *, blocking: bool = False, workers: int = 8) -> None:
+    def __init__(self, rt: Runtime, *, blocking: bool = False, workers: int | None = None) -> None:
         self.rt = rt
+        workers = workers or rt.settings.dispatch_concurrency  # DISPATCH_CONCURRENCY
+        self.batch = max(100, workers)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send")
         cls = BlockingScheduler if blocking else BackgroundScheduler
         self.scheduler = cls(job_defaults={"coalesce": True, "max_instances": 1})
@@ -51,7 +56,7 @@ class Loop:
     def _tick(self) -> None:
         with self._lock:
             try:
-                while tick(self.rt, self.pool):
+                while tick(self.rt, self.pool, self.batch):
                     pass  # drain: more may be due
             except Exception:
                 log.exception("dispatcher tick failed; retrying next second")
