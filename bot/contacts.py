@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import phonenumbers
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from bot.config import LANGUAGES
 from bot.models import Contact, ContactChannel, Invitation
@@ -61,20 +61,23 @@ def ensure_channel(s: Session, contact: Contact, channel: str, address: str) -> 
     return cc
 
 
-def find_or_create_for_inbound(
-    rt: Runtime, s: Session, m: Inbound, now: datetime
-) -> ContactChannel:
-    """The sender's channel row, locked for this transaction; a new contact for a new sender."""
-    stmt = select(ContactChannel).where(
-        ContactChannel.channel == m.channel, ContactChannel.address == m.sender
+def find_for_inbound(rt: Runtime, s: Session, m: Inbound) -> ContactChannel | None:
+    """The sender's channel row with its contact, in one query; on PostgreSQL both rows are
+    locked, so a customer's second message waits for the first one's transaction."""
+    stmt = (
+        select(ContactChannel)
+        .join(ContactChannel.contact)
+        .options(contains_eager(ContactChannel.contact))
+        .where(ContactChannel.channel == m.channel, ContactChannel.address == m.sender)
     )
-    cc = s.scalar(stmt)
-    if cc is not None:
-        if rt.db.postgres:
-            # Serialise this customer's messages: a second one waits for the first to commit.
-            s.execute(select(Contact.id).where(Contact.id == cc.contact_id).with_for_update())
-            s.refresh(cc)
-        return cc
+    if rt.db.postgres:
+        stmt = stmt.with_for_update()
+    return s.scalar(stmt)
+
+
+def create_for_inbound(rt: Runtime, s: Session, m: Inbound, now: datetime) -> ContactChannel:
+    """A channel row for a sender seen for the first time: an existing contact (same phone, or
+    the Telegram deep link's) or a new one."""
     contact = None
     if m.start_payload:
         # Telegram onboarding: the deep link names the invitation, and so the contact.

@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 import scoring
 from bot import conversation
 from bot.buttons import read_score
-from bot.contacts import find_or_create_for_inbound
+from bot.contacts import create_for_inbound, find_for_inbound
 from bot.conversation import Incoming, Keyword
 from bot.events import ContactOptedOut, DetractorResponded, Event, OutboxQueued, ResponseCompleted
 from bot.models import (
@@ -133,13 +133,14 @@ def queue_outbound(
 # --- inbound --------------------------------------------------------------------------------
 
 
-def _insert_inbound(s: Session, m: Inbound, now: datetime) -> int | None:
+def _insert_inbound(s: Session, m: Inbound, now: datetime, contact_id: int | None) -> int | None:
     """Store the message; None when this provider id was stored before (a redelivery)."""
     values = dict(
         channel=m.channel,
         direction="in",
         provider_id=m.provider_id,
         address=m.sender,
+        contact_id=contact_id,
         kind="button" if m.button else "text",
         text=m.text,
         payload={
@@ -183,21 +184,28 @@ def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Out
     now = rt.clock()
     events: list[Event] = []
     with rt.db.session_for_update() as s:
-        msg_id = _insert_inbound(s, m, now)
+        private = m.chat_type == "private"
+        cc = find_for_inbound(rt, s, m) if private else None
+        msg_id = _insert_inbound(s, m, now, cc.contact_id if cc else None)
         if msg_id is None:
             log.info("duplicate %s message %s: answering as before", m.channel, m.provider_id)
             return _previous_replies(s, m)
-        if m.chat_type != "private":
+        if not private:
             # Group chats never enter a customer survey (staff chats are groups).
             replies = rt.on_group(rt, s, m, msg_id, now) if rt.on_group else _ack(m)
         else:
-            replies = _converse(rt, s, m, msg_id, now, events)
+            if cc is None:
+                cc = create_for_inbound(rt, s, m, now)
+                s.execute(
+                    update(Message).where(Message.id == msg_id).values(contact_id=cc.contact_id)
+                )
+            replies = _converse(rt, s, m, cc, now, events)
         status = DeliveryStatus.SENT if inline else DeliveryStatus.QUEUED
         for reply in replies:
             row = queue_outbound(
                 s,
                 reply,
-                contact_id=_contact_of(s, msg_id),
+                contact_id=cc.contact_id if cc else None,
                 in_reply_to=msg_id,
                 status=status,
                 now=now,
@@ -219,10 +227,6 @@ def _ack(m: Inbound) -> list[Outbound]:
     ]
 
 
-def _contact_of(s: Session, msg_id: int) -> int | None:
-    return s.scalar(select(Message.contact_id).where(Message.id == msg_id))
-
-
 def _texts(rt: Runtime, language: str | None, survey: Survey | None = None) -> Texts:
     return texts_for(
         language,
@@ -233,11 +237,9 @@ def _texts(rt: Runtime, language: str | None, survey: Survey | None = None) -> T
 
 
 def _converse(
-    rt: Runtime, s: Session, m: Inbound, msg_id: int, now: datetime, events: list[Event]
+    rt: Runtime, s: Session, m: Inbound, cc: ContactChannel, now: datetime, events: list[Event]
 ) -> list[Outbound]:
-    cc = find_or_create_for_inbound(rt, s, m, now)
     contact = cc.contact
-    s.execute(update(Message).where(Message.id == msg_id).values(contact_id=contact.id))
     cc.last_inbound_at = now
 
     def reply(text: str, **extra: Any) -> Outbound:
@@ -386,11 +388,12 @@ def complete(s: Session, response: Response, now: datetime, events: list[Event])
 def _open_invitations(rt: Runtime, s: Session, contact_id: int) -> list[Invitation]:
     stmt = (
         select(Invitation)
+        .options(joinedload(Invitation.survey), joinedload(Invitation.response))
         .where(Invitation.contact_id == contact_id, Invitation.state.in_(OPEN_STATES))
         .order_by(Invitation.id.desc())
     )
     if rt.db.postgres:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(of=Invitation)
     return list(s.scalars(stmt))
 
 
