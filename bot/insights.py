@@ -405,13 +405,8 @@ def trend(s: Session, f: Filters, interval: str = "week") -> dict[str, Any]:
     points: list[dict[str, Any]] = []
     results: list[NpsResult] = []
     if buckets:
-        first = min(buckets)
-        last = max(buckets)
-        if f.start:
-            first = min(first, _period_start(f.start.date(), interval))
-        if f.end:
-            last = max(last, _period_start((f.end - timedelta(microseconds=1)).date(), interval))
-        cur = first
+        # From the first period with answers to the last; gaps between them are null points.
+        cur, last = min(buckets), max(buckets)
         while cur <= last and len(points) < MAX_PERIODS:
             nxt = _next_period(cur, interval)
             r = _result(buckets.get(cur, {}))

@@ -226,7 +226,7 @@ def index() -> Any:
             comments = insights.responses(
                 s, insights.Filters(**{**cf.__dict__, "has_comment": True}), limit=15
             ).items
-            cases = insights.open_cases(s, f, now)
+            cases = insights.open_cases(s, f, now, limit=8)
             surveys, channels = insights.surveys_and_channels(s)
     except insights.FilterError as exc:
         return render_template("dashboard_error.html", error=exc), 422

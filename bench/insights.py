@@ -1,0 +1,308 @@
+"""Insights benchmark: dashboard queries and the NPS API over 1,000,000 responses in PostgreSQL.
+
+Creates a scratch database `npsbot_bench_<pid>` on the server of BENCH_DATABASE_URL (default
+postgresql://postgres@127.0.0.1:5432/test), migrates it, fills it with bulk SQL
+(`INSERT … SELECT generate_series`), runs each query several times and prints p50/p95 in ms
+and the ratio to a plain `COUNT(*)` over the same filter; then drops the database.
+
+    .venv/bin/python bench/insights.py [--responses 1000000] [--repeat 15] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from bot import insights
+from bot.config import normalise_database_url
+from bot.db import Database
+from bot.migrate import upgrade
+from bot.models import Case, Invitation, Response
+
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+THEMES = ["delivery", "price", "staff", "quality", "app", "support", "wait", "stock"]
+
+FILL = """
+INSERT INTO surveys (key, name, texts, delay_minutes, resurvey_days, expiry_hours, channels,
+                     options, created_at, updated_at)
+VALUES ('post-purchase', 'Post purchase', '{{}}', 120, 30, 72, '["whatsapp","sms"]', '{{}}',
+        now(), now()),
+       ('delivery', 'Delivery', '{{}}', 60, 30, 72, '["whatsapp"]', '{{}}', now(), now()),
+       ('support', 'Support', '{{}}', 10, 30, 72, '["telegram"]', '{{}}', now(), now());
+
+INSERT INTO contacts (name, language, created_at, updated_at)
+SELECT 'Customer ' || g, (ARRAY['es','en','pt'])[1 + g % 3], now(), now()
+FROM generate_series(1, {contacts}) g;
+
+-- Invitations: {invitations} sent over the last 365 days; the first {responses} are answered.
+INSERT INTO invitations (survey_id, contact_id, order_id, state, language, channels, channel,
+                         occurred_at, due_at, sent_at, attempts, reasks, metadata, created_at,
+                         updated_at)
+SELECT 1 + (g % 3), 1 + (g % {contacts}), 'order-' || g,
+       CASE WHEN g <= {responses} THEN 'completed' ELSE 'expired' END,
+       (ARRAY['es','en','pt'])[1 + g % 3], '[]',
+       (ARRAY['whatsapp','sms','telegram'])[1 + (g / 7) % 3],
+       ts - interval '2 hours', ts - interval '1 hour', ts - interval '1 hour', 1, 0,
+       jsonb_build_object('store', 'store-' || (g % 20), 'sku', 'sku-' || (g % 500)),
+       ts - interval '2 hours', ts
+FROM (SELECT g, timestamptz '{now}' - (g % 525600) * interval '1 minute' AS ts
+      FROM generate_series(1, {invitations}) g) s;
+
+INSERT INTO responses (invitation_id, survey_id, contact_id, channel, score, category, comment,
+                       themes, sentiment, contradiction, late, scored_at, completed_at)
+SELECT i.id, i.survey_id, i.contact_id, i.channel, sc,
+       CASE WHEN sc >= 9 THEN 'promoter' WHEN sc >= 7 THEN 'passive' ELSE 'detractor' END,
+       CASE WHEN i.id % 2 = 0 THEN 'comment ' || i.id END,
+       CASE WHEN i.id % 2 = 0
+            THEN jsonb_build_array((ARRAY{themes})[1 + (i.id / 2) % 8])
+                 || CASE WHEN i.id % 6 = 0 THEN jsonb_build_array((ARRAY{themes})[1 + i.id % 8])
+                         ELSE '[]'::jsonb END
+            ELSE '[]'::jsonb END,
+       NULL, false, false, i.sent_at + interval '20 minutes', i.sent_at + interval '25 minutes'
+FROM (SELECT id, survey_id, contact_id, channel, sent_at,
+             -- a skewed 0-10 distribution, with drift over the year
+             LEAST(10, GREATEST(0, (ARRAY[0,1,2,3,4,5,6,6,7,7,8,8,8,9,9,9,10,10,10,10])
+                 [1 + ((id * 7919) % 20)] + CASE WHEN id % 50 = 0 THEN -3 ELSE 0 END)) AS sc
+      FROM invitations WHERE id <= {responses}) i;
+
+INSERT INTO cases (response_id, contact_id, status, created_at)
+SELECT id, contact_id,
+       CASE WHEN id % 10 = 0 THEN 'open' WHEN id % 10 = 1 THEN 'taken' ELSE 'resolved' END,
+       scored_at
+FROM responses WHERE category = 'detractor';
+"""
+
+
+def build(url: str, responses: int) -> str:
+    base = make_url(normalise_database_url(url))
+    name = f"npsbot_bench_{os.getpid()}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    scratch = base.set(database=name).render_as_string(hide_password=False)
+    upgrade(scratch)
+    t0 = time.perf_counter()
+    engine = create_engine(scratch)
+    sql = FILL.format(
+        contacts=max(1, responses // 5),
+        invitations=int(responses * 1.15),
+        responses=responses,
+        now=NOW.isoformat(),
+        themes="[" + ",".join(f"'{t}'" for t in THEMES) + "]",
+    )
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection  # plain SQL, no placeholders
+        assert raw is not None
+        for stmt in sql.split(";\n"):
+            if stmt.strip():
+                raw.execute(stmt)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE")
+    engine.dispose()
+    print(f"filled {name}: {responses:,} responses in {time.perf_counter() - t0:.0f} s")
+    return scratch
+
+
+def drop(url: str, scratch: str) -> None:
+    name = make_url(scratch).database
+    admin = create_engine(make_url(normalise_database_url(url)), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    fn()  # warm the cache and the plan
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    return statistics.median(times), p95
+
+
+def sent_count(s: Session, f: insights.Filters) -> int:
+    """The plain COUNT(*) the response rate is compared with: invitations sent in the window."""
+    stmt = select(func.count()).select_from(Invitation).where(Invitation.sent_at.is_not(None))
+    if f.start:
+        stmt = stmt.where(Invitation.sent_at >= f.start)
+    if f.channels:
+        stmt = stmt.where(Invitation.channel.in_(f.channels))
+    return int(s.scalar(stmt) or 0)
+
+
+def open_case_count(s: Session) -> int:
+    stmt = select(func.count()).select_from(Case).where(Case.status.in_(("open", "taken")))
+    return int(s.scalar(stmt) or 0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
+    ap.add_argument("--responses", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    ap.add_argument("--reuse", metavar="URL", help="measure a database kept by --keep")
+    a = ap.parse_args()
+    if a.reuse:
+        run(a.reuse, a.repeat)
+        return
+    scratch = build(a.url, a.responses)
+    if a.keep:
+        print(f"kept: --reuse {scratch}")
+    try:
+        run(scratch, a.repeat)
+    finally:
+        if not a.keep:
+            drop(a.url, scratch)
+
+
+def run(scratch: str, repeat: int) -> None:
+    db = Database(scratch)
+    last30 = insights.parse_filters({"from": (NOW - timedelta(days=29)).date().isoformat()})
+    last90 = insights.parse_filters({"from": (NOW - timedelta(days=89)).date().isoformat()})
+    every = insights.Filters()
+    sms = insights.parse_filters({"channel": "sms"})
+    store = insights.parse_filters({"store": "store-3"})
+    store90 = insights.parse_filters({"store": "store-3", "from": last90.start.date().isoformat()})  # type: ignore[union-attr]
+    with db.session() as s:
+        total = s.scalar(select(func.count()).select_from(Response))
+    print(f"responses: {total:,}")
+
+    def q(fn: Callable[[Session], Any]) -> Callable[[], Any]:
+        def call() -> Any:
+            with db.session() as s:
+                return fn(s)
+
+        return call
+
+    cases: list[tuple[str, Callable[[Session], Any], Callable[[Session], Any]]] = []
+    for label, f in (
+        ("all time", every),
+        ("last 90 days", last90),
+        ("last 30 days", last30),
+        ("channel=sms", sms),
+        ("store=store-3", store),
+        ("store=store-3, 90 days", store90),
+    ):
+        cases.append(
+            (
+                f"NPS (distribution), {label}",
+                lambda s, f=f: insights.distribution(s, f),
+                lambda s, f=f: insights.count_responses(s, f),
+            )
+        )
+    for label, f in (("all time", every), ("last 90 days", last90)):
+        cases.append(
+            (
+                f"response rate by channel, {label}",
+                lambda s, f=f: insights.response_rate(s, f),
+                lambda s, f=f: sent_count(s, f),
+            )
+        )
+    for label, f in (("all time", every), ("last 90 days", last90)):
+        cases.append(
+            (
+                f"trend by week, {label}",
+                lambda s, f=f: insights.trend(s, f, "week"),
+                lambda s, f=f: insights.count_responses(s, f),
+            )
+        )
+        for by in ("channel", "survey", "store"):
+            cases.append(
+                (
+                    f"NPS by {by}, {label}",
+                    lambda s, f=f, by=by: insights.breakdown(s, f, by),
+                    lambda s, f=f: insights.count_responses(s, f),
+                )
+            )
+        cases.append(
+            (
+                f"themes, {label}",
+                lambda s, f=f: insights.themes(s, f),
+                lambda s, f=f: insights.count_responses(s, f),
+            )
+        )
+        cases.append(
+            (
+                f"latest comments (15), {label}",
+                lambda s, f=f: insights.responses(
+                    s, insights.Filters(start=f.start, has_comment=True), limit=15
+                ),
+                lambda s, f=f: insights.count_responses(s, f),
+            )
+        )
+    cases.append(
+        (
+            "open cases (20 oldest + counts)",
+            lambda s: insights.open_cases(s, every, NOW),
+            open_case_count,
+        )
+    )
+
+    from bot.apikeys import create_key
+    from bot.web.app import create_app
+
+    app = create_app(
+        {
+            "DATABASE_URL": scratch,
+            "SECRET_KEY": "bench" * 8,
+            "SANDBOX_ENABLED": "false",
+            "SCHEDULER_ENABLED": "false",
+        }
+    )
+    with db.session() as s:
+        key = create_key(s, "bench", NOW)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def api(url: str) -> Callable[[Session], Any]:
+        def call(_: Session) -> Any:
+            r = client.get(url, headers=headers)
+            assert r.status_code == 200, r.json
+            return r.json
+
+        return call
+
+    for url, f in (
+        ("/api/v1/nps", every),
+        ("/api/v1/nps?from=" + last30.start.date().isoformat(), last30),
+    ):  # type: ignore[union-attr]
+        cases.append(
+            (
+                f"GET {url} (HTTP, whole request)",
+                api(url),
+                lambda s, f=f: insights.count_responses(s, f),
+            )
+        )
+
+    print(f"\n{'query':<52} {'p50 ms':>8} {'p95 ms':>8} {'COUNT(*) p50':>13} {'ratio':>6}")
+    for label, fn, baseline in cases:
+        p50, p95 = timed(q(fn), repeat)
+        b50, _ = timed(q(baseline), repeat)
+        print(f"{label:<52} {p50:8.1f} {p95:8.1f} {b50:13.1f} {p50 / b50:6.2f}")
+    app.extensions["npsbot"].close()
+    db.dispose()
+
+
+if __name__ == "__main__":
+    main()
