@@ -25,10 +25,20 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.models import Case, CaseStatus, Contact, Invitation, Response, Survey
+from bot.models import (
+    Case,
+    CaseStatus,
+    Contact,
+    Invitation,
+    InvitationState,
+    Response,
+    Survey,
+)
 from scoring import NpsResult, compare_nps, nps
 
 CATEGORIES = ("promoter", "passive", "detractor")
+# An invitation in these states has a response (see `response_rate` for the others).
+ANSWERED_STATES = (InvitationState.AWAITING_REASON, InvitationState.COMPLETED)
 INTERVALS = ("day", "week", "month")
 CHANNEL_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 META_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -315,34 +325,52 @@ def nps_from_distribution(dist: Sequence[int]) -> NpsResult:
 def response_rate(s: Session, f: Filters) -> dict[str, Any]:
     """Answered / delivered for the invitations sent in the period, grouped by channel.
 
-    Delivered: the provider accepted the question (`sent_at` is set); answered: it has a response.
+    Delivered: the provider accepted the question (`sent_at` is set). Answered: it has a response.
+    Read from the invitation's state (awaiting the reason, completed) plus the few responses whose
+    invitation moved on (late answers, opt-out after the score): no join over every response.
     """
-    answered = func.count(Response.id)
+    conds: list[ColumnElement[bool]] = [Invitation.sent_at.is_not(None)]
+    if f.start:
+        conds.append(Invitation.sent_at >= f.start)
+    if f.end:
+        conds.append(Invitation.sent_at < f.end)
+    if f.surveys:
+        conds.append(Invitation.survey_id.in_(_survey_ids(s, f.surveys)))
+    if f.channels:
+        conds.append(Invitation.channel.in_(f.channels))
+    if f.languages:
+        conds.append(Invitation.language.in_(f.languages))
+    conds += _meta_conditions(s, f)
+    answered_state = Invitation.state.in_(ANSWERED_STATES)
     stmt = (
-        select(Invitation.channel, func.count(), answered)
-        .select_from(Invitation)
-        .outerjoin(Response, Response.invitation_id == Invitation.id)
-        .where(Invitation.sent_at.is_not(None))
+        select(Invitation.channel, func.count(), func.count().filter(answered_state))
+        .where(*conds)
         .group_by(Invitation.channel)
     )
-    if f.start:
-        stmt = stmt.where(Invitation.sent_at >= f.start)
-    if f.end:
-        stmt = stmt.where(Invitation.sent_at < f.end)
-    if f.surveys:
-        stmt = stmt.where(Invitation.survey_id.in_(_survey_ids(s, f.surveys)))
-    if f.channels:
-        stmt = stmt.where(Invitation.channel.in_(f.channels))
-    if f.languages:
-        stmt = stmt.where(Invitation.language.in_(f.languages))
-    stmt = stmt.where(*_meta_conditions(s, f))
-    per: dict[str, dict[str, Any]] = {}
-    total_d = total_a = 0
-    for channel, delivered, ans in s.execute(stmt):
-        total_d += int(delivered)
-        total_a += int(ans)
-        per[channel or "none"] = _rate(int(delivered), int(ans))
-    return {**_rate(total_d, total_a), "by_channel": dict(sorted(per.items()))}
+    delivered: dict[str, int] = defaultdict(int)
+    answered: dict[str, int] = defaultdict(int)
+    for channel, n, ans in s.execute(stmt):
+        delivered[channel or "none"] += int(n)
+        answered[channel or "none"] += int(ans)
+    joined = (
+        select(Invitation.channel, func.count())
+        .select_from(Response)
+        .join(Invitation, Invitation.id == Response.invitation_id)
+        .where(*conds, ~answered_state)
+        .group_by(Invitation.channel)
+    )
+    late = joined.where(Response.late.is_(True))
+    opted_out = joined.where(
+        Response.late.is_(False), Invitation.state == InvitationState.OPTED_OUT
+    )
+    for extra in (late, opted_out):
+        for channel, n in s.execute(extra):
+            answered[channel or "none"] += int(n)
+    per = {ch: _rate(delivered[ch], answered[ch]) for ch in sorted(delivered)}
+    return {
+        **_rate(sum(delivered.values()), sum(answered.values())),
+        "by_channel": per,
+    }
 
 
 def _rate(delivered: int, answered: int) -> dict[str, Any]:

@@ -25,6 +25,8 @@ class Answer:
     language: str = "es"
     case: str | None = None  # case status for this response
     survey: str | None = None  # survey key; default: the first synced survey
+    state: str | None = None  # the invitation's state; default: completed / asked
+    late: bool = False  # answered after the survey expired
 
 
 def seed(rt: Runtime, answers: list[Answer]) -> list[int]:
@@ -46,7 +48,8 @@ def seed(rt: Runtime, answers: list[Answer]) -> list[int]:
                 survey_id=survey.id,
                 contact_id=contact.id,
                 order_id=f"order-{len(ids)}-{i}-{a.at.timestamp()}",
-                state=InvitationState.COMPLETED if a.score is not None else InvitationState.ASKED,
+                state=a.state
+                or (InvitationState.COMPLETED if a.score is not None else InvitationState.ASKED),
                 language=a.language,
                 channels=[a.channel],
                 channel=a.channel,
@@ -72,6 +75,7 @@ def seed(rt: Runtime, answers: list[Answer]) -> list[int]:
                 sentiment=None,
                 scored_at=a.at,
                 completed_at=a.at,
+                late=a.late,
             )
             s.add(r)
             s.flush()

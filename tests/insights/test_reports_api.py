@@ -76,6 +76,22 @@ def test_nps_matches_scoring_nps_with_counts_shares_margin_and_distribution(
     assert body["response_rate"] == round(24 / 26, 4)
 
 
+def test_response_rate_counts_late_answers_and_opt_outs_after_the_score(
+    client: FlaskClient, rt: Runtime, data: dict[str, Any]
+) -> None:
+    seed(
+        rt,
+        [
+            Answer(9, week(2), channel="telegram", state="expired", late=True),
+            Answer(3, week(2, 1), channel="telegram", state="opted_out"),
+            Answer(None, week(2, 2), channel="telegram", state="expired"),
+            Answer(None, week(2, 3), channel="telegram", state="opted_out"),
+        ],
+    )
+    body = get(client, data, "/api/v1/nps?channel=telegram")
+    assert (body["delivered"], body["answered"], body["response_rate"]) == (4, 2, 0.5)
+
+
 FILTER_CASES = [
     pytest.param("channel=sms", WEEK0, id="channel"),
     pytest.param("store=norte", WEEK1, id="metadata key as a parameter"),
