@@ -235,15 +235,8 @@ _members_lock = threading.Lock()
 
 def _member_status(channel: Any, chat: str, user: str) -> bool:
     """Is `user` a member of `chat`? (Bot API getChatMember; the bot should be an admin there.)"""
-    probe = getattr(channel, "chat_member_status", None)
-    if probe is not None:  # the public method proposed for channels/telegram.py
-        status = probe(chat, user)
-        return status in ("creator", "administrator", "member", "restricted")
-    # Until then: the channel's own Bot, on its own event loop, with its typed errors.
-    member = channel._call(channel.bot.get_chat_member(int(chat), int(user)))
-    if member.status == "restricted":
-        return bool(getattr(member, "is_member", False))
-    return member.status in ("creator", "administrator", "member")
+    status: str = channel.chat_member_status(chat, user)
+    return status in ("creator", "administrator", "member")
 
 
 def may_act(rt: Runtime, chat: str | None, user: str) -> str | None:

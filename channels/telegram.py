@@ -359,6 +359,15 @@ class TelegramChannel:
         sent = await bot.send_message(chat, msg.text, reply_markup=markup, reply_parameters=reply)
         return Sent(provider_id=f"{sent.chat_id}:{sent.message_id}")
 
+    def chat_member_status(self, chat: str, user: str) -> str:
+        """A user's status in a chat (getChatMember): creator, administrator, member, left…
+
+        A restricted user who is still in the chat counts as a member."""
+        member = self._call(self.bot.get_chat_member(int(chat), int(user)))
+        if member.status == "restricted":
+            return "member" if getattr(member, "is_member", False) else "left"
+        return str(member.status)
+
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         try:
             return _run(coro, self.limit)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -21,8 +22,7 @@ log = logging.getLogger(__name__)
 def tick(rt: Runtime, pool: ThreadPoolExecutor | None = None, batch: int = 100) -> int:
     """One pass over all due work; returns how many items were handled.
 
-    `batch` invitations are claimed at once; the Loop claims at least as many as it can send
-    concurrently, so no thread of its pool sits idle while a batch goes out."""
+    `batch` invitations are claimed at once (the Loop claims two per send thread)."""
     now = rt.clock()
     rt.wake.clear()
     sweep(rt, now)
@@ -44,11 +44,16 @@ class Loop:
     def __init__(self, rt: Runtime, *, blocking: bool = False, workers: int | None = None) -> None:
         self.rt = rt
         workers = workers or rt.settings.dispatch_concurrency  # DISPATCH_CONCURRENCY
-        self.batch = max(100, workers)
+        # Claim only what the pool can start at once (two waves keep it busy): a claimed
+        # invitation waiting in the queue holds a lease it is not using.
+        self.batch = 2 * workers
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send")
         cls = BlockingScheduler if blocking else BackgroundScheduler
         self.scheduler = cls(job_defaults={"coalesce": True, "max_instances": 1})
-        self.scheduler.add_job(self._tick, "interval", seconds=1, id="tick")
+        # The first pass runs at start, not one interval later.
+        self.scheduler.add_job(
+            self._tick, "interval", seconds=1, id="tick", next_run_time=datetime.now(UTC)
+        )
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one pass at a time in this process
         self._waker = threading.Thread(target=self._wake_loop, daemon=True, name="waker")
@@ -76,4 +81,8 @@ class Loop:
         self._stop.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        self.pool.shutdown(wait=True)
+        # Let a running pass finish, so no connection outlives the loop.
+        with self._lock:
+            self.pool.shutdown(wait=True)
+        if self._waker.is_alive():
+            self._waker.join(timeout=5)
