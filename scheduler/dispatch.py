@@ -143,7 +143,9 @@ def dispatch_one(rt: Runtime, invitation_id: int) -> None:
     while True:
         now = rt.clock()
         with rt.db.session() as s:
-            inv = s.get(Invitation, invitation_id)
+            # Locked, so a sweep in another worker either made it `unknown` before this read
+            # (then it is not sent) or sees the lease renewed below (then it is left alone).
+            inv = s.get(Invitation, invitation_id, with_for_update=True)
             if inv is None or inv.state != S.SENDING:
                 return
             if not tried and not _still_wanted(rt, s, inv, now):
@@ -163,6 +165,9 @@ def dispatch_one(rt: Runtime, invitation_id: int) -> None:
                 return
             # Recorded before the send, so an `unknown` invitation says where it was going.
             inv.channel = plan.channel
+            # The lease covers this send from now: time spent waiting in the pool behind the
+            # rest of the batch, or on an earlier channel, must not make a live send `unknown`.
+            inv.lease_until = now + lease_for(rt)
         tried.add(plan.channel)
         if rt.limiter is not None and not rt.limiter.acquire(plan.channel):
             _failed(rt, plan, Throttled("local rate limit: no slot within 30 s"))
