@@ -19,7 +19,19 @@ def _settings() -> Settings:
         raise click.ClickException(str(exc)) from exc
 
 
-@click.group()
+class _Cli(click.Group):
+    """Turns "the database is not ready" into a one-line error instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from bot.runtime import NotReady
+
+        try:
+            return super().invoke(ctx)
+        except NotReady as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Cli)
 def main() -> None:
     """npsbot: Net Promoter Score surveys over WhatsApp, SMS and Telegram."""
 
@@ -65,7 +77,10 @@ def serve(host: str, port: int | None, threads: int) -> None:
     """Run the web app and, in the same process, the dispatcher loop (single-machine default)."""
     from bot.serve import serve as run
 
+    from bot.runtime import build_runtime
+
     settings = _settings()
+    build_runtime(settings).close()  # fail here, in one line, if the database is not ready
     run(settings, host=host, port=port or int(os.environ.get("PORT", 8000)), threads=threads)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
@@ -77,6 +78,18 @@ def build_runtime(
 
     init_staff(rt)
     if sync:
-        with rt.db.session() as s:
-            sync_surveys(s, rt.surveys)
+        try:
+            with rt.db.session() as s:
+                sync_surveys(s, rt.surveys)
+        except (OperationalError, ProgrammingError) as exc:
+            rt.close()
+            raise NotReady(
+                f"the database at {rt.db.engine.url.render_as_string(hide_password=True)} is "
+                "not ready (not migrated, or unreachable): run `npsbot db upgrade` "
+                f"({type(exc.orig).__name__})"
+            ) from exc
     return rt
+
+
+class NotReady(RuntimeError):
+    """The database cannot be used yet; the message says what to do."""
