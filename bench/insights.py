@@ -191,6 +191,7 @@ def run(scratch: str, repeat: int) -> None:
     def q(fn: Callable[[Session], Any]) -> Callable[[], Any]:
         def call() -> Any:
             with db.session() as s:
+                insights.prepare(s)
                 return fn(s)
 
         return call
@@ -271,7 +272,7 @@ def run(scratch: str, repeat: int) -> None:
         }
     )
     with db.session() as s:
-        key = create_key(s, "bench", NOW)
+        key = create_key(s, f"bench-{os.getpid()}", NOW)
     client = app.test_client()
     headers = {"Authorization": f"Bearer {key}"}
 

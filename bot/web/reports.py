@@ -32,6 +32,7 @@ def _run(allow: tuple[str, ...], fn: Callable[[Session, insights.Filters], Any])
     try:
         f = insights.parse_filters(_args(), allow=allow)
         with runtime().db.session() as s:
+            insights.prepare(s)
             return jsonify(fn(s, f))
     except insights.FilterError as exc:
         return api_error(422, "invalid", exc.reason, field=exc.param)
