@@ -13,6 +13,10 @@ if TYPE_CHECKING:
 
 
 def create_app(config: Any = None) -> Flask:
+    from bot.logs import setup_logging, warm_up
     from bot.web.app import create_app as factory
 
-    return factory(config)
+    app = factory(config)
+    setup_logging(app.extensions["npsbot"].settings)
+    warm_up()
+    return app

@@ -75,9 +75,8 @@ def db_revision(message: str) -> None:
 @click.option("--threads", type=int, default=8, show_default=True)
 def serve(host: str, port: int | None, threads: int) -> None:
     """Run the web app and, in the same process, the dispatcher loop (single-machine default)."""
-    from bot.serve import serve as run
-
     from bot.runtime import build_runtime
+    from bot.serve import serve as run
 
     settings = _settings()
     build_runtime(settings).close()  # fail here, in one line, if the database is not ready
@@ -87,12 +86,13 @@ def serve(host: str, port: int | None, threads: int) -> None:
 @main.command()
 def worker() -> None:
     """Run the dispatcher loop (scale out: any number of workers on PostgreSQL)."""
-    from bot.logs import setup_logging
+    from bot.logs import setup_logging, warm_up
     from bot.runtime import build_runtime
     from scheduler.loop import Loop
 
     settings = _settings()
     setup_logging(settings)
+    warm_up()
     rt = build_runtime(settings)
     loop = Loop(rt, blocking=True)
 

@@ -40,5 +40,19 @@ def setup_logging(settings: Settings) -> None:
     # httpx logs every request URL at INFO, and Telegram's URLs contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
-    # APScheduler logs every one-second tick at INFO.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # APScheduler logs every one-second tick at INFO, and a tick that outlasts the second
+    # (the next one is skipped, by design) at WARNING.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+def warm_up() -> None:
+    """Load the comment analyser's language models in the background at start, so the first
+    customer's comment is not the one that waits for them (seconds on a small machine)."""
+    import threading
+
+    def work() -> None:
+        import scoring
+
+        scoring.analyze_comment("Muy buena atención, gracias", score=9)
+
+    threading.Thread(target=work, name="warm-up", daemon=True).start()

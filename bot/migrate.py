@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
 from bot.config import normalise_database_url
 
@@ -22,6 +26,18 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "heads") -> None:
     # "heads": revisions written in parallel branch from one parent and all apply.
     command.upgrade(alembic_config(url), revision)
+
+
+@cache
+def expected_heads() -> frozenset[str]:
+    """The revisions the code's models correspond to."""
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def behind(conn: Connection) -> bool:
+    """Is the database at CONN missing migrations this code needs?"""
+    current = set(MigrationContext.configure(conn).get_current_heads())
+    return not expected_heads() <= current
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from bot.config import Settings
 from bot.db import Database
 from bot.events import MessageBus, OutboxQueued
+from bot.migrate import behind
 from bot.models import utcnow
 from bot.surveys import SurveyDef, load_surveys, sync_surveys
 from channels import registry
@@ -78,16 +79,23 @@ def build_runtime(
 
     init_staff(rt)
     if sync:
+        where = rt.db.engine.url.render_as_string(hide_password=True)
         try:
             with rt.db.session() as s:
+                if behind(s.connection()):
+                    raise NotReady(
+                        f"the database at {where} is behind this version: run `npsbot db upgrade`"
+                    )
                 sync_surveys(s, rt.surveys)
         except (OperationalError, ProgrammingError) as exc:
             rt.close()
             raise NotReady(
-                f"the database at {rt.db.engine.url.render_as_string(hide_password=True)} is "
-                "not ready (not migrated, or unreachable): run `npsbot db upgrade` "
-                f"({type(exc.orig).__name__})"
+                f"the database at {where} is not ready (not migrated, or unreachable): "
+                f"run `npsbot db upgrade` ({type(exc.orig).__name__})"
             ) from exc
+        except NotReady:
+            rt.close()
+            raise
     return rt
 
 

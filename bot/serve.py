@@ -7,7 +7,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from bot.config import Settings
-from bot.logs import setup_logging
+from bot.logs import setup_logging, warm_up
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -24,6 +24,7 @@ class _Server(BaseApplication):  # type: ignore[misc]
         from bot.web.app import create_app
 
         setup_logging(self.settings)
+        warm_up()
         app = create_app(self.settings)
         if self.settings.scheduler_enabled:
             from scheduler.loop import Loop

@@ -154,5 +154,5 @@ def test_an_unmigrated_database_is_named_with_what_to_do(tmp_path: Path) -> None
     env = {"DATABASE_URL": f"sqlite:///{tmp_path}/empty.db"}
     result = CliRunner().invoke(main, ["apikey", "create", "shop"], env=env)
     assert result.exit_code == 1
-    assert "is not ready (not migrated, or unreachable): run `npsbot db upgrade`" in result.output
+    assert "is behind this version: run `npsbot db upgrade`" in result.output
     assert "Traceback" not in result.output
