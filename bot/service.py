@@ -12,12 +12,13 @@ import json
 import logging
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, Table, bindparam, case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 import scoring
 from bot import conversation
@@ -133,6 +134,29 @@ def queue_outbound(
 # --- inbound --------------------------------------------------------------------------------
 
 
+def _insert_stmt(dialect: str) -> Any:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(MESSAGES)
+        .on_conflict_do_nothing(index_elements=["channel", "direction", "provider_id"])
+        .returning(MESSAGES.c.id)
+    )
+
+
+# Statements built once per process: building them per webhook (coercing every value, walking
+# the tree for a cache key) cost more than SQLite running them. Core on the table, not the ORM
+# entity, so no unit-of-work bookkeeping for rows nothing reads back.
+MESSAGES = cast(Table, Message.__table__)
+CHANNELS = cast(Table, ContactChannel.__table__)
+_INSERT_INBOUND = {d: _insert_stmt(d) for d in ("postgresql", "sqlite")}
+_INSERT_OUT = MESSAGES.insert()
+_SEEN = (
+    update(CHANNELS)
+    .where(CHANNELS.c.id == bindparam("cc"))
+    .values(last_inbound_at=bindparam("now"))
+)
+
+
 def _insert_inbound(s: Session, m: Inbound, now: datetime, contact_id: int | None) -> int | None:
     """Store the message; None when this provider id was stored before (a redelivery)."""
     values = dict(
@@ -157,14 +181,43 @@ def _insert_inbound(s: Session, m: Inbound, now: datetime, contact_id: int | Non
         attempts=0,
         created_at=now,
     )
-    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(Message)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["channel", "direction", "provider_id"])
-        .returning(Message.id)
-    )
-    return s.execute(stmt).scalar_one_or_none()
+    stmt = _INSERT_INBOUND[s.get_bind().dialect.name]
+    return s.execute(stmt, values).scalar_one_or_none()
+
+
+def _store_replies(
+    s: Session,
+    replies: list[Outbound],
+    *,
+    contact_id: int | None,
+    in_reply_to: int,
+    inline: bool,
+    now: datetime,
+) -> None:
+    """The replies' rows, as `queue_outbound` would add them, in one Core insert."""
+    status = DeliveryStatus.SENT if inline else DeliveryStatus.QUEUED
+    rows = [
+        dict(
+            channel=r.channel,
+            direction="out",
+            provider_id=None,
+            address=r.to,
+            contact_id=contact_id,
+            invitation_id=None,
+            in_reply_to_id=in_reply_to,
+            kind="reply",
+            text=r.text,
+            payload=outbound_payload(r),
+            status=status,
+            error_code=None,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            status_at=now if inline else None,
+        )
+        for r in replies
+    ]
+    s.execute(_INSERT_OUT, rows)
 
 
 def _previous_replies(s: Session, m: Inbound) -> list[Outbound]:
@@ -200,18 +253,15 @@ def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Out
                     update(Message).where(Message.id == msg_id).values(contact_id=cc.contact_id)
                 )
             replies = _converse(rt, s, m, cc, now, events)
-        status = DeliveryStatus.SENT if inline else DeliveryStatus.QUEUED
-        for reply in replies:
-            row = queue_outbound(
+        if replies:
+            _store_replies(
                 s,
-                reply,
+                replies,
                 contact_id=cc.contact_id if cc else None,
                 in_reply_to=msg_id,
-                status=status,
+                inline=inline,
                 now=now,
             )
-            if inline:
-                row.status_at = now
         if replies and not inline:
             events.append(OutboxQueued())
     rt.bus.publish(*events)
@@ -240,7 +290,9 @@ def _converse(
     rt: Runtime, s: Session, m: Inbound, cc: ContactChannel, now: datetime, events: list[Event]
 ) -> list[Outbound]:
     contact = cc.contact
-    cc.last_inbound_at = now
+    s.execute(_SEEN, {"cc": cc.id, "now": now})
+    # Already written: keep the loaded row in step without a second UPDATE at flush.
+    set_committed_value(cc, "last_inbound_at", now)
 
     def reply(text: str, **extra: Any) -> Outbound:
         return Outbound(channel=m.channel, to=m.sender, text=text, **extra)
@@ -271,7 +323,11 @@ def _converse(
     if kw is Keyword.HELP:
         return [] if provider_said else [reply(texts("help"))]
 
-    inv = _open_invitation(rt, s, contact.id)
+    # One query: the open invitation, or else the last closed one (for _no_open_survey).
+    inv = s.scalar(_LATEST[rt.db.postgres], {"contact_id": contact.id})
+    last = None
+    if inv is not None and inv.state not in OPEN_STATES:
+        inv, last = None, inv
     button_score: int | None = None
     if m.button is not None:
         tapped = read_score(rt.settings.secret_key, m.button)
@@ -287,7 +343,7 @@ def _converse(
             relayed = rt.on_case_message(rt, s, m, contact.id, now)
             if relayed is not None:
                 return relayed
-        return _no_open_survey(rt, s, m, contact.id, now, events, texts, reply)
+        return _no_open_survey(rt, s, m, last, contact.id, now, events, texts, reply)
 
     texts = _texts(rt, inv.language, inv.survey)
     state = S(inv.state)
@@ -397,30 +453,43 @@ def _open_invitations(rt: Runtime, s: Session, contact_id: int) -> list[Invitati
     return list(s.scalars(stmt))
 
 
-def _open_invitation(rt: Runtime, s: Session, contact_id: int) -> Invitation | None:
-    found = _open_invitations(rt, s, contact_id)
-    return found[0] if found else None
+CLOSED_STATES = (S.COMPLETED, S.EXPIRED, S.UNANSWERED)
+
+
+def _latest_stmt(lock: bool) -> Select[Invitation]:
+    is_open = Invitation.state.in_(OPEN_STATES)
+    stmt = (
+        select(Invitation)
+        .options(joinedload(Invitation.survey), joinedload(Invitation.response))
+        .where(
+            Invitation.contact_id == bindparam("contact_id"),
+            Invitation.state.in_((*OPEN_STATES, *CLOSED_STATES)),
+        )
+        # Open ones first, newest first; then closed ones, last updated first.
+        .order_by(
+            case((is_open, 0), else_=1),
+            case((is_open, None), else_=Invitation.updated_at).desc(),
+            Invitation.id.desc(),
+        )
+        .limit(1)
+    )
+    return stmt.with_for_update(of=Invitation) if lock else stmt
+
+
+_LATEST = {False: _latest_stmt(False), True: _latest_stmt(True)}
 
 
 def _no_open_survey(
     rt: Runtime,
     s: Session,
     m: Inbound,
+    last: Invitation | None,
     contact_id: int,
     now: datetime,
     events: list[Event],
     texts: Texts,
     reply: Any,
 ) -> list[Outbound]:
-    last = s.scalar(
-        select(Invitation)
-        .where(
-            Invitation.contact_id == contact_id,
-            Invitation.state.in_((S.COMPLETED, S.EXPIRED, S.UNANSWERED)),
-        )
-        .order_by(Invitation.updated_at.desc(), Invitation.id.desc())
-        .limit(1)
-    )
     if last is not None and m.text.strip():
         texts = _texts(rt, last.language, last.survey)
         response = last.response
