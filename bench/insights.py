@@ -296,6 +296,27 @@ def run(scratch: str, repeat: int) -> None:
             )
         )
 
+    from bot.users import create_user
+
+    with db.session() as s:
+        uid = create_user(s, f"bench{os.getpid()}", "bench password 123", NOW).id
+    with client.session_transaction() as sess:
+        sess["uid"], sess["role"], sess["user"] = uid, "staff", "bench"
+    app.extensions["npsbot"].clock = lambda: NOW
+
+    def page(_: Session) -> Any:
+        r = client.get("/dashboard")
+        assert r.status_code == 200, r.status_code
+        return r.data
+
+    cases.append(
+        (
+            "GET /dashboard (whole page, default 90 days)",
+            page,
+            lambda s: insights.count_responses(s, last90),
+        )
+    )
+
     print(f"\n{'query':<52} {'p50 ms':>8} {'p95 ms':>8} {'COUNT(*) p50':>13} {'ratio':>6}")
     for label, fn, baseline in cases:
         p50, p95 = timed(q(fn), repeat)

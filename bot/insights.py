@@ -666,11 +666,9 @@ def open_cases(s: Session, f: Filters, now: datetime, limit: int = 20) -> dict[s
     base = base.where(
         Case.status.in_((CaseStatus.OPEN, CaseStatus.TAKEN)), *response_conditions(s, g)
     )
-    counts_stmt = (
-        select(Case.status, func.count())
-        .select_from(Case)
-        .join(Response, Response.id == Case.response_id)
-    )
+    counts_stmt = select(Case.status, func.count()).select_from(Case)
+    if g.surveys or g.channels or g.needs_invitation:  # else the status index alone answers
+        counts_stmt = counts_stmt.join(Response, Response.id == Case.response_id)
     if g.needs_invitation:
         counts_stmt = counts_stmt.join(Invitation, Invitation.id == Response.invitation_id)
     counts_stmt = counts_stmt.where(
@@ -727,11 +725,9 @@ def resolve_case(s: Session, case_id: int, who: str, now: datetime) -> Case:
     return case
 
 
-def surveys_and_channels(s: Session) -> tuple[list[str], list[str]]:
-    """Known survey keys and the channels responses came on (for filter menus)."""
-    keys = list(s.scalars(select(Survey.key).order_by(Survey.key)))
-    channels = list(s.scalars(select(Response.channel).distinct().order_by(Response.channel)))
-    return keys, channels
+def survey_keys(s: Session) -> list[str]:
+    """Known survey keys (for filter menus)."""
+    return list(s.scalars(select(Survey.key).order_by(Survey.key)))
 
 
 def sparkline(values: Sequence[float | None]) -> str:

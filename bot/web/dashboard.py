@@ -228,9 +228,12 @@ def index() -> Any:
                 s, insights.Filters(**{**cf.__dict__, "has_comment": True}), limit=15
             ).items
             cases = insights.open_cases(s, f, now, limit=8)
-            surveys, channels = insights.surveys_and_channels(s)
+            surveys = insights.survey_keys(s)
     except insights.FilterError as exc:
         return render_template("dashboard_error.html", error=exc), 422
+    # Filter menu: configured channels and any seen here (no DISTINCT over every response).
+    seen = {g["value"] for g in by_channel} | (set(rate["by_channel"]) - {"none"})
+    channels = sorted(set(rt.channels) | set(f.channels) | seen)
     bench = benchmark()
     query = {k: v[0] for k, v in args.items() if v}
     return render_template(
