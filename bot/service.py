@@ -95,7 +95,11 @@ def outbound_payload(msg: Outbound) -> dict[str, Any]:
 
 
 def outbound_from_row(row: Message) -> Outbound:
-    data = dict(row.payload)
+    return outbound_from_payload(row.payload)
+
+
+def outbound_from_payload(payload: dict[str, Any]) -> Outbound:
+    data = dict(payload)
     data["buttons"] = tuple(tuple(Button(**b) for b in r) for r in data.get("buttons", ()))
     if data.get("template"):
         data["template"] = Template(**data["template"])
@@ -220,16 +224,23 @@ def _store_replies(
     s.execute(_INSERT_OUT, rows)
 
 
-def _previous_replies(s: Session, m: Inbound) -> list[Outbound]:
-    original = s.scalar(
-        select(Message.id).where(
-            Message.channel == m.channel,
-            Message.direction == "in",
-            Message.provider_id == m.provider_id,
-        )
+_ORIGINAL = (
+    select(MESSAGES.c.id)
+    .where(
+        MESSAGES.c.channel == bindparam("channel"),
+        MESSAGES.c.direction == "in",
+        MESSAGES.c.provider_id == bindparam("provider_id"),
     )
-    rows = s.scalars(select(Message).where(Message.in_reply_to_id == original).order_by(Message.id))
-    return [outbound_from_row(r) for r in rows]
+    .scalar_subquery()
+)
+_REPLIES = (
+    select(MESSAGES.c.payload).where(MESSAGES.c.in_reply_to_id == _ORIGINAL).order_by(MESSAGES.c.id)
+)
+
+
+def _previous_replies(s: Session, m: Inbound) -> list[Outbound]:
+    params = {"channel": m.channel, "provider_id": m.provider_id}
+    return [outbound_from_payload(p) for p in s.scalars(_REPLIES, params)]
 
 
 def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Outbound]:
