@@ -81,7 +81,9 @@ def build_runtime(
     if sync:
         where = rt.db.engine.url.render_as_string(hide_password=True)
         try:
-            with rt.db.session() as s:
+            # The write lock up front: gunicorn workers start together, and on SQLite a
+            # deferred transaction that reads then writes fails at once (stale snapshot).
+            with rt.db.session_for_update() as s:
                 if behind(s.connection()):
                     raise NotReady(
                         f"the database at {where} is behind this version: run `npsbot db upgrade`"
