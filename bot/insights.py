@@ -45,7 +45,7 @@ from bot.models import (
     Response,
     Survey,
 )
-from scoring import NpsResult, compare_nps, nps
+from scoring import NpsResult, classify, compare_nps, nps
 
 CATEGORIES = ("promoter", "passive", "detractor")
 # An invitation in these states has a response (see `response_rate` for the others).
@@ -292,6 +292,11 @@ def count_responses(s: Session, f: Filters) -> int:
     return int(s.scalar(filtered(s, select(func.count()).select_from(Response), f)) or 0)
 
 
+def category_of(score: int) -> str:
+    """The group of a 0–10 score (the same rule as `scoring.classify`)."""
+    return str(classify(int(score)))
+
+
 def _result(counts: Mapping[str, int]) -> NpsResult:
     return nps(
         promoters=counts.get("promoter", 0),
@@ -440,15 +445,13 @@ def _day_column(s: Session) -> ColumnElement[Any]:
 def trend(s: Session, f: Filters, interval: str = "week") -> dict[str, Any]:
     """NPS per period (UTC days, ISO weeks or months) with a margin, and the last change."""
     day = _day_column(s).label("day")
-    stmt = filtered(
-        s, select(day, Response.category, func.count()).select_from(Response), f
-    ).group_by(day, Response.category)
+    stmt = filtered(s, select(day, Response.score, func.count()).select_from(Response), f).group_by(
+        day, Response.score
+    )
     buckets: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CATEGORIES, 0))
-    for d, category, n in s.execute(stmt):
+    for d, score, n in s.execute(stmt):
         d = d if isinstance(d, date) else date.fromisoformat(str(d)[:10])
-        buckets[_period_start(d, interval)][category] = buckets[_period_start(d, interval)].get(
-            category, 0
-        ) + int(n)
+        buckets[_period_start(d, interval)][category_of(score)] += int(n)
     points: list[dict[str, Any]] = []
     results: list[NpsResult] = []
     if buckets:
@@ -493,24 +496,20 @@ def _theme_rows(s: Session, f: Filters) -> Select[Any]:
         elements = func.json_each(Response.themes).table_valued("value")
     theme = elements.c.value.label("theme")
     stmt = (
-        select(theme, Response.category, func.count())
+        select(theme, Response.score, func.count())
         .select_from(Response)
         .join(elements, literal_column("true"))
     )
-    return filtered(s, stmt, f).group_by(theme, Response.category)
+    return filtered(s, stmt, f).group_by(theme, Response.score)
 
 
 def themes(s: Session, f: Filters, limit: int = 50) -> dict[str, Any]:
     """Theme counts by category, and the NPS among customers who mention each theme."""
-    per: dict[str, dict[str, int]] = defaultdict(dict)
-    for theme, category, n in s.execute(_theme_rows(s, f)):
-        per[str(theme)][category] = int(n)
-    totals = {c: 0 for c in CATEGORIES}
-    stmt = filtered(s, select(Response.category, func.count()).select_from(Response), f).group_by(
-        Response.category
-    )
-    for category, n in s.execute(stmt):
-        totals[category] = int(n)
+    per: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CATEGORIES, 0))
+    for theme, score, n in s.execute(_theme_rows(s, f)):
+        per[str(theme)][category_of(score)] += int(n)
+    dist = distribution(s, f)
+    totals = {"detractor": sum(dist[:7]), "passive": sum(dist[7:9]), "promoter": sum(dist[9:])}
     items: list[dict[str, Any]] = []
     for theme, counts in per.items():
         r = _result(counts)
@@ -550,25 +549,29 @@ BREAKDOWNS = ("channel", "survey", "language")
 def breakdown(s: Session, f: Filters, by: str) -> list[dict[str, Any]]:
     """NPS per channel, survey, language or metadata key (`meta.store` or `store`)."""
     stmt: Select[Any]
+    names: dict[Any, str] = {}
     if by == "channel":
         dim: Any = Response.channel
-        stmt = select(dim, Response.category, func.count()).select_from(Response)
+        stmt = select(dim, Response.score, func.count()).select_from(Response)
         stmt = filtered(s, stmt, f)
     elif by == "survey":
-        dim = Survey.key
-        stmt = select(dim, Response.category, func.count()).select_from(Response)
-        stmt = filtered(s, stmt, f).join(Survey, Survey.id == Response.survey_id)
+        # Group by id (an index-only column) and name the groups afterwards: no join.
+        dim = Response.survey_id
+        names = {i: k for i, k in s.execute(select(Survey.id, Survey.key))}
+        stmt = select(dim, Response.score, func.count()).select_from(Response)
+        stmt = filtered(s, stmt, f)
     else:
         key = by[5:] if by.startswith("meta.") else by
         if by != "language" and not META_KEY_RE.match(key):
             raise FilterError("by", f"{by!r}: use channel, survey, language or a metadata key")
         dim = Invitation.language if by == "language" else Invitation.meta[key].as_string()
-        stmt = select(dim, Response.category, func.count()).select_from(Response)
+        stmt = select(dim, Response.score, func.count()).select_from(Response)
         stmt = stmt.join(Invitation, Invitation.id == Response.invitation_id)
         stmt = stmt.where(*response_conditions(s, f))
-    per: dict[str, dict[str, int]] = defaultdict(dict)
-    for value, category, n in s.execute(stmt.group_by(dim, Response.category)):
-        per["(none)" if value is None else str(value)][category] = int(n)
+    per: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CATEGORIES, 0))
+    for value, score, n in s.execute(stmt.group_by(dim, Response.score)):
+        label = names.get(value, str(value)) if names else str(value)
+        per["(none)" if value is None else label][category_of(score)] += int(n)
     rows = [{"value": v, **result_dict(_result(c))} for v, c in per.items()]
     rows.sort(key=lambda r: (-r["responses"], r["value"]))
     return rows
