@@ -338,8 +338,9 @@ def trend_chart(
         )
     labels = {0, n - 1, n // 2}
     for i in sorted(labels):
+        anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
         parts.append(
-            f'<text x="{x(i):.1f}" y="{h - 8}" class="axis" text-anchor="middle">'
+            f'<text x="{x(i):.1f}" y="{h - 8}" class="axis" text-anchor="{anchor}">'
             f"{escape(points[i]['period'])}</text>"
         )
     parts.append("</svg>")
