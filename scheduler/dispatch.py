@@ -1,26 +1,61 @@
-"""Sending due invitations: claim under a lease, send outside the transaction, record.
+"""Sending due invitations: claim a batch under a lease, send outside any transaction, record.
 
 A survey is sent at most once: a worker that dies between the send and the record leaves a lease
 that expires into the visible `unknown` state (see `sweep`), never a silent resend.
+
+The work is set-based, per batch, not per invitation (`dispatch_due`):
+
+1. One transaction claims up to `batch` due invitations (`FOR UPDATE SKIP LOCKED` on
+   PostgreSQL, `BEGIN IMMEDIATE` on SQLite) joined with their contacts, reads their surveys,
+   all their contacts' channels, and the facts the rules need (other invitations in flight,
+   the last send) for all those contacts in one GROUP BY; the rules, quiet hours and the channel
+   choice are decided in Python and written back in a few grouped UPDATEs: the ones to send
+   become `sending` with one lease for the whole batch.
+2. The sends run in the loop's thread pool (`DISPATCH_CONCURRENCY`), each after the channel's
+   rate limiter, with no transaction open. The next batch is claimed while the pool still has
+   work, so a slow provider is never left idle between batches.
+3. Results are recorded in bulk every few milliseconds: one executemany UPDATE of the sent
+   invitations and one multi-row INSERT of their question messages; a failure is handled per
+   type (stopped or unreachable: marked, then the next channel in the same batch; outside the
+   window: the next channel; retryable: rescheduled with backoff; else failed).
+
+The lease invariant: an invitation's send *starts* only while `now < lease_until - guard`
+(`_guard`: half the lease, at most `HTTP_TIMEOUT` + 1 s), checked in the sending thread after
+the rate limiter let it through. The sweep makes a lease `unknown` only once `lease_until < now`,
+and an operator can `resend` only an `unknown` one, so no send starts on an invitation another
+worker or an operator could already act on; the guard leaves the send time to finish and be
+recorded before the lease runs out, so a live send is not shown `unknown` (if it is, because the
+provider was slower than the guard, the record still makes it `asked`: it went out). An
+invitation whose lease ran too low while it waited in the pool is not sent: it is put back to
+`scheduled` (it provably did not go out, even if a sweep already called it `unknown`) and
+claimed again. Records and put-backs match the claim by `lease_until`, which an operator's
+`resend` clears and a new claim replaces.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections import defaultdict
+from collections.abc import Callable, Collection
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from time import monotonic
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, Table, bindparam, case, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.buttons import score_buttons
 from bot.contacts import address_for, ensure_channel
-from bot.models import ContactChannel, Invitation, Message, Survey
+from bot.models import Contact, ContactChannel, Invitation, Message, Survey
 from bot.models import InvitationState as S
-from bot.rules import contact_zone, outside_quiet_hours, parse_quiet, skip_reason
+from bot.rules import IN_FLIGHT, contact_zone, outside_quiet_hours, parse_quiet
 from bot.runtime import Runtime
-from bot.service import queue_outbound
+from bot.service import outbound_payload, queue_outbound
 from bot.texts import texts_for
 from channels.base import Outbound, Sent, Template
 from channels.errors import ContactStopped, OutsideWindow, SendError, Throttled, Unreachable
@@ -113,138 +148,539 @@ def _plan(rt: Runtime, s: Session, inv: Invitation, now: datetime) -> Plan | Non
     return None
 
 
-def _still_wanted(rt: Runtime, s: Session, inv: Invitation, now: datetime) -> bool:
-    """The rules again at send time (an opt-out or another survey may have come since); quiet
-    hours defer, never drop."""
-    reason = skip_reason(s, inv.survey, inv.contact, inv.channels, now, exclude=inv.id)
-    if reason is not None:
-        inv.state, inv.skip_reason, inv.lease_until = S.SKIPPED, reason, None
-        return False
-    quiet = parse_quiet(inv.survey.options.get("quiet_hours"))
-    later = outside_quiet_hours(now, contact_zone(inv.contact), quiet)
-    if later > now:
-        inv.state, inv.due_at, inv.lease_until = S.SCHEDULED, later, None
-        inv.attempts = max(inv.attempts - 1, 0)  # deferring is not a failed attempt
-        return False
-    return True
+INV = cast(Table, Invitation.__table__)
+CON = cast(Table, Contact.__table__)
+SUR = cast(Table, Survey.__table__)
+CCH = cast(Table, ContactChannel.__table__)
+MSG = cast(Table, Message.__table__)
+# Not IN (...): an expanding parameter cannot be used with executemany.
+_SENDING_OR_UNKNOWN = or_(INV.c.state == S.SENDING, INV.c.state == S.UNKNOWN)
+FLUSH_SECONDS = 0.05  # how long a sent survey may wait for its record (batched with others)
+BETWEEN_SECONDS = 1.0  # staff alerts and queued replies still go out during a long drain
 
 
-def _awaiting_link(inv: Invitation, now: datetime) -> bool:
-    return (
-        inv.link_token is not None
-        and inv.link_expires_at is not None
-        and inv.link_expires_at > now
-        and "telegram" in inv.channels
+@dataclass
+class Job:
+    """One claimed invitation and what its sends need, read once for the batch."""
+
+    id: int
+    contact: Contact  # transient: name, phone, Telegram chat, zone
+    survey: _SurveyRow
+    language: str
+    channels: list[str]
+    attempts: int  # after this claim
+    sent_at: datetime | None
+    link_expires_at: datetime | None
+    awaiting_link: bool
+    lease_until: datetime | None = None
+    plan: Plan | None = None
+    tried: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class _SurveyRow:
+    id: int
+    texts: dict[str, Any]
+    options: dict[str, Any]
+    resurvey_days: int
+    expiry_hours: int
+
+
+@dataclass
+class _Channel:
+    address: str
+    opted_out_at: datetime | None
+    unreachable_at: datetime | None
+    last_inbound_at: datetime | None
+
+
+class _Lapsed:
+    """The lease ran too low before the send could start: not sent."""
+
+
+class _Crashed:
+    """The channel raised something unexpected: maybe sent, so left to become `unknown`."""
+
+
+LAPSED, CRASHED = _Lapsed(), _Crashed()
+Outcome = tuple[Sent, datetime] | SendError | _Lapsed | _Crashed
+
+
+def _guard(rt: Runtime) -> timedelta:
+    lease = lease_for(rt)
+    return min(lease / 2, timedelta(seconds=rt.settings.http_timeout + 1))
+
+
+class _Batch:
+    """The decisions and reads of one claim, keyed for set-based lookups."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        # (contact id, channel) -> the contact's row on that channel
+        self.ccs: dict[tuple[int, str], _Channel] = {}
+        self.texts: dict[tuple[int, str], Any] = {}
+
+    def plan(self, s: Session, job: Job, now: datetime) -> Plan | None:
+        """The first channel in the invitation's order, not tried yet, that is configured,
+        reachable and allowed (as `_plan`, from the batch's reads)."""
+        rt = self.rt
+        cid = job.contact.id
+        for name in job.channels:
+            if name not in rt.channels or name in job.tried:
+                continue
+            cc = self.ccs.get((cid, name))
+            address = cc.address if cc else address_for(job.contact, name)
+            if address is None:
+                continue
+            if cc is None:
+                cc = self._ensure_channel(s, cid, name, address)
+            if cc.opted_out_at is not None or cc.unreachable_at is not None:
+                continue
+            key = (job.survey.id, job.language)
+            texts = self.texts.get(key)
+            if texts is None:
+                texts = self.texts[key] = texts_for(
+                    job.language,
+                    job.survey.texts,
+                    default=rt.settings.default_language,
+                    business=rt.settings.business_name,
+                )
+            template = None
+            tpl = job.survey.options.get("whatsapp_templates", {}).get(job.language)
+            if tpl:
+                template = Template(
+                    tpl["sid"], {"1": job.contact.name or ""} | tpl.get("variables", {})
+                )
+            inside = cc.last_inbound_at is not None and now - cc.last_inbound_at < WINDOW
+            msg = Outbound(
+                channel=name,
+                to=address,
+                text=texts("question"),
+                buttons=score_buttons(rt.settings.secret_key, job.id),
+                buttons_optional=True,
+                template=template,
+                needs_template=name == "whatsapp" and not inside,
+                ref=f"inv-{job.id}",
+            )
+            return Plan(job.id, name, msg, cid)
+        return None
+
+    def _ensure_channel(self, s: Session, contact_id: int, name: str, address: str) -> _Channel:
+        insert = pg_insert if self.rt.db.postgres else sqlite_insert
+        s.execute(
+            insert(CCH)
+            .values(contact_id=contact_id, channel=name, address=address)
+            .on_conflict_do_nothing()
+        )
+        cc = self.ccs[(contact_id, name)] = _Channel(address, None, None, None)
+        return cc
+
+    def load_channels(self, s: Session, contact_ids: Collection[int]) -> None:
+        rows = s.execute(
+            select(
+                CCH.c.contact_id,
+                CCH.c.channel,
+                CCH.c.address,
+                CCH.c.opted_out_at,
+                CCH.c.unreachable_at,
+                CCH.c.last_inbound_at,
+            ).where(CCH.c.contact_id.in_(contact_ids))
+        )
+        for cid, name, address, opted, unreachable, inbound in rows:
+            self.ccs[(cid, name)] = _Channel(address, opted, unreachable, inbound)
+
+
+def _claim_stmt(postgres: bool) -> Select[Any]:
+    stmt = (
+        select(
+            INV.c.id,
+            INV.c.survey_id,
+            INV.c.language,
+            INV.c.channels,
+            INV.c.attempts,
+            INV.c.sent_at,
+            INV.c.link_token,
+            INV.c.link_expires_at,
+            CON.c.id,
+            CON.c.name,
+            CON.c.phone,
+            CON.c.telegram_chat_id,
+            CON.c.timezone,
+        )
+        .join_from(INV, CON, CON.c.id == INV.c.contact_id)
+        .where(INV.c.state == S.SCHEDULED, INV.c.due_at <= bindparam("now"))
+        .order_by(INV.c.due_at)
+        .limit(bindparam("limit"))
     )
+    # Only the invitations are locked; other workers skip them, not their contacts.
+    return stmt.with_for_update(skip_locked=True, of=INV) if postgres else stmt
 
 
-def dispatch_one(rt: Runtime, invitation_id: int) -> None:
-    tried: set[str] = set()
-    while True:
-        now = rt.clock()
-        with rt.db.session() as s:
-            # Locked, so a sweep in another worker either made it `unknown` before this read
-            # (then it is not sent) or sees the lease renewed below (then it is left alone).
-            inv = s.get(Invitation, invitation_id, with_for_update=True)
-            if inv is None or inv.state != S.SENDING:
-                return
-            if not tried and not _still_wanted(rt, s, inv, now):
-                return
-            plan = _plan(rt, s, inv, now)
-            if plan is None and not tried and _awaiting_link(inv, now):
+def claim_batch(rt: Runtime, now: datetime, limit: int) -> tuple[list[Job], _Batch, int]:
+    """Claim due invitations, apply the rules, choose channels: one transaction, a few set-based
+    statements. Returns the invitations to send (state `sending`, under one lease), the batch's
+    reads, and how many were claimed (sent, skipped, deferred or failed)."""
+    batch = _Batch(rt)
+    with rt.db.session_for_update() as s:
+        rows = s.execute(_claim_stmt(rt.db.postgres), {"now": now, "limit": limit}).all()
+        if not rows:
+            return [], batch, 0
+        survey_ids = {r[1] for r in rows}
+        surveys = {
+            r.id: _SurveyRow(r.id, r.texts or {}, r.options or {}, r.resurvey_days, r.expiry_hours)
+            for r in s.execute(
+                select(
+                    SUR.c.id, SUR.c.texts, SUR.c.options, SUR.c.resurvey_days, SUR.c.expiry_hours
+                ).where(SUR.c.id.in_(survey_ids))
+            )
+        }
+        jobs = [
+            Job(
+                id=r[0],
+                contact=Contact(
+                    id=r[8], name=r[9], phone=r[10], telegram_chat_id=r[11], timezone=r[12]
+                ),
+                survey=surveys[r[1]],
+                language=r[2],
+                channels=list(r[3] or []),
+                attempts=r[4] + 1,
+                sent_at=r[5],
+                link_expires_at=r[7],
+                awaiting_link=r[6] is not None
+                and r[7] is not None
+                and r[7] > now
+                and "telegram" in (r[3] or []),
+            )
+            for r in rows
+        ]
+        contact_ids = {j.contact.id for j in jobs}
+        batch.load_channels(s, contact_ids)
+        # The rules' facts for every contact at once, from its invitations outside this batch;
+        # the batch's own are added in Python as it is decided, in claim order.
+        in_flight: dict[int, int] = {}
+        last_sent: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
+        for cid, count, last in s.execute(
+            select(
+                INV.c.contact_id,
+                func.sum(case((INV.c.state.in_(IN_FLIGHT), 1), else_=0)),
+                func.max(INV.c.sent_at),
+            )
+            .where(INV.c.contact_id.in_(contact_ids), INV.c.id.not_in([j.id for j in jobs]))
+            .group_by(INV.c.contact_id)
+        ):
+            in_flight[cid] = int(count or 0)
+            if last is not None:
+                last_sent[cid].append((0, last))
+        for j in jobs:
+            cid = j.contact.id
+            in_flight[cid] = in_flight.get(cid, 0) + 1  # claimed: `sending`, in flight
+            if j.sent_at is not None:
+                last_sent[cid].append((j.id, j.sent_at))
+
+        lease_until = now + lease_for(rt)
+        skipped: dict[str, list[int]] = defaultdict(list)
+        deferred: list[dict[str, Any]] = []
+        failed: list[int] = []
+        sending: dict[str, list[int]] = defaultdict(list)
+        to_send: list[Job] = []
+        quiet_of: dict[int, tuple[time, time]] = {}
+        for j in jobs:
+            cid = j.contact.id
+            reason = _skip_reason(batch, j, in_flight[cid] - 1, last_sent, now)
+            if reason is not None:
+                skipped[reason].append(j.id)
+                in_flight[cid] -= 1
+                continue
+            quiet = quiet_of.get(j.survey.id)
+            if quiet is None:
+                quiet = quiet_of[j.survey.id] = parse_quiet(j.survey.options.get("quiet_hours"))
+            later = outside_quiet_hours(now, contact_zone(j.contact), quiet)
+            if later > now:
+                deferred.append({"b_id": j.id, "b_due": later})  # not a failed attempt
+                continue
+            j.plan = batch.plan(s, j, now)
+            if j.plan is None and j.awaiting_link:
                 # Only Telegram is left and the customer has not opened the deep link yet:
                 # wait for /start (which makes it due at once) until the link expires.
-                assert inv.link_expires_at is not None
-                inv.state, inv.due_at, inv.lease_until = S.SCHEDULED, inv.link_expires_at, None
-                inv.attempts = max(inv.attempts - 1, 0)
-                return
-            if plan is None or plan.channel in tried:
-                inv.state = S.FAILED
-                inv.last_error = inv.last_error or "no configured, reachable channel"
-                inv.lease_until = None
-                return
-            # Recorded before the send, so an `unknown` invitation says where it was going.
-            inv.channel = plan.channel
-            # The lease covers this send from now: time spent waiting in the pool behind the
-            # rest of the batch, or on an earlier channel, must not make a live send `unknown`.
-            inv.lease_until = now + lease_for(rt)
-        tried.add(plan.channel)
-        if rt.limiter is not None and not rt.limiter.acquire(plan.channel):
-            _failed(rt, plan, Throttled("local rate limit: no slot within 30 s"))
-            return
-        try:
-            sent = rt.channels[plan.channel].send(plan.message)
-        except SendError as exc:
-            if _failed(rt, plan, exc):
-                continue  # the next channel in the order
-            return
-        _record_sent(rt, plan, sent)
-        return
-
-
-def _record_sent(rt: Runtime, plan: Plan, sent: Sent) -> None:
-    now = rt.clock()
-    with rt.db.session() as s:
-        inv = s.get(Invitation, plan.invitation_id)
-        assert inv is not None
-        inv.state = S.ASKED
-        inv.channel = plan.channel
-        inv.sent_at = now
-        inv.lease_until = None
-        inv.last_error = None
-        inv.expires_at = now + timedelta(hours=inv.survey.expiry_hours)
-        row = queue_outbound(
-            s,
-            plan.message,
-            contact_id=plan.contact_id,
-            invitation_id=inv.id,
-            kind="question",
-            status=sent.status,
-            now=now,
-        )
-        row.provider_id = sent.provider_id
-        row.status_at = now
-        row.attempts = 1
-
-
-def _failed(rt: Runtime, plan: Plan, exc: SendError) -> bool:
-    """Record a failed send. True when the next channel should be tried now."""
-    now = rt.clock()
-    log.warning(
-        "sending invitation %s on %s failed: %s",
-        plan.invitation_id,
-        plan.channel,
-        type(exc).__name__,
-    )
-    with rt.db.session() as s:
-        inv = s.get(Invitation, plan.invitation_id)
-        assert inv is not None
-        inv.last_error = f"{plan.channel}: {type(exc).__name__}" + (
-            f" {exc.code}" if exc.code else ""
-        )
-        inv.lease_until = None
-        cc = s.scalar(
-            select(ContactChannel).where(
-                ContactChannel.contact_id == plan.contact_id, ContactChannel.channel == plan.channel
+                deferred.append({"b_id": j.id, "b_due": j.link_expires_at})
+                continue
+            if j.plan is None:
+                failed.append(j.id)
+                in_flight[cid] -= 1
+                continue
+            j.lease_until = lease_until
+            sending[j.plan.channel].append(j.id)
+            to_send.append(j)
+        for reason, ids in skipped.items():
+            s.execute(
+                update(INV)
+                .where(INV.c.id.in_(ids))
+                .values(
+                    state=S.SKIPPED,
+                    skip_reason=reason,
+                    lease_until=None,
+                    attempts=INV.c.attempts + 1,
+                )
             )
-        )
-        if isinstance(exc, ContactStopped) and cc is not None:
-            cc.opted_out_at = now
-            return True
-        if isinstance(exc, OutsideWindow):
-            return True  # no template for this language: try the next channel, keep WhatsApp
-        if isinstance(exc, Unreachable) and cc is not None:
-            cc.unreachable_at = now
-            cc.unreachable_reason = inv.last_error
-            return True
-        if exc.retryable and inv.attempts < MAX_ATTEMPTS:
-            inv.state = S.SCHEDULED
-            inv.due_at = now + backoff(
-                inv.attempts, exc.retry_after if isinstance(exc, Throttled) else None
+        if deferred:
+            s.execute(
+                update(INV)
+                .where(INV.c.id == bindparam("b_id"))
+                .values(due_at=bindparam("b_due"), lease_until=None),
+                deferred,
             )
-            return False
-        inv.state = S.FAILED
-        return False
+        if failed:
+            s.execute(
+                update(INV)
+                .where(INV.c.id.in_(failed))
+                .values(
+                    state=S.FAILED,
+                    lease_until=None,
+                    attempts=INV.c.attempts + 1,
+                    last_error=func.coalesce(INV.c.last_error, "no configured, reachable channel"),
+                )
+            )
+        for channel, ids in sending.items():
+            # The channel is recorded before the send, so an `unknown` one says where it went.
+            s.execute(
+                update(INV)
+                .where(INV.c.id.in_(ids))
+                .values(
+                    state=S.SENDING,
+                    lease_until=lease_until,
+                    attempts=INV.c.attempts + 1,
+                    channel=channel,
+                )
+            )
+    return to_send, batch, len(jobs)
+
+
+def _skip_reason(
+    batch: _Batch,
+    j: Job,
+    others_in_flight: int,
+    last_sent: dict[int, list[tuple[int, datetime]]],
+    now: datetime,
+) -> str | None:
+    """`bot.rules.skip_reason`, from the batch's reads (same rules, same order)."""
+    if others_in_flight:
+        return "open_invitation"
+    cid = j.contact.id
+    # The invitation's own earlier send (a resend after `unknown`) does not count.
+    last = max((t for inv_id, t in last_sent.get(cid, ()) if inv_id != j.id), default=None)
+    if last is not None and now - last < timedelta(days=j.survey.resurvey_days):
+        return "resurvey_window"
+    stopped = {
+        name
+        for name in j.channels
+        if (cc := batch.ccs.get((cid, name))) is not None and cc.opted_out_at is not None
+    }
+    if j.channels and all(c in stopped for c in j.channels):
+        return "opted_out"
+    return None
+
+
+def _send(rt: Runtime, job: Job, guard: timedelta) -> Outcome:
+    """One send, in a pool thread: the rate limiter, the lease check, the provider call."""
+    plan = job.plan
+    assert plan is not None and job.lease_until is not None
+    if rt.limiter is not None and not rt.limiter.acquire(plan.channel):
+        return Throttled("local rate limit: no slot within 30 s")
+    # The module's invariant: no send starts once another worker's sweep could act on it.
+    if rt.clock() >= job.lease_until - guard:
+        return LAPSED
+    try:
+        sent = rt.channels[plan.channel].send(plan.message)
+    except SendError as exc:
+        return exc
+    except Exception:
+        log.exception("sending invitation %s on %s crashed", job.id, plan.channel)
+        return CRASHED
+    return sent, rt.clock()
+
+
+def _record(rt: Runtime, batch_of: dict[int, _Batch], done: list[tuple[Job, Outcome]]) -> list[Job]:
+    """Record a bunch of send results in one transaction; returns the jobs to send again now
+    (on their next channel)."""
+    sent = [(j, o) for j, o in done if isinstance(o, tuple)]
+    lapsed = [j for j, o in done if isinstance(o, _Lapsed)]
+    errors = [(j, o) for j, o in done if isinstance(o, SendError)]
+    again: list[Job] = []
+    with rt.db.session_for_update() as s:
+        if sent:
+            s.execute(
+                update(INV)
+                .where(INV.c.id == bindparam("b_id"), _SENDING_OR_UNKNOWN)
+                .values(
+                    state=S.ASKED,
+                    channel=bindparam("b_channel"),
+                    sent_at=bindparam("b_at"),
+                    expires_at=bindparam("b_expires"),
+                    lease_until=None,
+                    last_error=None,
+                ),
+                [
+                    {
+                        "b_id": j.id,
+                        "b_channel": j.plan.channel if j.plan else None,
+                        "b_at": at,
+                        "b_expires": at + timedelta(hours=j.survey.expiry_hours),
+                    }
+                    for j, (_sent, at) in sent
+                ],
+            )
+            # The question rows as `queue_outbound` would write them, already sent.
+            s.execute(
+                insert(MSG),
+                [
+                    {
+                        "channel": j.plan.channel,
+                        "direction": "out",
+                        "provider_id": result.provider_id,
+                        "address": j.plan.message.to,
+                        "contact_id": j.plan.contact_id,
+                        "invitation_id": j.id,
+                        "in_reply_to_id": None,
+                        "kind": "question",
+                        "text": j.plan.message.text,
+                        "payload": outbound_payload(j.plan.message),
+                        "status": result.status,
+                        "attempts": 1,
+                        "next_attempt_at": at,
+                        "created_at": at,
+                        "status_at": at,
+                    }
+                    for j, (result, at) in sent
+                    if j.plan is not None
+                ],
+            )
+        if lapsed:
+            # Provably not sent: back to the queue, even if a sweep already said `unknown`.
+            s.execute(
+                update(INV)
+                .where(
+                    INV.c.id == bindparam("b_id"),
+                    _SENDING_OR_UNKNOWN,
+                    INV.c.lease_until == bindparam("b_lease"),
+                )
+                .values(state=S.SCHEDULED, lease_until=None, attempts=INV.c.attempts - 1),
+                [{"b_id": j.id, "b_lease": j.lease_until} for j in lapsed],
+            )
+        now = rt.clock()
+        for j, exc in errors:
+            if _failed(s, batch_of[j.id], j, exc, now):
+                again.append(j)
+    return again
+
+
+def _failed(s: Session, batch: _Batch, j: Job, exc: SendError, now: datetime) -> bool:
+    """Record a failed send (rare: one row at a time). True when the next channel is planned and
+    the invitation should be sent again now, under the same lease."""
+    assert j.plan is not None
+    channel = j.plan.channel
+    log.warning("sending invitation %s on %s failed: %s", j.id, channel, type(exc).__name__)
+    error = f"{channel}: {type(exc).__name__}" + (f" {exc.code}" if exc.code else "")
+    cid = j.contact.id
+    cc = batch.ccs.get((cid, channel))
+    where_cc = (CCH.c.contact_id == cid, CCH.c.channel == channel)
+    next_channel = False
+    if isinstance(exc, ContactStopped) and cc is not None:
+        cc.opted_out_at = now
+        s.execute(update(CCH).where(*where_cc).values(opted_out_at=now))
+        next_channel = True
+    elif isinstance(exc, OutsideWindow):
+        next_channel = True  # no template for this language: try the next channel, keep WhatsApp
+    elif isinstance(exc, Unreachable) and cc is not None:
+        cc.unreachable_at = now
+        s.execute(update(CCH).where(*where_cc).values(unreachable_at=now, unreachable_reason=error))
+        next_channel = True
+    ours = (INV.c.id == j.id, INV.c.state == S.SENDING, INV.c.lease_until == j.lease_until)
+    if next_channel:
+        j.tried.add(channel)
+        j.plan = batch.plan(s, j, now)
+        if j.plan is not None:
+            res = s.execute(
+                update(INV).where(*ours).values(channel=j.plan.channel, last_error=error)
+            )
+            # Swept to `unknown` meanwhile: left to the operator, like any lapsed lease.
+            return bool(getattr(res, "rowcount", 0))
+        values: dict[str, Any] = {"state": S.FAILED}
+    elif exc.retryable and j.attempts < MAX_ATTEMPTS:
+        retry = exc.retry_after if isinstance(exc, Throttled) else None
+        values = {"state": S.SCHEDULED, "due_at": now + backoff(j.attempts, retry)}
+    else:
+        values = {"state": S.FAILED}
+    s.execute(update(INV).where(*ours).values(lease_until=None, last_error=error, **values))
+    return False
+
+
+def dispatch_due(
+    rt: Runtime,
+    now: datetime,
+    pool: Executor | None = None,
+    batch: int = 100,
+    between: Callable[[], object] | None = None,
+) -> int:
+    """Claim, send and record due invitations until none is due; returns how many were claimed.
+
+    With a pool, the next batch is claimed while fewer sends than the pool has threads are
+    waiting, and results are recorded every `FLUSH_SECONDS`; `between` runs about every second
+    of a long drain (staff alerts, queued replies)."""
+    guard = _guard(rt)
+    threads = getattr(pool, "_max_workers", 1) if pool is not None else 1
+    pending: dict[Future[Outcome], Job] = {}
+    batch_of: dict[int, _Batch] = {}
+    done: list[tuple[Job, Outcome]] = []
+    claimed = 0
+    more = True
+    first_done = 0.0
+    last_between = monotonic()
+
+    def submit(job: Job) -> None:
+        if pool is None:
+            f: Future[Outcome] = Future()
+            f.set_result(_send(rt, job, guard))
+        else:
+            f = pool.submit(_send, rt, job, guard)
+        pending[f] = job
+
+    while True:
+        if more and len(pending) < threads:
+            jobs, b, n = claim_batch(rt, rt.clock() if claimed else now, batch)
+            claimed += n
+            more = n == batch  # fewer than asked for: nothing else is due yet
+            for job in jobs:
+                batch_of[job.id] = b
+                submit(job)
+        if not pending and not done:
+            break
+        if pending:
+            if pool is None:
+                finished = set(pending)
+            else:
+                finished, _ = wait(pending, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
+            for f in finished:
+                job = pending.pop(f)
+                outcome = f.result()
+                if not done:
+                    first_done = monotonic()
+                if not isinstance(outcome, _Crashed):
+                    done.append((job, outcome))
+        # Recorded in bulk, but soon: a recorded survey is one a customer's answer can find.
+        if done and (
+            len(done) >= batch or not pending or monotonic() - first_done >= FLUSH_SECONDS
+        ):
+            for job in _record(rt, batch_of, done):
+                submit(job)
+            live = {j.id for j in pending.values()}
+            for job, _o in done:
+                if job.id not in live:
+                    batch_of.pop(job.id, None)
+            done = []
+        if between is not None and monotonic() - last_between >= BETWEEN_SECONDS:
+            between()
+            last_between = monotonic()
+    return claimed
 
 
 def remind(rt: Runtime, now: datetime, limit: int = 100) -> int:

@@ -13,7 +13,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.runtime import Runtime
 from scheduler.alerts import staff_step
-from scheduler.dispatch import claim_due, dispatch_one, remind, sweep
+from scheduler.dispatch import dispatch_due, remind, sweep
 from scheduler.outbox import send_outbox
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 def tick(rt: Runtime, pool: ThreadPoolExecutor | None = None, batch: int = 100) -> int:
     """One pass over all due work; returns how many items were handled.
 
-    `batch` invitations are claimed at once (the Loop claims two per send thread)."""
+    Invitations are claimed `batch` at a time and sent in `pool` (inline without one) until
+    none is due (`scheduler.dispatch.dispatch_due`)."""
     now = rt.clock()
     rt.wake.clear()
     sweep(rt, now)
@@ -30,23 +31,24 @@ def tick(rt: Runtime, pool: ThreadPoolExecutor | None = None, batch: int = 100) 
     # Staff alerts first: a detractor's alert should not wait behind a batch of surveys.
     done = staff_step(rt, now)
     done += send_outbox(rt, now)
-    ids = claim_due(rt, now, batch)
-    if pool is None:
-        for inv_id in ids:
-            dispatch_one(rt, inv_id)
-    else:
-        # Sends are network I/O: run them concurrently.
-        list(pool.map(lambda i: dispatch_one(rt, i), ids))
-    return done + len(ids)
+
+    def between() -> None:
+        # ... nor behind a long drain of due surveys.
+        later = rt.clock()
+        staff_step(rt, later)
+        send_outbox(rt, later)
+
+    return done + dispatch_due(rt, now, pool, batch, between)
 
 
 class Loop:
     def __init__(self, rt: Runtime, *, blocking: bool = False, workers: int | None = None) -> None:
         self.rt = rt
         workers = workers or rt.settings.dispatch_concurrency  # DISPATCH_CONCURRENCY
-        # Claim only what the pool can start at once (two waves keep it busy): a claimed
-        # invitation waiting in the queue holds a lease it is not using.
-        self.batch = 2 * workers
+        # A claim costs a few statements whatever its size, so claim at least 100; the next is
+        # claimed only when fewer sends than threads are waiting, so a claimed invitation
+        # waits at most about two batches' sends for its turn (see dispatch's lease invariant).
+        self.batch = max(2 * workers, 100)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send")
         cls = BlockingScheduler if blocking else BackgroundScheduler
         self.scheduler = cls(job_defaults={"coalesce": True, "max_instances": 1})
