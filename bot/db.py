@@ -8,6 +8,7 @@ before the first read, so two processes can never act on the same state.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -64,6 +65,9 @@ class Database:
         self.engine = make_engine(url, **kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.postgres = is_postgres(self.engine)
+        # SQLite's busy handler polls with growing sleeps (1, 2, 5, 10 ms…): threads of one
+        # process queue here instead, and the next one starts as soon as the lock is free.
+        self._writer = threading.RLock()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -74,15 +78,21 @@ class Database:
     @contextmanager
     def session_for_update(self) -> Iterator[Session]:
         """A unit of work that will read rows and write decisions based on them (see module doc)."""
-        with self.sessions() as s:
-            if not self.postgres:
-                s.connection(execution_options={"sqlite_immediate": True})  # begins
-            try:
-                yield s
-                s.commit()
-            except BaseException:
-                s.rollback()
-                raise
+        # Bounded like busy_timeout: past it, SQLite's own wait decides (and errors), never a hang.
+        held = not self.postgres and self._writer.acquire(timeout=30)
+        try:
+            with self.sessions() as s:
+                if not self.postgres:
+                    s.connection(execution_options={"sqlite_immediate": True})  # begins
+                try:
+                    yield s
+                    s.commit()
+                except BaseException:
+                    s.rollback()
+                    raise
+        finally:
+            if held:
+                self._writer.release()
 
     def dispose(self) -> None:
         self.engine.dispose()
