@@ -66,6 +66,7 @@ class Settings:
     http_timeout: float = 10.0
     sms_smart_encoding: bool = True
     send_rate_limits: str | None = None
+    nps_benchmark: str | None = None
     # The dispatcher (scheduler/dispatch.py, scheduler/loop.py).
     dispatch_lease_seconds: int = 120
     dispatch_concurrency: int = 8
@@ -178,6 +179,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "REDIS_URL": ("redis_url", "Shares send rate limits across processes when set."),
     "HTTP_TIMEOUT": ("http_timeout", "Seconds before a provider API call times out. Default `10`."),
+    "NPS_BENCHMARK": (
+        "nps_benchmark",
+        "Industry benchmark line on the dashboard, `Label=NPS` (e.g. `Retail=45`) or a number; "
+        "cite your source.",
+    ),
     "SEND_RATE_LIMITS": (
         "send_rate_limits",
         "Messages per second per channel, e.g. `telegram=30,whatsapp=20,sms=10` (the defaults); "
@@ -363,6 +369,15 @@ def _check(s: Settings) -> dict[str, str]:
         p["DISPATCH_CONCURRENCY"] = f"must be at least 1, got {s.dispatch_concurrency}"
     if s.dispatch_lease_seconds < 1:
         p["DISPATCH_LEASE_SECONDS"] = f"must be at least 1, got {s.dispatch_lease_seconds}"
+    if s.nps_benchmark:
+        value = s.nps_benchmark.rpartition("=")[2].strip()
+        try:
+            if not -100 <= float(value) <= 100:
+                raise ValueError
+        except ValueError:
+            p["NPS_BENCHMARK"] = (
+                f"must be Label=NPS with NPS from -100 to 100, got {s.nps_benchmark!r}"
+            )
     if s.send_rate_limits:
         from scheduler.ratelimit import parse_rates
 

@@ -9,7 +9,6 @@ cannot take or resolve cases. Charts are inline SVG drawn here: no JavaScript, n
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
 import threading
 import time
@@ -187,7 +186,7 @@ def case_action(case_id: int, action: str) -> Any:
 
 def benchmark() -> tuple[str, float] | None:
     """The industry benchmark line: `NPS_BENCHMARK="Retail=45"` (or just a number)."""
-    raw = runtime_app().config.get("NPS_BENCHMARK") or os.environ.get("NPS_BENCHMARK")
+    raw = runtime().settings.nps_benchmark
     if not raw:
         return None
     label, _, value = str(raw).rpartition("=")

@@ -11,6 +11,7 @@ import random
 import shutil
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,8 @@ def server(app: Flask, rt: Runtime, clock: Clock) -> Iterator[str]:
     seed(rt, week_of_answers(clock))
     with rt.db.session() as s:
         create_user(s, "owner", PASSWORD, clock(), StaffRole.STAFF)
-    app.config["NPS_BENCHMARK"] = "Retail=45"
+    runtime = app.extensions["npsbot"]
+    runtime.settings = replace(runtime.settings, nps_benchmark="Retail=45")
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()

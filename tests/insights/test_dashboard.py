@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -159,7 +160,8 @@ def test_a_bad_filter_shows_which_parameter_is_wrong(client: FlaskClient, staff:
 def test_the_benchmark_line_shows_when_configured(
     app: Flask, client: FlaskClient, staff: None
 ) -> None:
-    app.config["NPS_BENCHMARK"] = "Retail=45"
+    runtime = app.extensions["npsbot"]
+    runtime.settings = replace(runtime.settings, nps_benchmark="Retail=45")
     log_in(client)
     html = client.get("/dashboard").get_data(as_text=True)
     assert 'class="bench"' in html and "Retail" in html
