@@ -163,11 +163,12 @@ def npsbot() -> object:
 
 def baseline() -> object:
     from flask import Flask
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
-    from bot.config import normalise_database_url
+    from bot.db import make_engine
 
-    engine = create_engine(normalise_database_url(os.environ["DATABASE_URL"]))
+    # npsbot's engine settings (SQLite pragmas, pool, pre-ping): only the work differs.
+    engine = make_engine(os.environ["DATABASE_URL"])
     app = Flask(__name__)
 
     @app.post("/webhooks/<route>")
