@@ -272,6 +272,8 @@ class Case(Base):
     """The follow-up of a detractor by staff."""
 
     __tablename__ = "cases"
+    # Every inbound message outside a survey asks "does this customer have an open case?".
+    __table_args__ = (Index("ix_cases_contact_id_status", "contact_id", "status"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     response_id: Mapped[int] = mapped_column(

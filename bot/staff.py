@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.alerts import (
@@ -523,6 +523,15 @@ def _staff_reply(
 
 
 # --- the customer's side --------------------------------------------------------------------
+# Built once: this runs for every customer message outside a survey (the webhook's hot path).
+_OPEN_CASE = (
+    select(Case.id)
+    .where(Case.contact_id == bindparam("contact"), Case.status != CaseStatus.RESOLVED)
+    .order_by(Case.id.desc())
+    .limit(1)
+)
+
+
 def on_case_message(
     rt: Runtime, s: Session, m: Inbound, contact_id: int, now: datetime
 ) -> list[Outbound] | None:
@@ -531,15 +540,10 @@ def on_case_message(
     theirs (no automatic reply); before that the usual handling goes on (None)."""
     from bot.service import queue_outbound
 
-    case = s.scalar(
-        select(Case)
-        .where(Case.contact_id == contact_id, Case.status != CaseStatus.RESOLVED)
-        .order_by(Case.id.desc())
-        .limit(1)
-    )
-    if case is None:
+    case_id = s.scalar(_OPEN_CASE, {"contact": contact_id})
+    if case_id is None:
         return None
-    cards = _cards(s, case.id)
+    cards = _cards(s, case_id)
     if not cards:
         return None
     contact = s.get(Contact, contact_id)
@@ -560,7 +564,7 @@ def on_case_message(
         s.flush()
         s.add(
             CaseEvent(
-                case_id=case.id,
+                case_id=case_id,
                 kind="customer_reply" if i == 0 else "thread_copy",
                 text=said if i == 0 else None,
                 message_id=row.id,
@@ -570,7 +574,7 @@ def on_case_message(
     rt.wake.set()
     talking = s.scalar(
         select(CaseEvent.id)
-        .where(CaseEvent.case_id == case.id, CaseEvent.kind == "staff_reply")
+        .where(CaseEvent.case_id == case_id, CaseEvent.kind == "staff_reply")
         .limit(1)
     )
     return [] if talking is not None else None
