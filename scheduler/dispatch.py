@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -56,7 +56,7 @@ from bot.models import InvitationState as S
 from bot.rules import IN_FLIGHT, contact_zone, outside_quiet_hours, parse_quiet
 from bot.runtime import Runtime
 from bot.service import outbound_payload, queue_outbound
-from bot.texts import texts_for
+from bot.texts import Texts, texts_for
 from channels.base import Outbound, Sent, Template
 from channels.errors import ContactStopped, OutsideWindow, SendError, Throttled, Unreachable
 from scheduler.claim import claim
@@ -129,23 +129,52 @@ def _plan(rt: Runtime, s: Session, inv: Invitation, now: datetime) -> Plan | Non
             default=rt.settings.default_language,
             business=rt.settings.business_name,
         )
-        template = None
-        tpl = inv.survey.options.get("whatsapp_templates", {}).get(inv.language)
-        if tpl:
-            template = Template(tpl["sid"], {"1": contact.name or ""} | tpl.get("variables", {}))
-        inside_window = cc.last_inbound_at is not None and now - cc.last_inbound_at < WINDOW
-        msg = Outbound(
-            channel=name,
-            to=address,
-            text=texts("question"),
-            buttons=score_buttons(rt.settings.secret_key, inv.id),
-            buttons_optional=True,
-            template=template,
-            needs_template=name == "whatsapp" and not inside_window,
-            ref=f"inv-{inv.id}",
+        msg = question(
+            rt,
+            inv.id,
+            inv.survey.options,
+            inv.language,
+            contact.name,
+            name,
+            address,
+            cc.last_inbound_at,
+            texts,
+            now,
         )
         return Plan(inv.id, name, msg, contact.id)
     return None
+
+
+def question(
+    rt: Runtime,
+    inv_id: int,
+    options: Mapping[str, Any],
+    language: str,
+    contact_name: str | None,
+    channel: str,
+    address: str,
+    last_inbound_at: datetime | None,
+    texts: Texts,
+    now: datetime,
+) -> Outbound:
+    """The NPS question for one invitation on one channel: score buttons (numbered text where
+    there are none), and the approved template where free text is not allowed (WhatsApp outside
+    the 24 h window the customer's last message opened)."""
+    template = None
+    tpl = options.get("whatsapp_templates", {}).get(language)
+    if tpl:
+        template = Template(tpl["sid"], {"1": contact_name or ""} | tpl.get("variables", {}))
+    inside = last_inbound_at is not None and now - last_inbound_at < WINDOW
+    return Outbound(
+        channel=channel,
+        to=address,
+        text=texts("question"),
+        buttons=score_buttons(rt.settings.secret_key, inv_id),
+        buttons_optional=True,
+        template=template,
+        needs_template=channel == "whatsapp" and not inside,
+        ref=f"inv-{inv_id}",
+    )
 
 
 INV = cast(Table, Invitation.__table__)
@@ -245,22 +274,17 @@ class _Batch:
                     default=rt.settings.default_language,
                     business=rt.settings.business_name,
                 )
-            template = None
-            tpl = job.survey.options.get("whatsapp_templates", {}).get(job.language)
-            if tpl:
-                template = Template(
-                    tpl["sid"], {"1": job.contact.name or ""} | tpl.get("variables", {})
-                )
-            inside = cc.last_inbound_at is not None and now - cc.last_inbound_at < WINDOW
-            msg = Outbound(
-                channel=name,
-                to=address,
-                text=texts("question"),
-                buttons=score_buttons(rt.settings.secret_key, job.id),
-                buttons_optional=True,
-                template=template,
-                needs_template=name == "whatsapp" and not inside,
-                ref=f"inv-{job.id}",
+            msg = question(
+                rt,
+                job.id,
+                job.survey.options,
+                job.language,
+                job.contact.name,
+                name,
+                address,
+                cc.last_inbound_at,
+                texts,
+                now,
             )
             return Plan(job.id, name, msg, cid)
         return None
