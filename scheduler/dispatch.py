@@ -87,25 +87,6 @@ def lease_for(rt: Runtime) -> timedelta:
     return timedelta(seconds=rt.settings.dispatch_lease_seconds)
 
 
-def claim_due(rt: Runtime, now: datetime, limit: int = 100) -> list[int]:
-    """Lease due invitations to this worker; returns their ids."""
-    lease = lease_for(rt)
-    with rt.db.session_for_update() as s:
-        rows = claim(
-            s,
-            select(Invitation)
-            .where(Invitation.state == S.SCHEDULED, Invitation.due_at <= now)
-            .order_by(Invitation.due_at)
-            .limit(limit),
-            rt.db.postgres,
-        )
-        for inv in rows:
-            inv.state = S.SENDING
-            inv.lease_until = now + lease
-            inv.attempts += 1
-        return [inv.id for inv in rows]
-
-
 def _plan(rt: Runtime, s: Session, inv: Invitation, now: datetime) -> Plan | None:
     """The first channel in the invitation's order that is configured, reachable and allowed."""
     for name in inv.channels:

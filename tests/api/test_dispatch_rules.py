@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.models import ContactChannel, Invitation, Message
 from bot.operator import resolve_unknown, unknown_invitations
 from bot.runtime import Runtime
-from scheduler.dispatch import claim_due, sweep
+from scheduler.dispatch import claim_batch, sweep
 from scheduler.loop import tick
 from tests.conftest import Clock
 from tests.helpers import SandboxCustomer
@@ -77,7 +77,8 @@ def test_a_send_whose_worker_died_becomes_unknown_for_an_operator(
     client: FlaskClient, rt: Runtime, clock: Clock
 ) -> None:
     ana = SandboxCustomer(client, rt)
-    assert claim_due(rt, clock()) == [ana.invitation_id]  # claimed, then the worker dies
+    jobs, _batch, _n = claim_batch(rt, clock(), 100)
+    assert [job.id for job in jobs] == [ana.invitation_id]  # claimed, then the worker dies
     clock.advance(minutes=5)
     sweep(rt, clock())
     assert _inv(rt, ana.invitation_id).state == "unknown"
