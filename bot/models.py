@@ -7,13 +7,14 @@ migrated database on SQLite and PostgreSQL and expects no difference).
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -403,3 +404,115 @@ Index(
     postgresql_using="gin",
     postgresql_ops={"metadata": "jsonb_path_ops"},
 )
+
+
+# --- Insights rollup (migration 0006) -----------------------------------------------------------
+# Daily counts that the reports read instead of a million responses (see `bot.insights`, section
+# "rollup"). Days are UTC days. Rows are rebuilt per day from the raw tables by
+# `bot.insights.refresh_rollup`; a day whose rows changed after the last refresh (the
+# `updated_at` markers below) is read from the raw tables until it is rebuilt.
+
+# When a response last changed (score corrected, comment and themes added). Nullable: rows from
+# before migration 0006 have none, and adding a nullable column does not rewrite the table.
+Response.updated_at = mapped_column(UTCDateTime(), nullable=True, default=utcnow, onupdate=utcnow)
+# Which changed rows the rollup has not seen yet (responses, and invitations whose state moved).
+Index("ix_responses_updated_at", Response.__table__.c.updated_at)
+Index("ix_invitations_updated_at", Invitation.updated_at)
+# The dashboard's oldest open cases: one short index scan per status, not a sort of all of them.
+Index("ix_cases_status_created_at", Case.status, Case.created_at, Case.id)
+
+
+class RollupState(Base):
+    """One row (id 1): how far the rollup goes and which changes it has seen."""
+
+    __tablename__ = "insights_rollup_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Days before this one (UTC) are in the rollup tables; later ones are read raw.
+    upto: Mapped[date | None] = mapped_column(Date)
+    # Rows changed at or after this moment may be missing from the rollup: their days are read raw.
+    checked_at: Mapped[datetime | None]
+    refreshed_at: Mapped[datetime | None]
+
+
+class _Counts:
+    """The dimensions every rollup has (as in `responses` and `invitations`)."""
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    survey_id: Mapped[int] = mapped_column(Id)
+    channel: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8))
+
+
+class _Store:
+    """The purchase metadata's "store" as the reports read it (`metadata ->> 'store'`); the
+    flag says whether it is a JSON string (a `store=` filter matches only those)."""
+
+    store: Mapped[str | None] = mapped_column(Text)
+    store_is_text: Mapped[bool] = mapped_column(Boolean)
+
+
+class NpsDay(_Counts, Base):
+    """Responses per UTC day (of `scored_at`), survey, channel, language and score."""
+
+    __tablename__ = "nps_daily"
+
+    score: Mapped[int] = mapped_column(SmallInteger)
+    responses: Mapped[int] = mapped_column(Integer)
+
+
+class NpsStoreDay(_Counts, _Store, Base):
+    """`nps_daily` split by store: read when a report filters on the store."""
+
+    __tablename__ = "nps_daily_store"
+    __table_args__ = (Index("ix_nps_daily_store_store_day", "store", "day"),)
+
+    score: Mapped[int] = mapped_column(SmallInteger)
+    responses: Mapped[int] = mapped_column(Integer)
+
+
+class NpsStoreMonth(_Counts, _Store, Base):
+    """`nps_daily_store` summed per month (`day` is the 1st): the breakdown by store over long
+    periods reads months, not days."""
+
+    __tablename__ = "nps_monthly_store"
+
+    score: Mapped[int] = mapped_column(SmallInteger)
+    responses: Mapped[int] = mapped_column(Integer)
+
+
+class ThemeDay(_Counts, Base):
+    """Theme mentions per UTC day, survey, channel, language, theme and score."""
+
+    __tablename__ = "themes_daily"
+
+    theme: Mapped[str] = mapped_column(Text)
+    score: Mapped[int] = mapped_column(SmallInteger)
+    mentions: Mapped[int] = mapped_column(Integer)
+
+
+class ThemeStoreDay(_Counts, _Store, Base):
+    __tablename__ = "themes_daily_store"
+    __table_args__ = (Index("ix_themes_daily_store_store_day", "store", "day"),)
+
+    theme: Mapped[str] = mapped_column(Text)
+    score: Mapped[int] = mapped_column(SmallInteger)
+    mentions: Mapped[int] = mapped_column(Integer)
+
+
+class RateDay(_Counts, Base):
+    """Invitations delivered and answered per UTC day of `sent_at` (the response rate)."""
+
+    __tablename__ = "rates_daily"
+
+    delivered: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)
+
+
+class RateStoreDay(_Counts, _Store, Base):
+    __tablename__ = "rates_daily_store"
+    __table_args__ = (Index("ix_rates_daily_store_store_day", "store", "day"),)
+
+    delivered: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)
