@@ -2,8 +2,12 @@
 
 Creates a scratch database `npsbot_bench_<pid>` on the server of BENCH_DATABASE_URL (default
 postgresql://postgres@127.0.0.1:5432/test), migrates it, fills it with bulk SQL
-(`INSERT … SELECT generate_series`), runs each query several times and prints p50/p95 in ms
-and the ratio to a plain `COUNT(*)` over the same filter; then drops the database.
+(`INSERT … SELECT generate_series`), runs each query several times on the raw tables only
+("raw": no rollup yet), then builds the daily rollup (`bot.insights.refresh_rollup`, timed),
+marks a few days changed since that refresh, as a live system has (a corrected answer on three
+past days; invitations of the last three days expired or answered), and runs them again
+("rollup"). Prints p50/p95 in ms and the ratio of the rollup p50 to a plain `COUNT(*)` over the
+same filter on the raw table; then drops the database.
 
     .venv/bin/python bench/insights.py [--responses 1000000] [--repeat 15] [--keep]
 """
@@ -30,7 +34,7 @@ from bot import insights
 from bot.config import normalise_database_url
 from bot.db import Database
 from bot.migrate import upgrade
-from bot.models import Case, Invitation, Response
+from bot.models import Case, Invitation, Response, RollupState
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 THEMES = ["delivery", "price", "staff", "quality", "app", "support", "wait", "stock"]
@@ -125,6 +129,53 @@ def drop(url: str, scratch: str) -> None:
     admin.dispose()
 
 
+def build_rollup(scratch: str) -> None:
+    """The backfill as the worker's first refresh runs it, then a few later changes."""
+    db = Database(scratch)
+    t0 = time.perf_counter()
+    with db.session_for_update() as s:
+        done = insights.refresh_rollup(s, NOW.date())
+    took = time.perf_counter() - t0
+    with db.session() as s:
+        rows = {
+            t.__tablename__: s.scalar(select(func.count()).select_from(t))
+            for t in insights.ROLLUP_TABLES
+        }
+    print(f"rollup backfill: {done.days} days in {took:.1f} s; rows: {rows}")
+    with db.session() as s:
+        state = s.get(RollupState, 1)
+        assert state is not None and state.checked_at is not None
+        later = state.checked_at + timedelta(minutes=11)
+        ids = [
+            s.scalar(
+                select(Response.id)
+                .where(Response.scored_at >= NOW - timedelta(days=d))
+                .order_by(Response.scored_at)
+                .limit(1)
+            )
+            for d in (20, 100, 300)
+        ]
+        s.execute(Response.__table__.update().where(Response.id.in_(ids)).values(updated_at=later))
+        s.execute(
+            Invitation.__table__.update()
+            .where(
+                Invitation.sent_at
+                >= datetime.combine(NOW.date(), datetime.min.time(), UTC) - timedelta(days=3)
+            )
+            .values(updated_at=later)
+        )
+    with db.session() as s:
+        view = insights.rollup_view(s)
+        assert view is not None
+        print(
+            f"changed since the refresh: {sorted(map(str, view.dirty))} (responses), "
+            f"{sorted(map(str, view.dirty_sent))} (invitations)"
+        )
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE")
+    db.dispose()
+
+
 def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
     fn()  # warm the cache and the plan
     times = []
@@ -144,6 +195,7 @@ def sent_count(s: Session, f: insights.Filters) -> int:
         stmt = stmt.where(Invitation.sent_at >= f.start)
     if f.channels:
         stmt = stmt.where(Invitation.channel.in_(f.channels))
+    stmt = stmt.where(*insights._meta_conditions(s, f))
     return int(s.scalar(stmt) or 0)
 
 
@@ -162,21 +214,42 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
     ap.add_argument("--reuse", metavar="URL", help="measure a database kept by --keep")
+    ap.add_argument("--only", help="measure only the queries whose label contains this")
     a = ap.parse_args()
+    print(f"load average: {os.getloadavg()}")
     if a.reuse:
-        run(a.reuse, a.repeat)
+        report({}, run(a.reuse, a.repeat, a.only))
         return
     scratch = build(a.url, a.responses)
     if a.keep:
         print(f"kept: --reuse {scratch}")
     try:
-        run(scratch, a.repeat)
+        print("\nraw tables (no rollup yet):")
+        before = run(scratch, a.repeat, a.only)
+        build_rollup(scratch)
+        print(f"\nwith the rollup (load average {os.getloadavg()}):")
+        after = run(scratch, a.repeat, a.only)
+        report(before, after)
     finally:
         if not a.keep:
             drop(a.url, scratch)
+    print(f"load average: {os.getloadavg()}")
 
 
-def run(scratch: str, repeat: int) -> None:
+Figures = dict[str, tuple[float, float, float]]  # label: p50, p95, COUNT(*) p50
+
+
+def report(before: Figures, after: Figures) -> None:
+    print(
+        f"\n{'query':<52} {'raw p50':>8} {'p50 ms':>8} {'p95 ms':>8} {'COUNT(*) p50':>13}"
+        f" {'ratio':>6}"
+    )
+    for label, (p50, p95, b50) in after.items():
+        raw = f"{before[label][0]:8.1f}" if label in before else f"{'—':>8}"
+        print(f"{label:<52} {raw} {p50:8.1f} {p95:8.1f} {b50:13.1f} {p50 / b50:6.2f}")
+
+
+def run(scratch: str, repeat: int, only: str | None = None) -> Figures:
     db = Database(scratch)
     last30 = insights.parse_filters({"from": (NOW - timedelta(days=29)).date().isoformat()})
     last90 = insights.parse_filters({"from": (NOW - timedelta(days=89)).date().isoformat()})
@@ -184,6 +257,7 @@ def run(scratch: str, repeat: int) -> None:
     sms = insights.parse_filters({"channel": "sms"})
     store = insights.parse_filters({"store": "store-3"})
     store90 = insights.parse_filters({"store": "store-3", "from": last90.start.date().isoformat()})  # type: ignore[union-attr]
+    mid = insights.parse_filters({"from": (NOW - timedelta(days=45, hours=5)).isoformat()})
     with db.session() as s:
         total = s.scalar(select(func.count()).select_from(Response))
     print(f"responses: {total:,}")
@@ -204,6 +278,7 @@ def run(scratch: str, repeat: int) -> None:
         ("channel=sms", sms),
         ("store=store-3", store),
         ("store=store-3, 90 days", store90),
+        ("from mid-day 45 days ago", mid),
     ):
         cases.append(
             (
@@ -212,7 +287,7 @@ def run(scratch: str, repeat: int) -> None:
                 lambda s, f=f: insights.count_responses(s, f),
             )
         )
-    for label, f in (("all time", every), ("last 90 days", last90)):
+    for label, f in (("all time", every), ("last 90 days", last90), ("store=store-3", store)):
         cases.append(
             (
                 f"response rate by channel, {label}",
@@ -220,7 +295,7 @@ def run(scratch: str, repeat: int) -> None:
                 lambda s, f=f: sent_count(s, f),
             )
         )
-    for label, f in (("all time", every), ("last 90 days", last90)):
+    for label, f in (("all time", every), ("last 90 days", last90), ("store=store-3", store)):
         cases.append(
             (
                 f"trend by week, {label}",
@@ -228,7 +303,7 @@ def run(scratch: str, repeat: int) -> None:
                 lambda s, f=f: insights.count_responses(s, f),
             )
         )
-        for by in ("channel", "survey", "store"):
+        for by in ("channel", "survey", "store") if f is not store else ("channel",):
             cases.append(
                 (
                     f"NPS by {by}, {label}",
@@ -243,6 +318,8 @@ def run(scratch: str, repeat: int) -> None:
                 lambda s, f=f: insights.count_responses(s, f),
             )
         )
+        if f is store:
+            continue
         cases.append(
             (
                 f"latest comments (15), {label}",
@@ -272,7 +349,7 @@ def run(scratch: str, repeat: int) -> None:
         }
     )
     with db.session() as s:
-        key = create_key(s, f"bench-{os.getpid()}", NOW)
+        key = create_key(s, f"bench-{os.getpid()}-{time.monotonic_ns()}", NOW)
     client = app.test_client()
     headers = {"Authorization": f"Bearer {key}"}
 
@@ -299,7 +376,7 @@ def run(scratch: str, repeat: int) -> None:
     from bot.users import create_user
 
     with db.session() as s:
-        uid = create_user(s, f"bench{os.getpid()}", "bench password 123", NOW).id
+        uid = create_user(s, f"bench{time.monotonic_ns()}", "bench password 123", NOW).id
     with client.session_transaction() as sess:
         sess["uid"], sess["role"], sess["user"] = uid, "staff", "bench"
     app.extensions["npsbot"].clock = lambda: NOW
@@ -317,13 +394,17 @@ def run(scratch: str, repeat: int) -> None:
         )
     )
 
-    print(f"\n{'query':<52} {'p50 ms':>8} {'p95 ms':>8} {'COUNT(*) p50':>13} {'ratio':>6}")
+    out: Figures = {}
     for label, fn, baseline in cases:
+        if only and only not in label:
+            continue
         p50, p95 = timed(q(fn), repeat)
         b50, _ = timed(q(baseline), repeat)
-        print(f"{label:<52} {p50:8.1f} {p95:8.1f} {b50:13.1f} {p50 / b50:6.2f}")
+        out[label] = (p50, p95, b50)
+        print(f"{label:<52} {p50:8.1f} {p95:8.1f} {b50:13.1f} {p50 / b50:6.2f}", flush=True)
     app.extensions["npsbot"].close()
     db.dispose()
+    return out
 
 
 if __name__ == "__main__":

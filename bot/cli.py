@@ -396,6 +396,36 @@ def export(path: str, meta: tuple[str, ...], **kwargs: Any) -> None:
     click.echo(f"exported {n} responses to {path}")
 
 
+@main.group("insights")
+def insights_group() -> None:
+    """The reports' daily rollup."""
+
+
+@insights_group.command("refresh")
+@click.option("--full", is_flag=True, help="empty the rollup and rebuild it from every response")
+def insights_refresh(full: bool) -> None:
+    """Bring the rollup up to yesterday (UTC) and rebuild changed days (the worker does this
+    every minute; the first run backfills)."""
+    from datetime import UTC
+
+    from bot import insights
+
+    rt = _runtime()
+    try:
+        today = rt.clock().astimezone(UTC).date()
+        if full:
+            with rt.db.session_for_update() as s:
+                insights.reset_rollup(s)
+        while True:
+            with rt.db.session_for_update() as s:
+                done = insights.refresh_rollup(s, today, max_days=insights.ROLLUP_CHUNK_DAYS)
+            click.echo(f"rollup up to {done.upto}: {done.days} days rebuilt", err=True)
+            if not done.behind:
+                break
+    finally:
+        rt.close()
+
+
 @main.group()
 def user() -> None:
     """Staff accounts for the dashboard."""

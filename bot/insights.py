@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,27 +26,44 @@ from sqlalchemy import (
     Select,
     and_,
     cast,
+    delete,
+    false,
     func,
+    insert,
+    literal,
     literal_column,
     or_,
     select,
     text,
+    true,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.db import Database
 from bot.models import (
     Case,
     CaseStatus,
     Contact,
     Invitation,
     InvitationState,
+    NpsDay,
+    NpsStoreDay,
+    NpsStoreMonth,
+    RateDay,
+    RateStoreDay,
     Response,
+    RollupState,
     Survey,
+    ThemeDay,
+    ThemeStoreDay,
+    utcnow,
 )
 from scoring import NpsResult, classify, compare_nps, nps
+
+log = logging.getLogger(__name__)
 
 CATEGORIES = ("promoter", "passive", "detractor")
 # An invitation in these states has a response (see `response_rate` for the others).
@@ -327,18 +345,489 @@ def result_dict(r: NpsResult) -> dict[str, Any]:
     }
 
 
+# --- rollup -------------------------------------------------------------------------------------
+# Aggregates read daily counts (tables `nps_daily`, `themes_daily`, `rates_daily` and their
+# `_store` variants, see bot/models.py) for the whole UTC days the rollup covers, and the raw
+# tables for the rest: the partial days at the edges of `from`/`to`, the days since the last
+# refresh (`upto` onwards: today at least), and any rolled-up day with a row changed since the
+# refresh (`updated_at` at or after `checked_at`). The sum is what the raw query alone answers.
+#
+# Filters that hit the rollup: dates, survey, channel, language, category, and the metadata key
+# `store` (one value). `has_comment` and any other metadata key read the raw tables. Breakdowns by
+# channel, survey, language and store hit it too; by another metadata key, raw.
+
+ROLLUP_KEY = "store"  # the metadata key the rollup splits by (the dashboard's breakdown)
+# How long a transaction that writes a response may stay open (plus clock skew between hosts):
+# a refresh trusts only changes older than this to be in its snapshot.
+ROLLUP_MARGIN = timedelta(minutes=10)
+ROLLUP_INTERVAL = 60.0  # seconds between the dispatcher's refreshes
+ROLLUP_CHUNK_DAYS = 31  # days one scheduled refresh adds (a backfill spreads over a few minutes)
+
+_updated_at: ColumnElement[datetime] = Response.__table__.c.updated_at
+_Range = tuple[datetime | None, datetime | None]
+_DayRange = tuple[date | None, date | None]
+
+
+@dataclass(frozen=True)
+class RollupView:
+    """What one report transaction may read from the rollup (cached in `Session.info`)."""
+
+    upto: date  # days before this one are rolled up
+    dirty: frozenset[date]  # ... except these (responses changed since the refresh)
+    dirty_sent: frozenset[date]  # the same for the response rate (by day of `sent_at`)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Which parts of a period come from the raw tables and which from the rollup."""
+
+    raw: tuple[_Range, ...]  # [start, end) times (None: unbounded)
+    days: tuple[_DayRange, ...]  # [first, last) days read from a daily rollup
+    months: tuple[date, ...] = ()  # whole months read from `nps_monthly_store`
+
+
+def _day_of(s: Session, column: Any) -> ColumnElement[Any]:
+    """The UTC day of a timestamp column, as the trend groups by and the rollup counts."""
+    if s.get_bind().dialect.name == "postgresql":
+        # Literal 'UTC': the expression must match the statistics object of migration 0003.
+        return cast(func.timezone(literal_column("'UTC'"), column), Date)
+    return func.date(column)  # SQLite stores UTC text: its first 10 chars
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _store_value(s: Session) -> ColumnElement[Any]:
+    # The same expression as the raw breakdown by a metadata key groups by.
+    value: ColumnElement[Any] = Invitation.meta[ROLLUP_KEY].as_string()
+    return value
+
+
+def _store_is_text(s: Session) -> ColumnElement[bool]:
+    """Can a `store=` filter match the row? The same rule as `_meta_conditions`: on PostgreSQL
+    containment matches JSON strings only; on SQLite the value cast to text is compared."""
+    if s.get_bind().dialect.name == "postgresql":
+        kind = func.jsonb_typeof(type_coerce(Invitation.meta, JSONB)[ROLLUP_KEY])
+        return func.coalesce(kind == "string", false())
+    return true()
+
+
+def raw_only(s: Session) -> None:
+    """Make this session's reports read the raw tables only (tests compare; the benchmark's
+    "before")."""
+    s.info["npsbot_rollup"] = False
+
+
+def rollup_view(s: Session) -> RollupView | None:
+    """The rollup's extent and the days to read raw; None before the first refresh."""
+    cached = s.info.get("npsbot_rollup")
+    if cached is not None:
+        return cached or None
+    state = s.get(RollupState, 1)
+    if state is None or state.upto is None or state.checked_at is None:
+        s.info["npsbot_rollup"] = False
+        return None
+    view = RollupView(
+        upto=state.upto,
+        dirty=frozenset(_dirty_days(s, state.checked_at, state.upto)),
+        dirty_sent=frozenset(_dirty_sent_days(s, state.checked_at, state.upto)),
+    )
+    s.info["npsbot_rollup"] = view
+    return view
+
+
+def _dirty_days(s: Session, since: datetime, upto: date) -> set[date]:
+    day = _day_of(s, Response.scored_at)
+    stmt = select(day).where(_updated_at >= since).distinct()
+    return {d for d in map(_as_date, s.scalars(stmt)) if d < upto}
+
+
+def _dirty_sent_days(s: Session, since: datetime, upto: date) -> set[date]:
+    day = _day_of(s, Invitation.sent_at)
+    changed = select(day).where(Invitation.updated_at >= since, Invitation.sent_at.is_not(None))
+    # A late answer or an answer after opting out counts without the invitation changing.
+    answered = (
+        select(day)
+        .select_from(Response)
+        .join(Invitation, Invitation.id == Response.invitation_id)
+        .where(_updated_at >= since, Invitation.sent_at.is_not(None))
+    )
+    days = set(s.scalars(changed.distinct())) | set(s.scalars(answered.distinct()))
+    return {d for d in map(_as_date, days) if d < upto}
+
+
+def _rollup_store(f: Filters) -> tuple[bool, str | None]:
+    """Can the rollup answer `f`'s metadata filter, and which store value does it ask for?"""
+    if f.has_comment is not None:
+        return False, None
+    keys = {k for k, _ in f.metadata}
+    values = {v for _, v in f.metadata}
+    if not keys:
+        return True, None
+    if keys == {ROLLUP_KEY} and len(values) == 1:
+        return True, values.pop()
+    return False, None
+
+
+def _split(
+    f: Filters, upto: date, dirty: frozenset[date], *, months_from: date | None = None
+) -> Split | None:
+    """Cut `f`'s period into raw and rolled-up parts (None: nothing whole to roll up).
+
+    `months_from`: the first month in the monthly table; whole months from it on without a
+    changed day are read there, not day by day."""
+    start = f.start.astimezone(UTC) if f.start else None
+    end = f.end.astimezone(UTC) if f.end else None
+    lo = None  # the first whole day
+    if start is not None:
+        lo = start.date() if start == _midnight(start.date()) else start.date() + timedelta(1)
+    hi = upto if end is None else min(end.date(), upto)
+    if lo is not None and lo >= hi:
+        return None
+    raw: list[_Range] = []
+    if start is not None and lo is not None and start < _midnight(lo):
+        raw.append((start, _midnight(lo)))
+    if end is None or end > _midnight(hi):
+        raw.append((_midnight(hi), end))
+    holes = sorted(d for d in dirty if (lo is None or d >= lo) and d < hi)
+    raw += [(_midnight(d), _midnight(d + timedelta(1))) for d in holes]
+    months: list[date] = []
+    if months_from is not None:
+        base = months_from if lo is None else max(lo, months_from)
+        m = base if base.day == 1 else _next_month(base)
+        while _next_month(m) <= hi:
+            if not any(m <= d < _next_month(m) for d in holes):
+                months.append(m)
+            m = _next_month(m)
+    cuts = sorted([(d, d + timedelta(1)) for d in holes] + [(m, _next_month(m)) for m in months])
+    days: list[_DayRange] = []
+    cur: date | None = lo
+    for a, b in cuts:
+        if cur is None or cur < a:
+            days.append((cur, a))
+        cur = b
+    if cur is None or cur < hi:
+        days.append((cur, hi))
+    return Split(raw=tuple(raw), days=tuple(days), months=tuple(months))
+
+
+def _in_ranges(column: Any, ranges: Sequence[tuple[Any, Any]]) -> ColumnElement[bool]:
+    parts: list[ColumnElement[bool]] = []
+    for a, b in ranges:
+        cond: list[ColumnElement[bool]] = []
+        if a is not None:
+            cond.append(column >= a)
+        if b is not None:
+            cond.append(column < b)
+        parts.append(and_(*cond) if cond else true())
+    return or_(*parts) if parts else false()
+
+
+def _plan(
+    s: Session, f: Filters, *, sent: bool = False, by_store: bool = False
+) -> tuple[Split, str | None] | None:
+    """How to read `f` (None: all raw) and the store it filters on, if any.
+
+    `sent`: for the response rate (days of `sent_at`; it ignores category and has_comment).
+    `by_store`: a breakdown by store, which reads whole months from the monthly table."""
+    ok, store = _rollup_store(Filters(metadata=f.metadata) if sent else f)
+    if not ok:
+        return None
+    view = rollup_view(s)
+    if view is None:
+        return None
+    months_from = None
+    if by_store:
+        months_from = s.scalar(select(func.min(NpsStoreMonth.day)))
+        months_from = _as_date(months_from) if months_from is not None else None
+    split = _split(f, view.upto, view.dirty_sent if sent else view.dirty, months_from=months_from)
+    return None if split is None else (split, store)
+
+
+def _rollup_conditions(
+    s: Session, f: Filters, table: Any, store: str | None, *, sent: bool = False
+) -> list[ColumnElement[bool]]:
+    """`f`'s filters on a rollup table (see `_plan` for which filters it can answer)."""
+    conds: list[ColumnElement[bool]] = []
+    if f.surveys:
+        conds.append(table.survey_id.in_(_survey_ids(s, f.surveys)))
+    if f.channels:
+        conds.append(table.channel.in_(f.channels))
+    if f.languages:
+        conds.append(table.language.in_(f.languages))
+    if f.categories and not sent:
+        conds.append(table.score.in_([i for i in range(11) if category_of(i) in f.categories]))
+    if store is not None:
+        conds += [table.store == store, table.store_is_text.is_(True)]
+    return conds
+
+
+def _rolled(
+    s: Session,
+    f: Filters,
+    plan: tuple[Split, str | None],
+    narrow: Any,
+    wide: Any,
+    columns: Sequence[Any],
+    *,
+    sent: bool = False,
+) -> list[Any]:
+    """Rows of `columns` (names of the rollup table's columns, or `sum:<column>`) grouped by the
+    plain ones, over the plan's rolled-up days (and months for `nps_monthly_store`)."""
+    split, store = plan
+    use_store = store is not None or any(c == "store" for c in columns)
+    rows: list[Any] = []
+    parts: list[tuple[Any, Sequence[_DayRange]]] = []
+    if split.days:
+        parts.append((wide if use_store else narrow, split.days))
+    if split.months:
+        parts.append((NpsStoreMonth, [(m, _next_month(m)) for m in split.months]))
+    for table, ranges in parts:
+        cols = [
+            func.sum(getattr(table, c[4:])) if c.startswith("sum:") else getattr(table, c)
+            for c in columns
+        ]
+        keys = [getattr(table, c) for c in columns if not c.startswith("sum:")]
+        stmt = (
+            select(*cols)
+            .where(
+                _in_ranges(table.day, ranges), *_rollup_conditions(s, f, table, store, sent=sent)
+            )
+            .group_by(*keys)
+        )
+        rows += s.execute(stmt).all()
+    return rows
+
+
+# Rebuilding: per day, delete the rollup rows and insert them again from the raw tables.
+
+
+def _day_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Consecutive days merged: [first, last + 1) ranges."""
+    out: list[tuple[date, date]] = []
+    for d in sorted(set(days)):
+        if out and out[-1][1] == d:
+            out[-1] = (out[-1][0], d + timedelta(1))
+        else:
+            out.append((d, d + timedelta(1)))
+    return out
+
+
+def _time_ranges(days: Sequence[tuple[date, date]]) -> list[_Range]:
+    return [(_midnight(a), _midnight(b)) for a, b in days]
+
+
+def _rebuild_responses(s: Session, ranges: Sequence[tuple[date, date]]) -> None:
+    when = _in_ranges(Response.scored_at, _time_ranges(ranges))
+    day = _day_of(s, Response.scored_at)
+    dims = [day, Response.survey_id, Response.channel, Invitation.language]
+    store = [_store_value(s), _store_is_text(s)]
+    base = select().select_from(Response).join(Invitation, Invitation.id == Response.invitation_id)
+    tables: list[tuple[Any, list[Any]]] = [(NpsDay, []), (NpsStoreDay, store)]
+    for table, extra in tables:
+        s.execute(delete(table).where(_in_ranges(table.day, ranges)))
+        cols = [*dims, *extra, Response.score]
+        names = ["day", "survey_id", "channel", "language", "store", "store_is_text"][
+            : 4 + len(extra)
+        ]
+        stmt = base.add_columns(*cols, func.count()).where(when).group_by(*cols)
+        s.execute(insert(table).from_select([*names, "score", "responses"], stmt))
+    if s.get_bind().dialect.name == "postgresql":
+        elements = func.jsonb_array_elements_text(Response.themes).table_valued("value")
+    else:
+        elements = func.json_each(Response.themes).table_valued("value")
+    tables = [(ThemeDay, []), (ThemeStoreDay, store)]
+    for table, extra in tables:
+        s.execute(delete(table).where(_in_ranges(table.day, ranges)))
+        cols = [*dims, *extra, elements.c.value, Response.score]
+        names = ["day", "survey_id", "channel", "language", "store", "store_is_text"][
+            : 4 + len(extra)
+        ]
+        stmt = (
+            base.join(elements, true()).add_columns(*cols, func.count()).where(when).group_by(*cols)
+        )
+        s.execute(insert(table).from_select([*names, "theme", "score", "mentions"], stmt))
+    for m in sorted({m for a, b in ranges for m in _months_between(a, b)}):
+        nxt = _next_month(m)
+        s.execute(delete(NpsStoreMonth).where(NpsStoreMonth.day == m))
+        keys = [
+            NpsStoreDay.survey_id,
+            NpsStoreDay.channel,
+            NpsStoreDay.language,
+            NpsStoreDay.store,
+            NpsStoreDay.store_is_text,
+            NpsStoreDay.score,
+        ]
+        stmt = (
+            select(literal(m, Date), *keys, func.sum(NpsStoreDay.responses))
+            .where(NpsStoreDay.day >= m, NpsStoreDay.day < nxt)
+            .group_by(*keys)
+        )
+        names = ["day", "survey_id", "channel", "language", "store", "store_is_text", "score"]
+        s.execute(insert(NpsStoreMonth).from_select([*names, "responses"], stmt))
+
+
+def _months_between(a: date, b: date) -> list[date]:
+    out, m = [], a.replace(day=1)
+    while m < b:
+        out.append(m)
+        m = _next_month(m)
+    return out
+
+
+def _rebuild_rates(s: Session, ranges: Sequence[tuple[date, date]]) -> None:
+    when = _in_ranges(Invitation.sent_at, _time_ranges(ranges))
+    day = _day_of(s, Invitation.sent_at)
+    # The same rule as `response_rate`: answered by state, or a late / opted-out answer.
+    answered = or_(
+        Invitation.state.in_(ANSWERED_STATES),
+        and_(
+            Response.id.is_not(None),
+            or_(Response.late.is_(True), Invitation.state == InvitationState.OPTED_OUT),
+        ),
+    )
+    dims = [day, Invitation.survey_id, Invitation.channel, Invitation.language]
+    store = [_store_value(s), _store_is_text(s)]
+    for table, extra in ((RateDay, []), (RateStoreDay, store)):
+        s.execute(delete(table).where(_in_ranges(table.day, ranges)))
+        cols = [*dims, *extra]
+        names = ["day", "survey_id", "channel", "language", "store", "store_is_text"][
+            : 4 + len(extra)
+        ]
+        stmt = (
+            select(*cols, func.count(), func.count().filter(answered))
+            .select_from(Invitation)
+            .outerjoin(Response, Response.invitation_id == Invitation.id)
+            .where(Invitation.sent_at.is_not(None), when)
+            .group_by(*cols)
+        )
+        s.execute(insert(table).from_select([*names, "delivered", "answered"], stmt))
+
+
+@dataclass
+class Refreshed:
+    days: int = 0  # days of responses rebuilt
+    sent_days: int = 0  # days of invitations (response rate) rebuilt
+    upto: date | None = None
+    behind: bool = False  # more days to add: call again
+
+
+def refresh_rollup(
+    s: Session,
+    today: date,
+    *,
+    max_days: int | None = None,
+    margin: timedelta = ROLLUP_MARGIN,
+) -> Refreshed:
+    """Bring the rollup up to `today` (exclusive: today stays raw) and rebuild every rolled-up
+    day with a change since the last refresh. `max_days` bounds how many new days one call adds
+    (a first backfill then takes several calls; reports stay exact meanwhile). Rows changed in
+    the last `margin` stay "changed" (read raw) until the next refresh.
+
+    Run it in `Database.session_for_update()`: its lock on the state row (BEGIN IMMEDIATE on
+    SQLite) keeps two refreshes from rebuilding the same day at once."""
+    started = utcnow()
+    state = s.scalar(select(RollupState).where(RollupState.id == 1).with_for_update())
+    if state is None:
+        state = RollupState(id=1)
+        s.add(state)
+        s.flush()
+    first = state.upto
+    if first is None:
+        days = [
+            s.scalar(select(func.min(_day_of(s, Response.scored_at)))),
+            s.scalar(select(func.min(_day_of(s, Invitation.sent_at)))),
+        ]
+        known = [_as_date(d) for d in days if d is not None]
+        first = min(known) if known else today
+    upto = max(first, today)
+    if max_days is not None and (upto - first).days > max_days:
+        upto = first + timedelta(days=max_days)
+    new = [first + timedelta(i) for i in range((upto - first).days)]
+    changed: set[date] = set()
+    changed_sent: set[date] = set()
+    if state.upto is not None and state.checked_at is not None:
+        changed = _dirty_days(s, state.checked_at, state.upto)
+        changed_sent = _dirty_sent_days(s, state.checked_at, state.upto)
+    response_days = _day_ranges([*new, *changed])
+    sent_days = _day_ranges([*new, *changed_sent])
+    if response_days:
+        _rebuild_responses(s, response_days)
+    if sent_days:
+        _rebuild_rates(s, sent_days)
+    # A change this refresh may not have seen (its transaction still open) is newer than this.
+    state.checked_at = started - margin
+    state.upto = max(upto, state.upto or upto)
+    state.refreshed_at = started
+    s.info.pop("npsbot_rollup", None)
+    return Refreshed(
+        days=len(new) + len(changed - set(new)),
+        sent_days=len(new) + len(changed_sent - set(new)),
+        upto=state.upto,
+        behind=state.upto < today,
+    )
+
+
+ROLLUP_TABLES = (NpsDay, NpsStoreDay, NpsStoreMonth, ThemeDay, ThemeStoreDay, RateDay, RateStoreDay)
+
+
+def reset_rollup(s: Session) -> None:
+    """Empty the rollup: reports read raw until the next refresh rebuilds it from scratch (after
+    rows were deleted, or written by hand without `updated_at`)."""
+    for table in ROLLUP_TABLES:
+        s.execute(delete(table))
+    state = s.get(RollupState, 1)
+    if state is not None:
+        state.upto = state.checked_at = None
+    s.info.pop("npsbot_rollup", None)
+
+
+def refresh_job(db: Database, today: date) -> None:
+    """The dispatcher's minutely job: refresh, `ROLLUP_CHUNK_DAYS` new days per transaction (a
+    first backfill commits as it goes). A failure is logged, never raised: the reports stay
+    exact meanwhile (they read more raw rows)."""
+    try:
+        while True:
+            with db.session_for_update() as s:
+                done = refresh_rollup(s, today, max_days=ROLLUP_CHUNK_DAYS)
+            if not done.behind:
+                return
+    except Exception:
+        log.exception("insights rollup refresh failed; reports read the raw tables meanwhile")
+
+
 # --- reports ------------------------------------------------------------------------------------
 
 
 def distribution(s: Session, f: Filters) -> list[int]:
-    """How many answers gave each score 0–10 (one `GROUP BY score`)."""
-    stmt = filtered(s, select(Response.score, func.count()).select_from(Response), f).group_by(
-        Response.score
-    )
+    """How many answers gave each score 0–10 (`GROUP BY score`; rollup + raw, see "rollup")."""
+    stmt: Any = filtered(s, select(Response.score, func.count()).select_from(Response), f)
+    plan = _plan(s, f)
+    rows: list[Any] = []
+    if plan is not None:
+        rows += _rolled(s, f, plan, NpsDay, NpsStoreDay, ["score", "sum:responses"])
+        stmt = _raw_part(stmt, Response.scored_at, plan)
+    if stmt is not None:
+        rows += s.execute(stmt.group_by(Response.score)).all()
     dist = [0] * 11
-    for score, n in s.execute(stmt):
-        dist[int(score)] = int(n)
+    for score, n in rows:
+        dist[int(score)] += int(n)
     return dist
+
+
+def _raw_part(stmt: Any, column: Any, plan: tuple[Split, str | None]) -> Any:
+    """`stmt` restricted to the plan's raw time ranges (None: there are none)."""
+    ranges = plan[0].raw
+    return stmt.where(_in_ranges(column, ranges)) if ranges else None
 
 
 def nps_from_distribution(dist: Sequence[int]) -> NpsResult:
@@ -364,14 +853,23 @@ def response_rate(s: Session, f: Filters) -> dict[str, Any]:
     if f.languages:
         conds.append(Invitation.language.in_(f.languages))
     conds += _meta_conditions(s, f)
+    delivered: dict[str, int] = defaultdict(int)
+    answered: dict[str, int] = defaultdict(int)
+    plan = _plan(s, f, sent=True)
+    if plan is not None:
+        cols = ["channel", "sum:delivered", "sum:answered"]
+        for channel, n, ans in _rolled(s, f, plan, RateDay, RateStoreDay, cols, sent=True):
+            delivered[channel or "none"] += int(n)
+            answered[channel or "none"] += int(ans)
+        if not plan[0].raw:
+            return _rates(delivered, answered)
+        conds.append(_in_ranges(Invitation.sent_at, plan[0].raw))
     answered_state = Invitation.state.in_(ANSWERED_STATES)
     stmt = (
         select(Invitation.channel, func.count(), func.count().filter(answered_state))
         .where(*conds)
         .group_by(Invitation.channel)
     )
-    delivered: dict[str, int] = defaultdict(int)
-    answered: dict[str, int] = defaultdict(int)
     for channel, n, ans in s.execute(stmt):
         delivered[channel or "none"] += int(n)
         answered[channel or "none"] += int(ans)
@@ -389,7 +887,11 @@ def response_rate(s: Session, f: Filters) -> dict[str, Any]:
     for extra in (late, opted_out):
         for channel, n in s.execute(extra):
             answered[channel or "none"] += int(n)
-    per = {ch: _rate(delivered[ch], answered[ch]) for ch in sorted(delivered)}
+    return _rates(delivered, answered)
+
+
+def _rates(delivered: Mapping[str, int], answered: Mapping[str, int]) -> dict[str, Any]:
+    per = {ch: _rate(delivered[ch], answered.get(ch, 0)) for ch in sorted(delivered)}
     return {
         **_rate(sum(delivered.values()), sum(answered.values())),
         "by_channel": per,
@@ -436,20 +938,22 @@ def _next_period(start: date, interval: str) -> date:
 
 
 def _day_column(s: Session) -> ColumnElement[Any]:
-    if s.get_bind().dialect.name == "postgresql":
-        # Literal 'UTC': the expression must match the statistics object of migration 0003.
-        return cast(func.timezone(literal_column("'UTC'"), Response.scored_at), Date)
-    return func.date(Response.scored_at)  # SQLite stores UTC text: its first 10 chars
+    return _day_of(s, Response.scored_at)
 
 
 def trend(s: Session, f: Filters, interval: str = "week") -> dict[str, Any]:
     """NPS per period (UTC days, ISO weeks or months) with a margin, and the last change."""
     day = _day_column(s).label("day")
-    stmt = filtered(s, select(day, Response.score, func.count()).select_from(Response), f).group_by(
-        day, Response.score
-    )
+    stmt: Any = filtered(s, select(day, Response.score, func.count()).select_from(Response), f)
+    plan = _plan(s, f)
+    rows: list[Any] = []
+    if plan is not None:
+        rows += _rolled(s, f, plan, NpsDay, NpsStoreDay, ["day", "score", "sum:responses"])
+        stmt = _raw_part(stmt, Response.scored_at, plan)
+    if stmt is not None:
+        rows += s.execute(stmt.group_by(day, Response.score)).all()
     buckets: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CATEGORIES, 0))
-    for d, score, n in s.execute(stmt):
+    for d, score, n in rows:
         d = d if isinstance(d, date) else date.fromisoformat(str(d)[:10])
         buckets[_period_start(d, interval)][category_of(score)] += int(n)
     points: list[dict[str, Any]] = []
@@ -489,24 +993,33 @@ def trend(s: Session, f: Filters, interval: str = "week") -> dict[str, Any]:
     return {"interval": interval, "points": points, "change": change, "filters": f.to_dict()}
 
 
-def _theme_rows(s: Session, f: Filters) -> Select[Any]:
+def _theme_rows(s: Session, f: Filters) -> list[Any]:
     if s.get_bind().dialect.name == "postgresql":
         elements = func.jsonb_array_elements_text(Response.themes).table_valued("value")
     else:
         elements = func.json_each(Response.themes).table_valued("value")
     theme = elements.c.value.label("theme")
-    stmt = (
+    stmt: Select[Any] | None = filtered(
+        s,
         select(theme, Response.score, func.count())
         .select_from(Response)
-        .join(elements, literal_column("true"))
+        .join(elements, literal_column("true")),
+        f,
     )
-    return filtered(s, stmt, f).group_by(theme, Response.score)
+    plan = _plan(s, f)
+    rows: list[Any] = []
+    if plan is not None and stmt is not None:
+        rows += _rolled(s, f, plan, ThemeDay, ThemeStoreDay, ["theme", "score", "sum:mentions"])
+        stmt = _raw_part(stmt, Response.scored_at, plan)
+    if stmt is not None:
+        rows += s.execute(stmt.group_by(theme, Response.score)).all()
+    return rows
 
 
 def themes(s: Session, f: Filters, limit: int = 50) -> dict[str, Any]:
     """Theme counts by category, and the NPS among customers who mention each theme."""
     per: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CATEGORIES, 0))
-    for theme, score, n in s.execute(_theme_rows(s, f)):
+    for theme, score, n in _theme_rows(s, f):
         per[str(theme)][category_of(score)] += int(n)
     dist = distribution(s, f)
     totals = {"detractor": sum(dist[:7]), "passive": sum(dist[7:9]), "promoter": sum(dist[9:])}
@@ -548,18 +1061,21 @@ BREAKDOWNS = ("channel", "survey", "language")
 
 def breakdown(s: Session, f: Filters, by: str) -> list[dict[str, Any]]:
     """NPS per channel, survey, language or metadata key (`meta.store` or `store`)."""
-    stmt: Select[Any]
+    stmt: Select[Any] | None
     names: dict[Any, str] = {}
+    rolled_by: str | None = None  # the rollup column the breakdown groups by
     if by == "channel":
         dim: Any = Response.channel
         stmt = select(dim, Response.score, func.count()).select_from(Response)
         stmt = filtered(s, stmt, f)
+        rolled_by = "channel"
     elif by == "survey":
         # Group by id (an index-only column) and name the groups afterwards: no join.
         dim = Response.survey_id
         names = {i: k for i, k in s.execute(select(Survey.id, Survey.key))}
         stmt = select(dim, Response.score, func.count()).select_from(Response)
         stmt = filtered(s, stmt, f)
+        rolled_by = "survey_id"
     else:
         key = by[5:] if by.startswith("meta.") else by
         if by != "language" and not META_KEY_RE.match(key):
@@ -568,8 +1084,17 @@ def breakdown(s: Session, f: Filters, by: str) -> list[dict[str, Any]]:
         stmt = select(dim, Response.score, func.count()).select_from(Response)
         stmt = stmt.join(Invitation, Invitation.id == Response.invitation_id)
         stmt = stmt.where(*response_conditions(s, f))
+        rolled_by = "language" if by == "language" else "store" if key == ROLLUP_KEY else None
+    rows: list[Any] = []
+    plan = _plan(s, f, by_store=rolled_by == "store") if rolled_by else None
+    if plan is not None and rolled_by is not None:
+        cols = [rolled_by, "score", "sum:responses"]
+        rows += _rolled(s, f, plan, NpsDay, NpsStoreDay, cols)
+        stmt = _raw_part(stmt, Response.scored_at, plan)
+    if stmt is not None:
+        rows += s.execute(stmt.group_by(dim, Response.score)).all()
     per: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CATEGORIES, 0))
-    for value, score, n in s.execute(stmt.group_by(dim, Response.score)):
+    for value, score, n in rows:
         label = names.get(value, str(value)) if names else str(value)
         per["(none)" if value is None else label][category_of(score)] += int(n)
     rows = [{"value": v, **result_dict(_result(c))} for v, c in per.items()]
@@ -666,9 +1191,7 @@ def open_cases(s: Session, f: Filters, now: datetime, limit: int = 20) -> dict[s
     )
     if g.needs_invitation:
         base = base.join(Invitation, Invitation.id == Response.invitation_id)
-    base = base.where(
-        Case.status.in_((CaseStatus.OPEN, CaseStatus.TAKEN)), *response_conditions(s, g)
-    )
+    base = base.where(*response_conditions(s, g))
     counts_stmt = select(Case.status, func.count()).select_from(Case)
     if g.surveys or g.channels or g.needs_invitation:  # else the status index alone answers
         counts_stmt = counts_stmt.join(Response, Response.id == Case.response_id)
@@ -678,10 +1201,15 @@ def open_cases(s: Session, f: Filters, now: datetime, limit: int = 20) -> dict[s
         Case.status.in_((CaseStatus.OPEN, CaseStatus.TAKEN)), *response_conditions(s, g)
     ).group_by(Case.status)
     counts = {str(k): int(v) for k, v in s.execute(counts_stmt)}
+    # One short scan of the (status, created_at, id) index per status, merged here: with
+    # `status IN (…)` PostgreSQL would sort every open case to find the oldest.
+    oldest: list[Any] = []
+    for status in (CaseStatus.OPEN, CaseStatus.TAKEN):
+        stmt = base.where(Case.status == status).order_by(Case.created_at, Case.id).limit(limit)
+        oldest += s.execute(stmt).all()
+    oldest.sort(key=lambda row: (row[0].created_at, row[0].id))
     items = []
-    for case, score, comment, channel, name in s.execute(
-        base.order_by(Case.created_at, Case.id).limit(limit)
-    ):
+    for case, score, comment, channel, name in oldest[:limit]:
         age = now - case.created_at
         items.append(
             {

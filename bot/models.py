@@ -447,7 +447,7 @@ class _Counts:
 
 class _Store:
     """The purchase metadata's "store" as the reports read it (`metadata ->> 'store'`); the
-    flag says whether it is a JSON string (a `store=` filter matches only those)."""
+    flag says whether a `store=` filter can match it (on PostgreSQL: JSON strings only)."""
 
     store: Mapped[str | None] = mapped_column(Text)
     store_is_text: Mapped[bool] = mapped_column(Boolean)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.cli import main
-from bot.models import StaffUser
+from bot.models import NpsDay, StaffUser
 from bot.runtime import Runtime
 from scoring import nps
 from tests.insights.seed import Answer, seed
@@ -124,3 +124,20 @@ def test_user_create_stores_a_hash_and_refuses_a_short_password(
     assert users["luis"].role == "readonly"
     listing = cli.invoke(main, ["user", "list"])
     assert "ana\tstaff" in listing.output
+
+
+def test_insights_refresh_fills_the_rollup_and_the_report_reads_the_same(
+    cli: CliRunner, rt: Runtime
+) -> None:
+    before = cli.invoke(main, ["report", "--interval", "day", "--meta", "store=centro"])
+    result = cli.invoke(main, ["insights", "refresh"])
+    assert result.exit_code == 0, result.output
+    assert "rollup up to" in result.output
+    with rt.db.session() as s:
+        assert s.scalar(select(func.sum(NpsDay.responses))) == len(SCORES)
+    after = cli.invoke(main, ["report", "--interval", "day", "--meta", "store=centro"])
+    assert after.output == before.output
+    full = cli.invoke(main, ["insights", "refresh", "--full"])
+    assert full.exit_code == 0, full.output
+    with rt.db.session() as s:
+        assert s.scalar(select(func.sum(NpsDay.responses))) == len(SCORES)
