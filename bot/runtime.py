@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,9 @@ from channels.base import Channel, Inbound, Outbound
 from scheduler.ratelimit import Limiter, parse_rates
 
 log = logging.getLogger(__name__)
+
+# Advisory lock key for the start-up survey sync (any constant; "npsb" in ASCII).
+SYNC_LOCK = 0x6E707362
 
 GroupHook = Callable[["Runtime", Session, Inbound, int, datetime], list[Outbound]]
 CaseHook = Callable[["Runtime", Session, Inbound, int, datetime], list[Outbound] | None]
@@ -84,6 +88,10 @@ def build_runtime(
             # The write lock up front: gunicorn workers start together, and on SQLite a
             # deferred transaction that reads then writes fails at once (stale snapshot).
             with rt.db.session_for_update() as s:
+                if rt.db.postgres:
+                    # PostgreSQL has no database-wide write lock: two workers starting together
+                    # would both insert a new survey (unique violation, a worker fails to boot).
+                    s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK})
                 if behind(s.connection()):
                     raise NotReady(
                         f"the database at {where} is behind this version: run `npsbot db upgrade`"
