@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import phonenumbers
-from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy.orm import Session
 
 from bot.config import LANGUAGES
-from bot.models import Contact, ContactChannel, Invitation
+from bot.models import (
+    OPEN_STATES,
+    Case,
+    CaseStatus,
+    Contact,
+    ContactChannel,
+    Invitation,
+)
+from bot.models import InvitationState as S
 from channels.base import Inbound
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 PHONE_CHANNELS = ("sms", "whatsapp")
+CLOSED_STATES = (S.COMPLETED, S.EXPIRED, S.UNANSWERED)
+# Invitations an inbound message can act on: an open one, or a closed one it may add to.
+INBOUND_STATES = (*OPEN_STATES, *CLOSED_STATES)
 
 
 def normalise_phone(raw: str, country: str = "MX") -> str:
@@ -61,41 +73,114 @@ def ensure_channel(s: Session, contact: Contact, channel: str, address: str) -> 
     return cc
 
 
-def _find_stmt(lock: bool) -> Select[ContactChannel]:
-    stmt = (
-        select(ContactChannel)
-        .join(ContactChannel.contact)
-        .options(contains_eager(ContactChannel.contact))
-        .where(
-            ContactChannel.channel == bindparam("channel"),
-            ContactChannel.address == bindparam("address"),
-        )
+CONTACTS = cast(Table, Contact.__table__)
+CHANNELS = cast(Table, ContactChannel.__table__)
+INVITATIONS = cast(Table, Invitation.__table__)
+CASES = cast(Table, Case.__table__)
+
+
+def _surveyed(contact_id: Any) -> Any:
+    """Whether the contact has an invitation an inbound message can act on."""
+    return (
+        select(INVITATIONS.c.id)
+        .where(INVITATIONS.c.contact_id == contact_id, INVITATIONS.c.state.in_(INBOUND_STATES))
+        .exists()
     )
-    return stmt.with_for_update() if lock else stmt
 
 
-# Built once: constructing a statement per webhook cost more than running it.
-_FIND = {False: _find_stmt(False), True: _find_stmt(True)}
+def _in_case(contact_id: Any) -> Any:
+    """Whether the contact has an unresolved case (the staff module may relay the message)."""
+    return (
+        select(CASES.c.id)
+        .where(CASES.c.contact_id == contact_id, CASES.c.status != CaseStatus.RESOLVED)
+        .exists()
+    )
 
 
-def find_for_inbound(rt: Runtime, s: Session, m: Inbound) -> ContactChannel | None:
-    """The sender's channel row with its contact, in one query; on PostgreSQL both rows are
-    locked, so a customer's second message waits for the first one's transaction."""
-    return s.scalar(_FIND[rt.db.postgres], {"channel": m.channel, "address": m.sender})
+# SQLite (the transaction already holds the write lock): mark the channel seen and read the
+# sender's context in one statement. Text, because SQLAlchemy leaves the updated table's
+# columns unqualified in RETURNING, which inside the subqueries would name their own tables.
+_STATES = ", ".join(f"'{st.value}'" for st in INBOUND_STATES)
+_SEEN_RETURNING = text(
+    "UPDATE contact_channels SET last_inbound_at = :now"
+    " WHERE channel = :channel AND address = :address"
+    " RETURNING id, contact_id,"
+    " (SELECT language FROM contacts WHERE contacts.id = contact_channels.contact_id),"
+    " EXISTS (SELECT 1 FROM invitations WHERE invitations.contact_id ="
+    f" contact_channels.contact_id AND invitations.state IN ({_STATES})),"
+    " EXISTS (SELECT 1 FROM cases WHERE cases.contact_id = contact_channels.contact_id"
+    f" AND cases.status != '{CaseStatus.RESOLVED.value}')"
+).bindparams(bindparam("now", type_=CHANNELS.c.last_inbound_at.type))
+# PostgreSQL: lock the channel row and its contact first, so a customer's second message
+# waits for the first one's transaction; then mark the channel seen.
+_LOCK = (
+    select(
+        CHANNELS.c.id,
+        CHANNELS.c.contact_id,
+        CONTACTS.c.language,
+        _surveyed(CONTACTS.c.id),
+        _in_case(CONTACTS.c.id),
+    )
+    .join_from(CHANNELS, CONTACTS, CONTACTS.c.id == CHANNELS.c.contact_id)
+    .where(
+        CHANNELS.c.channel == bindparam("channel"),
+        CHANNELS.c.address == bindparam("address"),
+    )
+    .with_for_update(of=(CHANNELS, CONTACTS))
+)
+_SEEN = (
+    update(CHANNELS).where(CHANNELS.c.id == bindparam("cc")).values(last_inbound_at=bindparam("at"))
+)
 
 
-def create_for_inbound(rt: Runtime, s: Session, m: Inbound, now: datetime) -> ContactChannel:
+@dataclass(frozen=True)
+class Found:
+    """The sender's channel row and contact, and what else the lookup saw: whether the contact
+    has an invitation a message can act on, and an unresolved case (True when unknown). Asked
+    in the same statement, so a customer who was never surveyed costs no further lookups."""
+
+    cc_id: int
+    contact_id: int
+    language: str | None
+    surveyed: bool = True
+    in_case: bool = True
+
+
+def find_for_inbound(rt: Runtime, s: Session, m: Inbound, now: datetime) -> Found | None:
+    """The sender's channel row, marked seen (`last_inbound_at`), with its context; locked for
+    the rest of the transaction (the SQLite write lock, or row locks on PostgreSQL). The
+    context's subqueries are not locked: the rows they look for are only created outside the
+    customer's lock (invitations by the dispatcher; a case the webhook creates has no card yet,
+    and only a case with a card in a staff chat takes messages)."""
+    params = {"channel": m.channel, "address": m.sender}
+    if rt.db.postgres:
+        row = s.execute(_LOCK, params).first()
+        if row is not None:
+            s.execute(_SEEN, {"cc": row[0], "at": now})
+    else:
+        row = s.execute(_SEEN_RETURNING, {**params, "now": now}).first()
+    if row is None:
+        return None
+    return Found(row[0], row[1], row[2], bool(row[3]), bool(row[4]))
+
+
+_BY_LINK = select(Invitation).where(Invitation.link_token == bindparam("token"))
+_BY_PHONE = select(Contact).where(Contact.phone == bindparam("phone")).order_by(Contact.id).limit(1)
+_LOCK_CONTACT = select(Contact.id).where(Contact.id == bindparam("id")).with_for_update()
+
+
+def create_for_inbound(rt: Runtime, s: Session, m: Inbound, now: datetime) -> Found:
     """A channel row for a sender seen for the first time: an existing contact (same phone, or
     the Telegram deep link's) or a new one."""
     contact = None
     if m.start_payload:
         # Telegram onboarding: the deep link names the invitation, and so the contact.
-        inv = s.scalar(select(Invitation).where(Invitation.link_token == m.start_payload))
+        inv = s.scalar(_BY_LINK, {"token": m.start_payload})
         if inv is not None:
             contact = inv.contact
             contact.telegram_chat_id = m.sender
     if contact is None and m.channel in PHONE_CHANNELS and m.sender.startswith("+"):
-        contact = s.scalar(select(Contact).where(Contact.phone == m.sender).order_by(Contact.id))
+        contact = s.scalar(_BY_PHONE, {"phone": m.sender})
     if contact is None:
         hint = (m.language_hint or "")[:2].lower()
         contact = Contact(
@@ -105,8 +190,15 @@ def create_for_inbound(rt: Runtime, s: Session, m: Inbound, now: datetime) -> Co
             language=hint if hint in LANGUAGES else rt.settings.default_language,
             created_at=now,
         )
-        s.add(contact)
+        cc = ContactChannel(
+            contact=contact, channel=m.channel, address=m.sender, last_inbound_at=now
+        )
+        s.add(cc)
         s.flush()
-    elif rt.db.postgres:
-        s.execute(select(Contact.id).where(Contact.id == contact.id).with_for_update())
-    return ensure_channel(s, contact, m.channel, m.sender)
+        # A contact created just now has no invitation and no case: nothing more to look up.
+        return Found(cc.id, contact.id, contact.language, surveyed=False, in_case=False)
+    if rt.db.postgres:
+        s.execute(_LOCK_CONTACT, {"id": contact.id})
+    cc = ensure_channel(s, contact, m.channel, m.sender)
+    cc.last_inbound_at = now
+    return Found(cc.id, contact.id, contact.language)

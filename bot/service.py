@@ -18,12 +18,11 @@ from sqlalchemy import Select, Table, bindparam, case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
 import scoring
 from bot import conversation
 from bot.buttons import read_score
-from bot.contacts import create_for_inbound, find_for_inbound
+from bot.contacts import INBOUND_STATES, Found, create_for_inbound, find_for_inbound
 from bot.conversation import Incoming, Keyword
 from bot.events import ContactOptedOut, DetractorResponded, Event, OutboxQueued, ResponseCompleted
 from bot.models import (
@@ -154,10 +153,8 @@ MESSAGES = cast(Table, Message.__table__)
 CHANNELS = cast(Table, ContactChannel.__table__)
 _INSERT_INBOUND = {d: _insert_stmt(d) for d in ("postgresql", "sqlite")}
 _INSERT_OUT = MESSAGES.insert()
-_SEEN = (
-    update(CHANNELS)
-    .where(CHANNELS.c.id == bindparam("cc"))
-    .values(last_inbound_at=bindparam("now"))
+_OPTED_OUT = (
+    update(CHANNELS).where(CHANNELS.c.id == bindparam("cc")).values(opted_out_at=bindparam("at"))
 )
 
 
@@ -249,26 +246,26 @@ def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Out
     events: list[Event] = []
     with rt.db.session_for_update() as s:
         private = m.chat_type == "private"
-        cc = find_for_inbound(rt, s, m) if private else None
-        msg_id = _insert_inbound(s, m, now, cc.contact_id if cc else None)
+        found = find_for_inbound(rt, s, m, now) if private else None
+        if private and found is None:
+            # A sender's first message: the contact first, so the message row names it (a
+            # redelivery cannot get here: its first delivery created the contact).
+            found = create_for_inbound(rt, s, m, now)
+        contact_id = found.contact_id if found else None
+        msg_id = _insert_inbound(s, m, now, contact_id)
         if msg_id is None:
             log.info("duplicate %s message %s: answering as before", m.channel, m.provider_id)
             return _previous_replies(s, m)
-        if not private:
+        if found is None:
             # Group chats never enter a customer survey (staff chats are groups).
             replies = rt.on_group(rt, s, m, msg_id, now) if rt.on_group else _ack(m)
         else:
-            if cc is None:
-                cc = create_for_inbound(rt, s, m, now)
-                s.execute(
-                    update(Message).where(Message.id == msg_id).values(contact_id=cc.contact_id)
-                )
-            replies = _converse(rt, s, m, cc, now, events)
+            replies = _converse(rt, s, m, found, now, events)
         if replies:
             _store_replies(
                 s,
                 replies,
-                contact_id=cc.contact_id if cc else None,
+                contact_id=contact_id,
                 in_reply_to=msg_id,
                 inline=inline,
                 now=now,
@@ -298,19 +295,14 @@ def _texts(rt: Runtime, language: str | None, survey: Survey | None = None) -> T
 
 
 def _converse(
-    rt: Runtime, s: Session, m: Inbound, cc: ContactChannel, now: datetime, events: list[Event]
+    rt: Runtime, s: Session, m: Inbound, found: Found, now: datetime, events: list[Event]
 ) -> list[Outbound]:
-    contact = cc.contact
-    s.execute(_SEEN, {"cc": cc.id, "now": now})
-    # Already written: keep the loaded row in step without a second UPDATE at flush.
-    set_committed_value(cc, "last_inbound_at", now)
-
     def reply(text: str, **extra: Any) -> Outbound:
         return Outbound(channel=m.channel, to=m.sender, text=text, **extra)
 
-    texts = _texts(rt, contact.language)
+    texts = _texts(rt, found.language)
     if m.channel == "telegram" and m.text.startswith("/start"):
-        return _start(rt, s, m, cc, now, events, texts, reply)
+        return _start(rt, s, m, found, now, events, texts, reply)
     # The provider already confirmed its own STOP/START/HELP (Twilio Advanced Opt-Out).
     provider_said = m.opt_out is not None
     kw = (
@@ -323,19 +315,24 @@ def _converse(
         else conversation.keyword(m.text)
     )
     if kw is Keyword.STOP:
-        cc.opted_out_at = now
-        for open_inv in _open_invitations(rt, s, contact.id):
+        s.execute(_OPTED_OUT, {"cc": found.cc_id, "at": now})
+        for open_inv in _open_invitations(rt, s, found.contact_id):
             open_inv.state = S.OPTED_OUT
-        events.append(ContactOptedOut(contact.id, m.channel))
+        events.append(ContactOptedOut(found.contact_id, m.channel))
         return [] if provider_said else [reply(texts("stopped"))]
     if kw is Keyword.START:
-        cc.opted_out_at = None
+        s.execute(_OPTED_OUT, {"cc": found.cc_id, "at": None})
         return [] if provider_said else [reply(texts("started"))]
     if kw is Keyword.HELP:
         return [] if provider_said else [reply(texts("help"))]
 
-    # One query: the open invitation, or else the last closed one (for _no_open_survey).
-    inv = s.scalar(_LATEST[rt.db.postgres], {"contact_id": contact.id})
+    # One query: the open invitation, or else the last closed one (for _no_open_survey); none
+    # when the contact lookup saw that this customer was never surveyed.
+    inv = (
+        s.scalar(_LATEST[rt.db.postgres], {"contact_id": found.contact_id})
+        if found.surveyed
+        else None
+    )
     last = None
     if inv is not None and inv.state not in OPEN_STATES:
         inv, last = None, inv
@@ -350,11 +347,11 @@ def _converse(
         # Otherwise a WhatsApp template quick reply: its payload is fixed, not our signed
         # data, and its label (Twilio's Body) is read like a typed reply.
     if inv is None:
-        if rt.on_case_message is not None:
-            relayed = rt.on_case_message(rt, s, m, contact.id, now)
+        if rt.on_case_message is not None and found.in_case:
+            relayed = rt.on_case_message(rt, s, m, found.contact_id, now)
             if relayed is not None:
                 return relayed
-        return _no_open_survey(rt, s, m, last, contact.id, now, events, texts, reply)
+        return _no_open_survey(rt, s, m, last, found.contact_id, now, events, texts, reply)
 
     texts = _texts(rt, inv.language, inv.survey)
     state = S(inv.state)
@@ -373,7 +370,7 @@ def _converse(
             response = Response(
                 invitation_id=inv.id,
                 survey_id=inv.survey_id,
-                contact_id=contact.id,
+                contact_id=found.contact_id,
                 channel=m.channel,
                 score=turn.score,
                 category=classify(turn.score),
@@ -402,7 +399,7 @@ def _start(
     rt: Runtime,
     s: Session,
     m: Inbound,
-    cc: ContactChannel,
+    found: Found,
     now: datetime,
     events: list[Event],
     texts: Texts,
@@ -413,7 +410,7 @@ def _start(
         return [reply(texts("help"))]
     inv = s.scalar(select(Invitation).where(Invitation.link_token == m.start_payload))
     fresh = inv is not None and inv.link_expires_at is not None and inv.link_expires_at > now
-    if inv is None or not fresh or inv.contact_id != cc.contact_id:
+    if inv is None or not fresh or inv.contact_id != found.contact_id:
         return [reply(texts("stale_button"))]
     inv.link_token = None  # single use
     if inv.state == S.SCHEDULED:
@@ -464,9 +461,6 @@ def _open_invitations(rt: Runtime, s: Session, contact_id: int) -> list[Invitati
     return list(s.scalars(stmt))
 
 
-CLOSED_STATES = (S.COMPLETED, S.EXPIRED, S.UNANSWERED)
-
-
 def _latest_stmt(lock: bool) -> Select[Invitation]:
     is_open = Invitation.state.in_(OPEN_STATES)
     stmt = (
@@ -474,7 +468,7 @@ def _latest_stmt(lock: bool) -> Select[Invitation]:
         .options(joinedload(Invitation.survey), joinedload(Invitation.response))
         .where(
             Invitation.contact_id == bindparam("contact_id"),
-            Invitation.state.in_((*OPEN_STATES, *CLOSED_STATES)),
+            Invitation.state.in_(INBOUND_STATES),
         )
         # Open ones first, newest first; then closed ones, last updated first.
         .order_by(
