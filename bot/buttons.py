@@ -9,13 +9,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from functools import lru_cache
 
 from channels.base import Button
 
+LABELS = tuple(str(n) for n in range(11))
+
+
+@lru_cache(maxsize=4)
+def _keyed(secret: str) -> hmac.HMAC:
+    # The key's two padded blocks hashed once per secret: each MAC copies this state (never
+    # updated itself, so the copies are safe from any thread).
+    return hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
 
 def _mac(secret: str, body: str) -> str:
-    digest = hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode()[:10]
+    h = _keyed(secret).copy()
+    h.update(body.encode())
+    return base64.urlsafe_b64encode(h.digest())[:10].decode()
 
 
 def score_data(secret: str, invitation_id: int, score: int) -> str:
@@ -25,7 +36,7 @@ def score_data(secret: str, invitation_id: int, score: int) -> str:
 
 def score_buttons(secret: str, invitation_id: int) -> tuple[tuple[Button, ...], ...]:
     """0-10 in two rows (0-5, 6-10): fits a phone screen without scrolling."""
-    row = [Button(str(n), score_data(secret, invitation_id, n)) for n in range(11)]
+    row = [Button(LABELS[n], score_data(secret, invitation_id, n)) for n in range(11)]
     return (tuple(row[:6]), tuple(row[6:]))
 
 

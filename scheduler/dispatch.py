@@ -34,19 +34,39 @@ claimed again. Records and put-backs match the claim by `lease_until`, which an 
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from dataclasses import dataclass, field
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, time, timedelta
+from queue import Empty, SimpleQueue
 from time import monotonic
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    any_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.buttons import score_buttons
@@ -55,7 +75,7 @@ from bot.models import Contact, ContactChannel, Invitation, Message, Survey
 from bot.models import InvitationState as S
 from bot.rules import IN_FLIGHT, contact_zone, outside_quiet_hours, parse_quiet
 from bot.runtime import Runtime
-from bot.service import outbound_payload, queue_outbound
+from bot.service import queue_outbound
 from bot.texts import Texts, texts_for
 from channels.base import Outbound, Sent, Template
 from channels.errors import ContactStopped, OutsideWindow, SendError, Throttled, Unreachable
@@ -141,21 +161,74 @@ def question(
     """The NPS question for one invitation on one channel: score buttons (numbered text where
     there are none), and the approved template where free text is not allowed (WhatsApp outside
     the 24 h window the customer's last message opened)."""
-    template = None
-    tpl = options.get("whatsapp_templates", {}).get(language)
-    if tpl:
-        template = Template(tpl["sid"], {"1": contact_name or ""} | tpl.get("variables", {}))
-    inside = last_inbound_at is not None and now - last_inbound_at < WINDOW
-    return Outbound(
-        channel=channel,
-        to=address,
-        text=texts("question"),
-        buttons=score_buttons(rt.settings.secret_key, inv_id),
-        buttons_optional=True,
-        template=template,
-        needs_template=channel == "whatsapp" and not inside,
-        ref=f"inv-{inv_id}",
+    return _Question.build(rt, options, language, channel, texts).message(
+        rt, inv_id, contact_name, address, last_inbound_at, now
     )
+
+
+@dataclass(frozen=True)
+class _Question:
+    """The parts of the NPS question shared by every invitation of one survey, language and
+    channel, worked out once per batch; `message` fills in the invitation's own."""
+
+    channel: str
+    text: str
+    template: Mapping[str, Any] | None
+    buttons: bool  # the channel shows buttons (elsewhere the text already asks "0 to 10")
+    whatsapp: bool
+
+    @classmethod
+    def build(
+        cls, rt: Runtime, options: Mapping[str, Any], language: str, channel: str, texts: Texts
+    ) -> _Question:
+        tpl = options.get("whatsapp_templates", {}).get(language)
+        ch = rt.channels.get(channel)
+        return cls(
+            channel,
+            texts("question"),
+            tpl or None,
+            getattr(ch, "supports_buttons", True),
+            channel == "whatsapp",
+        )
+
+    def message(
+        self,
+        rt: Runtime,
+        inv_id: int,
+        contact_name: str | None,
+        address: str,
+        last_inbound_at: datetime | None,
+        now: datetime,
+    ) -> Outbound:
+        tpl = self.template
+        template = None
+        if tpl:
+            template = Template(tpl["sid"], {"1": contact_name or ""} | tpl.get("variables", {}))
+        inside = last_inbound_at is not None and now - last_inbound_at < WINDOW
+        return Outbound(
+            channel=self.channel,
+            to=address,
+            text=self.text,
+            # Optional buttons: a channel without buttons sends the text alone (`render_text`),
+            # so the 11 signed buttons are made only for channels that show them.
+            buttons=score_buttons(rt.settings.secret_key, inv_id) if self.buttons else (),
+            buttons_optional=True,
+            template=template,
+            needs_template=self.whatsapp and not inside,
+            ref=f"inv-{inv_id}",
+        )
+
+
+_PLAIN_FIELDS = tuple(f.name for f in fields(Outbound) if f.name not in ("buttons", "template"))
+
+
+def _payload(msg: Outbound) -> dict[str, Any]:
+    """`bot.service.outbound_payload` (`dataclasses.asdict`), built directly: asdict's
+    recursive deep copy of the buttons was a quarter of a worker's time per survey."""
+    d = {name: getattr(msg, name) for name in _PLAIN_FIELDS}
+    d["buttons"] = [[{"label": b.label, "data": b.data} for b in row] for row in msg.buttons]
+    d["template"] = None if msg.template is None else asdict(msg.template)
+    return d
 
 
 INV = cast(Table, Invitation.__table__)
@@ -174,7 +247,11 @@ class Job:
     """One claimed invitation and what its sends need, read once for the batch."""
 
     id: int
-    contact: Contact  # transient: name, phone, Telegram chat, zone
+    contact_id: int
+    contact_name: str | None
+    # (phone, Telegram chat id, time zone): a transient `Contact` is built from them only for
+    # the rare paths that need one (no channel row yet, quiet hours).
+    contact_rest: tuple[str | None, str | None, str | None]
     survey: _SurveyRow
     language: str
     channels: list[str]
@@ -185,6 +262,17 @@ class Job:
     lease_until: datetime | None = None
     plan: Plan | None = None
     tried: set[str] = field(default_factory=set)
+
+    @property
+    def contact(self) -> Contact:
+        phone, chat, tz = self.contact_rest
+        return Contact(
+            id=self.contact_id,
+            name=self.contact_name,
+            phone=phone,
+            telegram_chat_id=chat,
+            timezone=tz,
+        )
 
 
 @dataclass(frozen=True)
@@ -228,13 +316,13 @@ class _Batch:
         self.rt = rt
         # (contact id, channel) -> the contact's row on that channel
         self.ccs: dict[tuple[int, str], _Channel] = {}
-        self.texts: dict[tuple[int, str], Any] = {}
+        self.questions: dict[tuple[int, str, str], _Question] = {}
 
     def plan(self, s: Session, job: Job, now: datetime) -> Plan | None:
         """The first channel in the invitation's order, not tried yet, that is configured,
         reachable and allowed (as `_plan`, from the batch's reads)."""
         rt = self.rt
-        cid = job.contact.id
+        cid = job.contact_id
         for name in job.channels:
             if name not in rt.channels or name in job.tried:
                 continue
@@ -246,27 +334,19 @@ class _Batch:
                 cc = self._ensure_channel(s, cid, name, address)
             if cc.opted_out_at is not None or cc.unreachable_at is not None:
                 continue
-            key = (job.survey.id, job.language)
-            texts = self.texts.get(key)
-            if texts is None:
-                texts = self.texts[key] = texts_for(
+            key = (job.survey.id, job.language, name)
+            q = self.questions.get(key)
+            if q is None:
+                texts = texts_for(
                     job.language,
                     job.survey.texts,
                     default=rt.settings.default_language,
                     business=rt.settings.business_name,
                 )
-            msg = question(
-                rt,
-                job.id,
-                job.survey.options,
-                job.language,
-                job.contact.name,
-                name,
-                address,
-                cc.last_inbound_at,
-                texts,
-                now,
-            )
+                q = self.questions[key] = _Question.build(
+                    rt, job.survey.options, job.language, name, texts
+                )
+            msg = q.message(rt, job.id, job.contact_name, address, cc.last_inbound_at, now)
             return Plan(job.id, name, msg, cid)
         return None
 
@@ -280,19 +360,94 @@ class _Batch:
         cc = self.ccs[(contact_id, name)] = _Channel(address, None, None, None)
         return cc
 
-    def load_channels(self, s: Session, contact_ids: Collection[int]) -> None:
-        rows = s.execute(
-            select(
-                CCH.c.contact_id,
-                CCH.c.channel,
-                CCH.c.address,
-                CCH.c.opted_out_at,
-                CCH.c.unreachable_at,
-                CCH.c.last_inbound_at,
-            ).where(CCH.c.contact_id.in_(contact_ids))
-        )
+    def load_channels(self, conn: Connection, contact_ids: Any) -> None:
+        rows = conn.execute(_STATEMENTS[self.rt.db.postgres].channels, {"b_contacts": contact_ids})
         for cid, name, address, opted, unreachable, inbound in rows:
             self.ccs[(cid, name)] = _Channel(address, opted, unreachable, inbound)
+
+
+def _among(postgres: bool, col: ColumnElement[int], name: str) -> ColumnElement[bool]:
+    """`col IN :name`. On PostgreSQL `col = ANY(CAST(:name AS bigint[]))`, the ids given as one
+    '{1,2,…}' string (`_ids`): one statement text whatever the number of ids (IN renders a
+    parameter per id, so each batch size was a new statement for SQLAlchemy and psycopg to
+    render and convert, and for the server to parse), and no per-element adaptation (psycopg
+    adapts a list to an array element by element, in Python)."""
+    if not postgres:
+        return col.in_(bindparam(name, expanding=True))
+    return col == any_(sql_cast(bindparam(name, type_=String), ARRAY(BigInteger)))
+
+
+def _ids(postgres: bool, ids: Collection[int]) -> Any:
+    return "{" + ",".join(map(str, ids)) + "}" if postgres else list(ids)
+
+
+class _Statements:
+    """The claim's and the record's statements, built once per dialect: a statement built anew
+    each batch spent more of the worker's time on SQLAlchemy's cache key than on the rows."""
+
+    def __init__(self, postgres: bool) -> None:
+        self.claim = _claim_stmt(postgres)
+        self.surveys = select(
+            SUR.c.id, SUR.c.texts, SUR.c.options, SUR.c.resurvey_days, SUR.c.expiry_hours
+        ).where(_among(postgres, SUR.c.id, "b_surveys"))
+        self.channels = select(
+            CCH.c.contact_id,
+            CCH.c.channel,
+            CCH.c.address,
+            CCH.c.opted_out_at,
+            CCH.c.unreachable_at,
+            CCH.c.last_inbound_at,
+        ).where(_among(postgres, CCH.c.contact_id, "b_contacts"))
+        # The rules' facts for every contact at once, from its invitations outside the batch.
+        self.facts = (
+            select(
+                INV.c.contact_id,
+                func.sum(case((INV.c.state.in_(IN_FLIGHT), 1), else_=0)),
+                func.max(INV.c.sent_at),
+            )
+            .where(
+                _among(postgres, INV.c.contact_id, "b_contacts"),
+                ~_among(postgres, INV.c.id, "b_ids"),
+            )
+            .group_by(INV.c.contact_id)
+        )
+        ids = _among(postgres, INV.c.id, "b_ids")
+        self.skipped = (
+            update(INV)
+            .where(ids)
+            .values(
+                state=S.SKIPPED,
+                skip_reason=bindparam("b_reason"),
+                lease_until=None,
+                attempts=INV.c.attempts + 1,
+            )
+        )
+        self.deferred = (
+            update(INV)
+            .where(INV.c.id == bindparam("b_id"))
+            .values(due_at=bindparam("b_due"), lease_until=None)
+        )
+        self.failed = (
+            update(INV)
+            .where(ids)
+            .values(
+                state=S.FAILED,
+                lease_until=None,
+                attempts=INV.c.attempts + 1,
+                last_error=func.coalesce(INV.c.last_error, "no configured, reachable channel"),
+            )
+        )
+        # The channel is recorded before the send, so an `unknown` one says where it went.
+        self.sending = (
+            update(INV)
+            .where(ids)
+            .values(
+                state=S.SENDING,
+                lease_until=bindparam("b_lease"),
+                attempts=INV.c.attempts + 1,
+                channel=bindparam("b_channel"),
+            )
+        )
 
 
 def _claim_stmt(postgres: bool) -> Select[Any]:
@@ -321,30 +476,33 @@ def _claim_stmt(postgres: bool) -> Select[Any]:
     return stmt.with_for_update(skip_locked=True, of=INV) if postgres else stmt
 
 
+_STATEMENTS = {True: _Statements(True), False: _Statements(False)}
+
+
 def claim_batch(rt: Runtime, now: datetime, limit: int) -> tuple[list[Job], _Batch, int]:
     """Claim due invitations, apply the rules, choose channels: one transaction, a few set-based
     statements. Returns the invitations to send (state `sending`, under one lease), the batch's
     reads, and how many were claimed (sent, skipped, deferred or failed)."""
     batch = _Batch(rt)
+    pg = rt.db.postgres
+    st = _STATEMENTS[pg]
     with rt.db.session_for_update() as s:
-        rows = s.execute(_claim_stmt(rt.db.postgres), {"now": now, "limit": limit}).all()
+        # Core statements on the session's connection: the ORM's execute path (bulk update
+        # evaluation, autoflush) has nothing to do for them.
+        conn = s.connection()
+        rows = conn.execute(st.claim, {"now": now, "limit": limit}).all()
         if not rows:
             return [], batch, 0
-        survey_ids = {r[1] for r in rows}
         surveys = {
             r.id: _SurveyRow(r.id, r.texts or {}, r.options or {}, r.resurvey_days, r.expiry_hours)
-            for r in s.execute(
-                select(
-                    SUR.c.id, SUR.c.texts, SUR.c.options, SUR.c.resurvey_days, SUR.c.expiry_hours
-                ).where(SUR.c.id.in_(survey_ids))
-            )
+            for r in conn.execute(st.surveys, {"b_surveys": _ids(pg, {r[1] for r in rows})})
         }
         jobs = [
             Job(
                 id=r[0],
-                contact=Contact(
-                    id=r[8], name=r[9], phone=r[10], telegram_chat_id=r[11], timezone=r[12]
-                ),
+                contact_id=r[8],
+                contact_name=r[9],
+                contact_rest=(r[10], r[11], r[12]),
                 survey=surveys[r[1]],
                 language=r[2],
                 channels=list(r[3] or []),
@@ -358,26 +516,20 @@ def claim_batch(rt: Runtime, now: datetime, limit: int) -> tuple[list[Job], _Bat
             )
             for r in rows
         ]
-        contact_ids = {j.contact.id for j in jobs}
-        batch.load_channels(s, contact_ids)
+        contact_ids = _ids(pg, {j.contact_id for j in jobs})
+        batch.load_channels(conn, contact_ids)
         # The rules' facts for every contact at once, from its invitations outside this batch;
         # the batch's own are added in Python as it is decided, in claim order.
         in_flight: dict[int, int] = {}
         last_sent: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
-        for cid, count, last in s.execute(
-            select(
-                INV.c.contact_id,
-                func.sum(case((INV.c.state.in_(IN_FLIGHT), 1), else_=0)),
-                func.max(INV.c.sent_at),
-            )
-            .where(INV.c.contact_id.in_(contact_ids), INV.c.id.not_in([j.id for j in jobs]))
-            .group_by(INV.c.contact_id)
+        for cid, count, last in conn.execute(
+            st.facts, {"b_contacts": contact_ids, "b_ids": _ids(pg, [j.id for j in jobs])}
         ):
             in_flight[cid] = int(count or 0)
             if last is not None:
                 last_sent[cid].append((0, last))
         for j in jobs:
-            cid = j.contact.id
+            cid = j.contact_id
             in_flight[cid] = in_flight.get(cid, 0) + 1  # claimed: `sending`, in flight
             if j.sent_at is not None:
                 last_sent[cid].append((j.id, j.sent_at))
@@ -390,7 +542,7 @@ def claim_batch(rt: Runtime, now: datetime, limit: int) -> tuple[list[Job], _Bat
         to_send: list[Job] = []
         quiet_of: dict[int, tuple[time, time]] = {}
         for j in jobs:
-            cid = j.contact.id
+            cid = j.contact_id
             reason = _skip_reason(batch, j, in_flight[cid] - 1, last_sent, now)
             if reason is not None:
                 skipped[reason].append(j.id)
@@ -399,7 +551,12 @@ def claim_batch(rt: Runtime, now: datetime, limit: int) -> tuple[list[Job], _Bat
             quiet = quiet_of.get(j.survey.id)
             if quiet is None:
                 quiet = quiet_of[j.survey.id] = parse_quiet(j.survey.options.get("quiet_hours"))
-            later = outside_quiet_hours(now, contact_zone(j.contact), quiet)
+            # No quiet hours (start == end): no zone to work out, never deferred.
+            later = (
+                now
+                if quiet[0] == quiet[1]
+                else outside_quiet_hours(now, contact_zone(j.contact), quiet)
+            )
             if later > now:
                 deferred.append({"b_id": j.id, "b_due": later})  # not a failed attempt
                 continue
@@ -417,45 +574,14 @@ def claim_batch(rt: Runtime, now: datetime, limit: int) -> tuple[list[Job], _Bat
             sending[j.plan.channel].append(j.id)
             to_send.append(j)
         for reason, ids in skipped.items():
-            s.execute(
-                update(INV)
-                .where(INV.c.id.in_(ids))
-                .values(
-                    state=S.SKIPPED,
-                    skip_reason=reason,
-                    lease_until=None,
-                    attempts=INV.c.attempts + 1,
-                )
-            )
+            conn.execute(st.skipped, {"b_ids": _ids(pg, ids), "b_reason": reason})
         if deferred:
-            s.execute(
-                update(INV)
-                .where(INV.c.id == bindparam("b_id"))
-                .values(due_at=bindparam("b_due"), lease_until=None),
-                deferred,
-            )
+            conn.execute(st.deferred, deferred)
         if failed:
-            s.execute(
-                update(INV)
-                .where(INV.c.id.in_(failed))
-                .values(
-                    state=S.FAILED,
-                    lease_until=None,
-                    attempts=INV.c.attempts + 1,
-                    last_error=func.coalesce(INV.c.last_error, "no configured, reachable channel"),
-                )
-            )
+            conn.execute(st.failed, {"b_ids": _ids(pg, failed)})
         for channel, ids in sending.items():
-            # The channel is recorded before the send, so an `unknown` one says where it went.
-            s.execute(
-                update(INV)
-                .where(INV.c.id.in_(ids))
-                .values(
-                    state=S.SENDING,
-                    lease_until=lease_until,
-                    attempts=INV.c.attempts + 1,
-                    channel=channel,
-                )
+            conn.execute(
+                st.sending, {"b_ids": _ids(pg, ids), "b_lease": lease_until, "b_channel": channel}
             )
     return to_send, batch, len(jobs)
 
@@ -470,19 +596,20 @@ def _skip_reason(
     """`bot.rules.skip_reason`, from the batch's reads (same rules, same order)."""
     if others_in_flight:
         return "open_invitation"
-    cid = j.contact.id
-    # The invitation's own earlier send (a resend after `unknown`) does not count.
-    last = max((t for inv_id, t in last_sent.get(cid, ()) if inv_id != j.id), default=None)
+    cid = j.contact_id
+    last = None
+    for inv_id, t in last_sent.get(cid, ()):
+        # The invitation's own earlier send (a resend after `unknown`) does not count.
+        if inv_id != j.id and (last is None or t > last):
+            last = t
     if last is not None and now - last < timedelta(days=j.survey.resurvey_days):
         return "resurvey_window"
-    stopped = {
-        name
-        for name in j.channels
-        if (cc := batch.ccs.get((cid, name))) is not None and cc.opted_out_at is not None
-    }
-    if j.channels and all(c in stopped for c in j.channels):
-        return "opted_out"
-    return None
+    # Opted out of every channel in its order (a plain loop: this runs for every invitation).
+    for name in j.channels:
+        cc = batch.ccs.get((cid, name))
+        if cc is None or cc.opted_out_at is None:
+            return None
+    return "opted_out" if j.channels else None
 
 
 def _send(rt: Runtime, job: Job, guard: timedelta) -> Outcome:
@@ -512,7 +639,9 @@ def _record(rt: Runtime, batch_of: dict[int, _Batch], done: list[tuple[Job, Outc
     errors = [(j, o) for j, o in done if isinstance(o, SendError)]
     again: list[Job] = []
     with rt.db.session_for_update() as s:
-        if sent:
+        if sent and rt.db.postgres:
+            _record_sent_pg(s, sent)
+        elif sent:
             s.execute(
                 update(INV)
                 .where(INV.c.id == bindparam("b_id"), _SENDING_OR_UNKNOWN)
@@ -548,7 +677,7 @@ def _record(rt: Runtime, batch_of: dict[int, _Batch], done: list[tuple[Job, Outc
                         "in_reply_to_id": None,
                         "kind": "question",
                         "text": j.plan.message.text,
-                        "payload": outbound_payload(j.plan.message),
+                        "payload": _payload(j.plan.message),
                         "status": result.status,
                         "attempts": 1,
                         "next_attempt_at": at,
@@ -578,6 +707,65 @@ def _record(rt: Runtime, batch_of: dict[int, _Batch], done: list[tuple[Job, Outc
     return again
 
 
+# PostgreSQL: the sent invitations and their question rows in two statements whatever their
+# number (an executemany sends a bind and an execute per row), their values in one JSON
+# parameter: psycopg adapts a Python list to an array element by element in Python, which cost
+# more than the statements, while `json.dumps` is C. No join of the invitations with the rows
+# for the UPDATE: with few rows `sending` in the statistics the planner scans the state index
+# and rescans the rows for each, O(batch x invitations in flight); each row is looked up by id
+# in a JSON object instead.
+_SENT_PG = text(
+    """
+    UPDATE invitations
+    SET state = 'asked', channel = r.j -> CAST(id AS text) ->> 'channel',
+        sent_at = CAST(r.j -> CAST(id AS text) ->> 'at' AS timestamptz),
+        expires_at = CAST(r.j -> CAST(id AS text) ->> 'expires' AS timestamptz),
+        updated_at = CAST(r.j -> CAST(id AS text) ->> 'at' AS timestamptz),
+        lease_until = NULL, last_error = NULL
+    FROM (SELECT CAST(:rows AS jsonb) AS j) AS r
+    WHERE id = ANY(CAST(:ids AS bigint[])) AND state IN ('sending', 'unknown')
+    """
+)
+_QUESTIONS_PG = text(
+    """
+    INSERT INTO messages (channel, direction, provider_id, address, contact_id, invitation_id,
+        in_reply_to_id, kind, text, payload, status, attempts, next_attempt_at, created_at,
+        status_at)
+    SELECT v.payload ->> 'channel', 'out', v.provider_id, v.payload ->> 'to', v.contact_id,
+        v.invitation_id, NULL, 'question', v.payload ->> 'text', v.payload, v.status, 1, v.at,
+        v.at, v.at
+    FROM json_to_recordset(CAST(:rows AS json)) AS v(provider_id varchar, contact_id bigint,
+        invitation_id bigint, payload jsonb, status varchar, at timestamptz)
+    """
+)
+
+
+def _record_sent_pg(s: Session, sent: list[tuple[Job, tuple[Sent, datetime]]]) -> None:
+    invitations: dict[str, dict[str, str]] = {}
+    questions: list[dict[str, Any]] = []
+    for j, (result, at) in sent:
+        plan = cast(Plan, j.plan)
+        msg = plan.message
+        assert msg.channel == plan.channel
+        iso = at.isoformat()
+        expires = (at + timedelta(hours=j.survey.expiry_hours)).isoformat()
+        invitations[str(j.id)] = {"channel": plan.channel, "at": iso, "expires": expires}
+        questions.append(
+            {  # the channel, address and text are the payload's
+                "provider_id": result.provider_id,
+                "contact_id": plan.contact_id,
+                "invitation_id": j.id,
+                "payload": _payload(msg),
+                "status": result.status,
+                "at": iso,
+            }
+        )
+    ids = "{" + ",".join(invitations) + "}"
+    conn = s.connection()  # Core statements: nothing for the ORM's execute path to do
+    conn.execute(_SENT_PG, {"rows": json.dumps(invitations), "ids": ids})
+    conn.execute(_QUESTIONS_PG, {"rows": json.dumps(questions)})
+
+
 def _failed(s: Session, batch: _Batch, j: Job, exc: SendError, now: datetime) -> bool:
     """Record a failed send (rare: one row at a time). True when the next channel is planned and
     the invitation should be sent again now, under the same lease."""
@@ -585,7 +773,7 @@ def _failed(s: Session, batch: _Batch, j: Job, exc: SendError, now: datetime) ->
     channel = j.plan.channel
     log.warning("sending invitation %s on %s failed: %s", j.id, channel, type(exc).__name__)
     error = f"{channel}: {type(exc).__name__}" + (f" {exc.code}" if exc.code else "")
-    cid = j.contact.id
+    cid = j.contact_id
     cc = batch.ccs.get((cid, channel))
     where_cc = (CCH.c.contact_id == cid, CCH.c.channel == channel)
     next_channel = False
@@ -619,6 +807,29 @@ def _failed(s: Session, batch: _Batch, j: Job, exc: SendError, now: datetime) ->
     return False
 
 
+# Records run beside the claims in this thread (one for the process: a record is one short
+# transaction, and one at a time keeps them in order).
+_RECORDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record")
+
+
+def _sender(
+    rt: Runtime,
+    guard: timedelta,
+    jobs: SimpleQueue[Job | None],
+    results: SimpleQueue[tuple[Job, Outcome]],
+) -> None:
+    """One pool thread's part of a drain: send queued invitations until told to stop (None)."""
+    while (job := jobs.get()) is not None:
+        try:
+            outcome = _send(rt, job, guard)
+        except Exception:
+            # The rate limiter's store failing, say: maybe not sent, but this thread must go on
+            # (the drain waits for every result) and the lease will make it `unknown`.
+            log.exception("sending invitation %s crashed", job.id)
+            outcome = CRASHED
+        results.put((job, outcome))
+
+
 def dispatch_due(
     rt: Runtime,
     now: datetime,
@@ -628,64 +839,103 @@ def dispatch_due(
 ) -> int:
     """Claim, send and record due invitations until none is due; returns how many were claimed.
 
-    With a pool, the next batch is claimed while fewer sends than the pool has threads are
-    waiting, and results are recorded every `FLUSH_SECONDS`; `between` runs about every second
-    of a long drain (staff alerts, queued replies)."""
+    With a pool, each of its threads runs one `_sender` for the whole drain, fed through a
+    queue (a Future per send cost the worker more than the send to a fast provider); the next
+    batch is claimed while fewer sends than the pool has threads are waiting, and results are
+    recorded every `FLUSH_SECONDS` by the `_RECORDER` thread, one record at a time, so that
+    recording one batch and claiming the next wait on the database side by side; `between`
+    runs about every second of a long drain (staff alerts, queued replies)."""
     guard = _guard(rt)
     threads = getattr(pool, "_max_workers", 1) if pool is not None else 1
-    pending: dict[Future[Outcome], Job] = {}
+    jobs_q: SimpleQueue[Job | None] = SimpleQueue()
+    results: SimpleQueue[tuple[Job, Outcome]] = SimpleQueue()
+    senders: list[Future[None]] = []
+    in_pool = 0  # queued or being sent, not yet in `results`' hands
     batch_of: dict[int, _Batch] = {}
     done: list[tuple[Job, Outcome]] = []
+    recording: Future[list[Job]] | None = None
+    recorded: list[tuple[Job, Outcome]] = []  # what `recording` records
     claimed = 0
     more = True
     first_done = 0.0
     last_between = monotonic()
 
-    def submit(job: Job) -> None:
-        if pool is None:
-            f: Future[Outcome] = Future()
-            f.set_result(_send(rt, job, guard))
-        else:
-            f = pool.submit(_send, rt, job, guard)
-        pending[f] = job
+    def recorded_now(again: list[Job]) -> None:
+        retry = {j.id for j in again}
+        for job, _o in recorded:
+            if job.id not in retry:
+                batch_of.pop(job.id, None)
+        for job in again:
+            submit(job)
 
-    while True:
-        if more and len(pending) < threads:
-            jobs, b, n = claim_batch(rt, rt.clock() if claimed else now, batch)
-            claimed += n
-            more = n == batch  # fewer than asked for: nothing else is due yet
-            for job in jobs:
-                batch_of[job.id] = b
-                submit(job)
-        if not pending and not done:
-            break
-        if pending:
-            if pool is None:
-                finished = set(pending)
-            else:
-                finished, _ = wait(pending, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
-            for f in finished:
-                job = pending.pop(f)
-                outcome = f.result()
-                if not done:
-                    first_done = monotonic()
-                if not isinstance(outcome, _Crashed):
-                    done.append((job, outcome))
-        # Recorded in bulk, but soon: a recorded survey is one a customer's answer can find.
-        if done and (
-            len(done) >= batch or not pending or monotonic() - first_done >= FLUSH_SECONDS
-        ):
-            for job in _record(rt, batch_of, done):
-                submit(job)
-            live = {j.id for j in pending.values()}
-            for job, _o in done:
-                if job.id not in live:
-                    batch_of.pop(job.id, None)
-            done = []
-        if between is not None and monotonic() - last_between >= BETWEEN_SECONDS:
-            between()
-            last_between = monotonic()
+    def submit(job: Job) -> None:
+        nonlocal in_pool
+        in_pool += 1
+        if pool is None:
+            results.put((job, _send(rt, job, guard)))
+            return
+        if not senders:
+            senders.extend(pool.submit(_sender, rt, guard, jobs_q, results) for _ in range(threads))
+        jobs_q.put(job)
+
+    try:
+        while True:
+            if more and in_pool < threads:
+                jobs, b, n = claim_batch(rt, rt.clock() if claimed else now, batch)
+                claimed += n
+                more = n == batch  # fewer than asked for: nothing else is due yet
+                for job in jobs:
+                    batch_of[job.id] = b
+                    submit(job)
+            if recording is not None and (recording.done() or not in_pool):
+                again = recording.result()  # waits only when nothing else is in flight
+                recording = None
+                recorded_now(again)
+            if not in_pool and not done and recording is None:
+                break
+            if in_pool:
+                try:
+                    finished = [results.get(timeout=FLUSH_SECONDS)]
+                except Empty:
+                    finished = []
+                while not results.empty():  # this thread is the only consumer
+                    finished.append(results.get())
+                for job, outcome in finished:
+                    in_pool -= 1
+                    if not done:
+                        first_done = monotonic()
+                    if not isinstance(outcome, _Crashed):
+                        done.append((job, outcome))
+            # Recorded in bulk, but soon: a recorded survey is one a customer's answer can find.
+            if (
+                done
+                and recording is None
+                and (len(done) >= batch or not in_pool or monotonic() - first_done >= FLUSH_SECONDS)
+            ):
+                recorded, done = done, []
+                if pool is None:
+                    recorded_now(_record(rt, batch_of, recorded))
+                else:
+                    recording = _RECORDER.submit(_record, rt, batch_of, recorded)
+            if between is not None and monotonic() - last_between >= BETWEEN_SECONDS:
+                between()
+                last_between = monotonic()
+    finally:
+        # Queued sends still go out (their leases were committed), then the senders stop; a
+        # record under way finishes (no connection outlives the pass).
+        for _ in senders:
+            jobs_q.put(None)
+        running: list[Future[Any]] = [*senders]
+        if recording is not None:
+            running.append(recording)
+        wait(running)
     return claimed
+
+
+def next_due(rt: Runtime) -> datetime | None:
+    """When the earliest scheduled invitation is due (the claim's index answers at once)."""
+    with rt.db.session() as s:
+        return s.scalar(select(func.min(Invitation.due_at)).where(Invitation.state == S.SCHEDULED))
 
 
 def remind(rt: Runtime, now: datetime, limit: int = 100) -> int:

@@ -1,23 +1,27 @@
 """The dispatcher loop. APScheduler 3 is only the clock: every second (or at once when woken)
-it claims due work from the database and does it."""
+it claims due work from the database and does it. A survey due before the next second is
+claimed when it is due, not up to a second later: after each pass the loop asks the database
+when the next one is due (`next_due`) and wakes then."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from bot import insights
 from bot.runtime import Runtime
 from scheduler.alerts import staff_step
-from scheduler.dispatch import dispatch_due, remind, sweep
+from scheduler.dispatch import dispatch_due, next_due, remind, sweep
 from scheduler.outbox import send_outbox
 
 log = logging.getLogger(__name__)
+
+INTERVAL = timedelta(seconds=1)  # the scheduler's pass
+POLL = 0.5  # seconds the waker sleeps at most between looks at `_next` and at stop
 
 
 def tick(rt: Runtime, pool: ThreadPoolExecutor | None = None, batch: int = 100) -> int:
@@ -57,34 +61,37 @@ class Loop:
         self.scheduler.add_job(
             self._tick, "interval", seconds=1, id="tick", next_run_time=datetime.now(UTC)
         )
-        # The insights rollup (reports stay exact without it, only slower): every minute, apart
-        # from the sends so a backfill never delays a survey.
-        self.scheduler.add_job(
-            self._refresh_insights,
-            "interval",
-            seconds=insights.ROLLUP_INTERVAL,
-            id="insights",
-            next_run_time=datetime.now(UTC),
-        )
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one pass at a time in this process
+        self._next: datetime | None = None  # a survey due before the next interval's pass
         self._waker = threading.Thread(target=self._wake_loop, daemon=True, name="waker")
 
     def _tick(self) -> None:
         with self._lock:
+            self._next = None
             try:
                 while tick(self.rt, self.pool, self.batch):
                     pass  # drain: more may be due
+                due, now = next_due(self.rt), self.rt.clock()
+                # Only a future time: one due already is another worker's claim in progress
+                # (locked, so skipped here), and waking for it again would spin.
+                if due is not None and now < due < now + INTERVAL:
+                    self._next = due
             except Exception:
                 log.exception("dispatcher tick failed; retrying next second")
 
-    def _refresh_insights(self) -> None:
-        insights.refresh_job(self.rt.db, self.rt.clock().astimezone(UTC).date())
-
     def _wake_loop(self) -> None:
-        # New outbox work (a reply) should not wait for the next second.
+        # New outbox work (a reply) should not wait for the next second, nor a survey due
+        # before then.
         while not self._stop.is_set():
-            if self.rt.wake.wait(0.5) and not self._stop.is_set():
+            due = self._next
+            wait = POLL
+            if due is not None:
+                wait = min(POLL, max(0.0, (due - self.rt.clock()).total_seconds()))
+            woken = self.rt.wake.wait(wait)
+            if self._stop.is_set():
+                break
+            if woken or (due is not None and due is self._next and self.rt.clock() >= due):
                 self.rt.wake.clear()
                 self._tick()
 

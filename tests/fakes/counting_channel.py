@@ -16,6 +16,7 @@ plugin channel — see `tests/fakes/run_worker.py`):
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 import uuid
@@ -42,6 +43,11 @@ class CountingChannel:
         self.path = Path(path)
         self.latency = latency
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._pid = os.getpid()
+        # Provider ids unique across processes, restarts and threads (`next` on a count is
+        # atomic in CPython), without a uuid4 per send: the fake is part of what is measured.
+        self._prefix = f"cnt-{uuid.uuid4().hex[:16]}-"
+        self._ids = itertools.count(1)
 
     def verify(self, request: WebRequest) -> bool:
         return False  # sends only: nothing ever arrives on this channel
@@ -55,8 +61,9 @@ class CountingChannel:
     def send(self, msg: Outbound) -> Sent:
         if self.latency:
             time.sleep(self.latency)
-        os.write(self._fd, f"{msg.ref or msg.to} {os.getpid()}\n".encode())
-        return Sent(provider_id=f"cnt-{uuid.uuid4().hex}")
+        n = next(self._ids)
+        os.write(self._fd, f"{msg.ref or msg.to} {self._pid}\n".encode())
+        return Sent(provider_id=f"{self._prefix}{n}")
 
     def close(self) -> None:
         if self._fd >= 0:
