@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from bot import insights
 from bot.runtime import Runtime
 from scheduler.alerts import staff_step
 from scheduler.dispatch import dispatch_due, next_due, remind, sweep
@@ -61,6 +62,15 @@ class Loop:
         self.scheduler.add_job(
             self._tick, "interval", seconds=1, id="tick", next_run_time=datetime.now(UTC)
         )
+        # The insights rollup (reports stay exact without it, only slower): every minute, apart
+        # from the sends so a backfill never delays a survey.
+        self.scheduler.add_job(
+            self._refresh_insights,
+            "interval",
+            seconds=insights.ROLLUP_INTERVAL,
+            id="insights",
+            next_run_time=datetime.now(UTC),
+        )
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one pass at a time in this process
         self._next: datetime | None = None  # a survey due before the next interval's pass
@@ -79,6 +89,9 @@ class Loop:
                     self._next = due
             except Exception:
                 log.exception("dispatcher tick failed; retrying next second")
+
+    def _refresh_insights(self) -> None:
+        insights.refresh_job(self.rt.db, self.rt.clock().astimezone(UTC).date())
 
     def _wake_loop(self) -> None:
         # New outbox work (a reply) should not wait for the next second, nor a survey due
