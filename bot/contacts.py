@@ -153,12 +153,13 @@ def find_for_inbound(rt: Runtime, s: Session, m: Inbound, now: datetime) -> Foun
     customer's lock (invitations by the dispatcher; a case the webhook creates has no card yet,
     and only a case with a card in a staff chat takes messages)."""
     params = {"channel": m.channel, "address": m.sender}
+    conn = s.connection()  # Core statements: none of the ORM's execution steps
     if rt.db.postgres:
-        row = s.execute(_LOCK, params).first()
+        row = conn.execute(_LOCK, params).first()
         if row is not None:
-            s.execute(_SEEN, {"cc": row[0], "at": now})
+            conn.execute(_SEEN, {"cc": row[0], "at": now})
     else:
-        row = s.execute(_SEEN_RETURNING, {**params, "now": now}).first()
+        row = conn.execute(_SEEN_RETURNING, {**params, "now": now}).first()
     if row is None:
         return None
     return Found(row[0], row[1], row[2], bool(row[3]), bool(row[4]))

@@ -182,8 +182,9 @@ def _insert_inbound(s: Session, m: Inbound, now: datetime, contact_id: int | Non
         attempts=0,
         created_at=now,
     )
-    stmt = _INSERT_INBOUND[s.get_bind().dialect.name]
-    return s.execute(stmt, values).scalar_one_or_none()
+    # On the session's connection: a Core statement needs none of the ORM's execution steps.
+    conn = s.connection()
+    return conn.execute(_INSERT_INBOUND[conn.dialect.name], values).scalar_one_or_none()
 
 
 def _store_replies(
@@ -218,7 +219,7 @@ def _store_replies(
         )
         for r in replies
     ]
-    s.execute(_INSERT_OUT, rows)
+    s.connection().execute(_INSERT_OUT, rows)
 
 
 _ORIGINAL = (
