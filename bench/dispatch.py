@@ -6,6 +6,10 @@ the fake and record them. Measured, in one run on one database server:
 
 - baseline: the raw batched ``UPDATE invitations SET state = 'asked' WHERE id = ANY(:ids)``
   rate, 100 ids per statement, one transaction each;
+- database floor: the statements a worker runs per batch of 100 (claim with its row locks, the
+  reads for the rules, `sending`, `asked`, the question rows), run by the server itself in one
+  plpgsql loop with a commit per batch — no client, no Python: the most any worker could do
+  with this schema, and so the ceiling of the worker's ratio to the baseline;
 - invitations claimed -> sent to a zero-latency fake -> recorded, per second, with 1, 2 and 4
   worker processes (from the moment the first survey is due until none is scheduled or
   sending); on a 2-core machine 2 workers against 1 is the scaling that can show (4 CPU-bound
@@ -58,6 +62,61 @@ def baseline(url: str, surveys: Path, n: int, batch: int = 100) -> float:
             )
     elapsed = time.perf_counter() - start
     engine.dispose()
+    return n / elapsed
+
+
+# An approximation of `scheduler.dispatch`'s statements for one survey on one channel (the
+# invitation's row as the worker writes it; the question row with a payload of the same shape).
+FLOOR = """
+DO $$
+DECLARE ids bigint[]; cids bigint[];
+BEGIN
+  LOOP
+    SELECT array_agg(i.id), array_agg(i.contact_id) INTO ids, cids FROM (
+      SELECT invitations.id, invitations.contact_id FROM invitations
+      JOIN contacts ON contacts.id = invitations.contact_id
+      WHERE state = 'scheduled' AND due_at <= now() ORDER BY due_at LIMIT 100
+      FOR UPDATE OF invitations SKIP LOCKED) i;
+    EXIT WHEN ids IS NULL;
+    PERFORM id, texts, options FROM surveys;
+    PERFORM * FROM contact_channels WHERE contact_id = ANY(cids);
+    PERFORM contact_id, count(*) FILTER (WHERE state IN ('scheduled', 'sending', 'unknown',
+        'asked', 'awaiting_reason')), max(sent_at)
+      FROM invitations WHERE contact_id = ANY(cids) AND id <> ALL(ids) GROUP BY contact_id;
+    UPDATE invitations SET state = 'sending', lease_until = now() + interval '2 min',
+        attempts = attempts + 1, channel = 'counting', updated_at = now()
+      WHERE id = ANY(ids);
+    UPDATE invitations SET state = 'asked', sent_at = clock_timestamp(),
+        expires_at = now() + interval '72 hours', lease_until = NULL, last_error = NULL,
+        updated_at = clock_timestamp()
+      WHERE id = ANY(ids) AND state IN ('sending', 'unknown');
+    INSERT INTO messages (channel, direction, provider_id, address, contact_id, invitation_id,
+        kind, text, payload, status, attempts, next_attempt_at, created_at, status_at)
+      SELECT 'counting', 'out', 'floor-' || i, 'cnt-' || c, c, i, 'question', q,
+        jsonb_build_object('channel', 'counting', 'to', 'cnt-' || c, 'text', q,
+          'buttons', '[]'::jsonb, 'buttons_optional', true, 'template', null,
+          'needs_template', false, 'reply_to', null, 'callback_id', null, 'edit_of', null,
+          'ref', 'inv-' || i),
+        'sent', 1, now(), now(), now()
+      FROM unnest(ids, cids) AS u(i, c),
+        (SELECT '¿Qué tan probable es que nos recomiendes a un amigo? Responde de 0 a 10.') AS t(q);
+    COMMIT;
+  END LOOP;
+END $$
+"""
+
+
+def floor(url: str, surveys: Path, n: int) -> float:
+    dispatch_db.empty(url)
+    dispatch_db.seed(url, surveys, n)
+    engine = create_engine(normalise_database_url(url))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        start = time.perf_counter()
+        conn.exec_driver_sql(FLOOR)
+        elapsed = time.perf_counter() - start
+        left = conn.scalar(text("SELECT count(*) FROM invitations WHERE state <> 'asked'"))
+    engine.dispose()
+    assert left == 0
     return n / elapsed
 
 
@@ -138,6 +197,12 @@ def main() -> None:
         n = args.invitations
         base = baseline(url, surveys, n)
         print(f"baseline: batched UPDATE, 100 ids per statement: {base:,.0f} rows/s", flush=True)
+        top = floor(url, surveys, n)
+        print(
+            f"database floor: the workers' statements run by the server alone: "
+            f"{top:,.0f} /s = {top / base:.3f} x baseline (the ceiling of the ratio)",
+            flush=True,
+        )
         rates = {}
         for workers in (1, 2, 4):
             rates[workers] = run_workers(url, tmp, surveys, n, workers, {})
