@@ -41,6 +41,8 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -433,14 +435,24 @@ def rollup_view(s: Session) -> RollupView | None:
     cached = s.info.get("npsbot_rollup")
     if cached is not None:
         return cached or None
-    state = s.get(RollupState, 1)
-    if state is None or state.upto is None or state.checked_at is None:
+    # The state and the changed days in one round trip (no row: no state; NULL day: none).
+    day = _day_of(s, Response.scored_at)
+    stmt = (
+        select(RollupState.upto, RollupState.checked_at, day)
+        .select_from(RollupState)
+        .outerjoin(Response, _updated_at >= RollupState.checked_at)
+        .where(RollupState.id == 1)
+        .distinct()
+    )
+    rows = s.execute(stmt).all()
+    if not rows or rows[0][0] is None or rows[0][1] is None:
         s.info["npsbot_rollup"] = False
         return None
+    upto, checked_at = rows[0][0], rows[0][1]
     view = RollupView(
-        upto=state.upto,
-        checked_at=state.checked_at,
-        dirty=frozenset(_dirty_days(s, state.checked_at, state.upto)),
+        upto=upto,
+        checked_at=checked_at,
+        dirty=frozenset(d for d in (_as_date(r[2]) for r in rows if r[2] is not None) if d < upto),
     )
     s.info["npsbot_rollup"] = view
     return view
@@ -751,11 +763,13 @@ def refresh_rollup(
     Run it in `Database.session_for_update()`: its lock on the state row (BEGIN IMMEDIATE on
     SQLite) keeps two refreshes from rebuilding the same day at once."""
     started = utcnow()
-    state = s.scalar(select(RollupState).where(RollupState.id == 1).with_for_update())
+    locked = select(RollupState).where(RollupState.id == 1).with_for_update()
+    state = s.scalar(locked)
     if state is None:
-        state = RollupState(id=1)
-        s.add(state)
-        s.flush()
+        # Migration 0006 inserts the row; if it is gone, two workers may put it back at once.
+        ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        s.execute(ins(RollupState).values(id=1).on_conflict_do_nothing())
+        state = s.scalars(locked).one()
     first = state.upto
     if first is None:
         days = [
@@ -913,9 +927,9 @@ def response_rate(s: Session, f: Filters) -> dict[str, Any]:
     opted_out = joined.where(
         Response.late.is_(False), Invitation.state == InvitationState.OPTED_OUT
     )
-    for extra in (late, opted_out):
-        for channel, n in s.execute(extra):
-            answered[channel or "none"] += int(n)
+    # Two SELECTs (each keeps its own index), one round trip.
+    for channel, n in s.execute(union_all(late, opted_out)):
+        answered[channel or "none"] += int(n)
     return _rates(delivered, answered)
 
 
