@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import phonenumbers
-from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from bot.config import LANGUAGES
 from bot.models import (
     OPEN_STATES,
-    Case,
     CaseStatus,
     Contact,
     ContactChannel,
@@ -73,64 +72,48 @@ def ensure_channel(s: Session, contact: Contact, channel: str, address: str) -> 
     return cc
 
 
-CONTACTS = cast(Table, Contact.__table__)
 CHANNELS = cast(Table, ContactChannel.__table__)
-INVITATIONS = cast(Table, Invitation.__table__)
-CASES = cast(Table, Case.__table__)
 
 
-def _surveyed(contact_id: Any) -> Any:
-    """Whether the contact has an invitation an inbound message can act on."""
+def _context(contact_id: str) -> str:
+    """SQL columns: whether the contact has an invitation an inbound message can act on, and
+    an unresolved case (the staff module may relay the message)."""
+    states = ", ".join(f"'{st.value}'" for st in INBOUND_STATES)
     return (
-        select(INVITATIONS.c.id)
-        .where(INVITATIONS.c.contact_id == contact_id, INVITATIONS.c.state.in_(INBOUND_STATES))
-        .exists()
+        f"EXISTS (SELECT 1 FROM invitations WHERE invitations.contact_id = {contact_id}"
+        f" AND invitations.state IN ({states})) AS surveyed,"
+        f" EXISTS (SELECT 1 FROM cases WHERE cases.contact_id = {contact_id}"
+        f" AND cases.status != '{CaseStatus.RESOLVED.value}') AS in_case"
     )
 
 
-def _in_case(contact_id: Any) -> Any:
-    """Whether the contact has an unresolved case (the staff module may relay the message)."""
-    return (
-        select(CASES.c.id)
-        .where(CASES.c.contact_id == contact_id, CASES.c.status != CaseStatus.RESOLVED)
-        .exists()
-    )
-
-
+# Text: SQLAlchemy leaves an updated table's columns unqualified in RETURNING (inside the
+# subqueries they would name the subqueries' own tables), and loses the bound values of
+# subqueries inside a CTE.
+_NOW = bindparam("now", type_=CHANNELS.c.last_inbound_at.type)
 # SQLite (the transaction already holds the write lock): mark the channel seen and read the
-# sender's context in one statement. Text, because SQLAlchemy leaves the updated table's
-# columns unqualified in RETURNING, which inside the subqueries would name their own tables.
-_STATES = ", ".join(f"'{st.value}'" for st in INBOUND_STATES)
+# sender's context in one statement.
 _SEEN_RETURNING = text(
     "UPDATE contact_channels SET last_inbound_at = :now"
     " WHERE channel = :channel AND address = :address"
     " RETURNING id, contact_id,"
     " (SELECT language FROM contacts WHERE contacts.id = contact_channels.contact_id),"
-    " EXISTS (SELECT 1 FROM invitations WHERE invitations.contact_id ="
-    f" contact_channels.contact_id AND invitations.state IN ({_STATES})),"
-    " EXISTS (SELECT 1 FROM cases WHERE cases.contact_id = contact_channels.contact_id"
-    f" AND cases.status != '{CaseStatus.RESOLVED.value}')"
-).bindparams(bindparam("now", type_=CHANNELS.c.last_inbound_at.type))
-# PostgreSQL: lock the channel row and its contact first, so a customer's second message
-# waits for the first one's transaction; then mark the channel seen.
-_LOCK = (
-    select(
-        CHANNELS.c.id,
-        CHANNELS.c.contact_id,
-        CONTACTS.c.language,
-        _surveyed(CONTACTS.c.id),
-        _in_case(CONTACTS.c.id),
-    )
-    .join_from(CHANNELS, CONTACTS, CONTACTS.c.id == CHANNELS.c.contact_id)
-    .where(
-        CHANNELS.c.channel == bindparam("channel"),
-        CHANNELS.c.address == bindparam("address"),
-    )
-    .with_for_update(of=(CHANNELS, CONTACTS))
-)
-_SEEN = (
-    update(CHANNELS).where(CHANNELS.c.id == bindparam("cc")).values(last_inbound_at=bindparam("at"))
-)
+    f" {_context('contact_channels.contact_id')}"
+).bindparams(_NOW)
+# PostgreSQL: lock the channel row and its contact (a customer's second message waits for the
+# first one's transaction), read the context and mark the channel seen, in one statement.
+_LOCK_AND_MARK = text(
+    "WITH sender AS ("
+    " SELECT contact_channels.id, contact_channels.contact_id, contacts.language,"
+    f" {_context('contacts.id')}"
+    " FROM contact_channels JOIN contacts ON contacts.id = contact_channels.contact_id"
+    " WHERE contact_channels.channel = :channel AND contact_channels.address = :address"
+    " FOR UPDATE OF contact_channels, contacts"
+    "), seen AS ("
+    " UPDATE contact_channels SET last_inbound_at = :now FROM sender"
+    " WHERE contact_channels.id = sender.id"
+    ") SELECT id, contact_id, language, surveyed, in_case FROM sender"
+).bindparams(_NOW)
 
 
 @dataclass(frozen=True)
@@ -152,14 +135,10 @@ def find_for_inbound(rt: Runtime, s: Session, m: Inbound, now: datetime) -> Foun
     context's subqueries are not locked: the rows they look for are only created outside the
     customer's lock (invitations by the dispatcher; a case the webhook creates has no card yet,
     and only a case with a card in a staff chat takes messages)."""
-    params = {"channel": m.channel, "address": m.sender}
-    conn = s.connection()  # Core statements: none of the ORM's execution steps
-    if rt.db.postgres:
-        row = conn.execute(_LOCK, params).first()
-        if row is not None:
-            conn.execute(_SEEN, {"cc": row[0], "at": now})
-    else:
-        row = conn.execute(_SEEN_RETURNING, {**params, "now": now}).first()
+    stmt = _LOCK_AND_MARK if rt.db.postgres else _SEEN_RETURNING
+    params = {"channel": m.channel, "address": m.sender, "now": now}
+    # Core, on the session's connection: none of the ORM's execution steps.
+    row = s.connection().execute(stmt, params).first()
     if row is None:
         return None
     return Found(row[0], row[1], row[2], bool(row[3]), bool(row[4]))
