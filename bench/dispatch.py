@@ -45,6 +45,7 @@ from tests.fakes import dispatch_db  # noqa: E402
 from tests.fakes.counting_channel import sent_counts  # noqa: E402
 
 PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+START = 1.5  # seconds from the workers being ready to the surveys being due
 
 
 def baseline(url: str, surveys: Path, n: int, batch: int = 100) -> float:
@@ -123,9 +124,13 @@ def floor(url: str, surveys: Path, n: int) -> float:
 def run_workers(
     url: str, tmp: Path, surveys: Path, n: int, workers: int, env: dict[str, str]
 ) -> float:
-    """Sends per second from all workers ready until nothing is scheduled or sending."""
+    """Sends per second from the first survey due (once every worker is ready) until nothing
+    is scheduled or sending."""
     dispatch_db.empty(url)
-    dispatch_db.seed(url, surveys, n, due_in=5.0)  # due once the workers are up
+    # Due only once every worker is up (then in `START` seconds): with a fixed delay a loaded
+    # machine started the last worker after the others had sent everything, and the run
+    # measured nothing.
+    dispatch_db.seed(url, surveys, n, due_in=86400.0)
     record = tmp / f"sent-{workers}-{time.time_ns()}.log"
     wenv = dispatch_db.worker_env(url, surveys, record, env)
     logs = [(tmp / f"w{i}.log").open("wb") for i in range(workers)]
@@ -136,7 +141,11 @@ def run_workers(
             assert p.stdout is not None
             line = p.stdout.readline().decode()
             assert line.startswith("ready"), f"worker did not start: see {tmp}/w*.log"
-        with engine.connect() as conn:  # start the clock when the first survey is due
+        with engine.begin() as conn:  # start the clock when the first survey is due
+            conn.execute(
+                text("UPDATE invitations SET due_at = now() + make_interval(secs => :s)"),
+                {"s": START},
+            )
             due = conn.scalar(text("SELECT extract(epoch FROM min(due_at)) FROM invitations"))
         time.sleep(max(0.0, float(due) - time.time()))
         start = time.perf_counter()
