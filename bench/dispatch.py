@@ -8,8 +8,9 @@ the fake and record them. Measured, in one run on one database server:
   rate, 100 ids per statement, one transaction each;
 - database floor: the statements a worker runs per batch of 100 (claim with its row locks, the
   reads for the rules, `sending`, `asked`, the question rows), run by the server itself in one
-  plpgsql loop with a commit per batch — no client, no Python: the most any worker could do
-  with this schema, and so the ceiling of the worker's ratio to the baseline;
+  plpgsql loop with a commit per batch — no client, no Python: what one database session can
+  do with this schema (a worker uses two, claiming and recording side by side), and so how
+  much more work a survey is for the server than one baseline row;
 - invitations claimed -> sent to a zero-latency fake -> recorded, per second, with 1, 2 and 4
   worker processes (from the moment the first survey is due until none is scheduled or
   sending); on a 2-core machine 2 workers against 1 is the scaling that can show (4 CPU-bound
@@ -208,8 +209,9 @@ def main() -> None:
         print(f"baseline: batched UPDATE, 100 ids per statement: {base:,.0f} rows/s", flush=True)
         top = floor(url, surveys, n)
         print(
-            f"database floor: the workers' statements run by the server alone: "
-            f"{top:,.0f} /s = {top / base:.3f} x baseline (the ceiling of the ratio)",
+            f"database floor, one session: a worker's statements run by the server alone: "
+            f"{top:,.0f} /s = {top / base:.3f} x baseline (per survey the server does "
+            f"{base / top:.1f}x the baseline's work per row)",
             flush=True,
         )
         rates = {}
