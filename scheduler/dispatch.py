@@ -11,13 +11,19 @@ The work is set-based, per batch, not per invitation (`dispatch_due`):
    the last send) for all those contacts in one GROUP BY; the rules, quiet hours and the channel
    choice are decided in Python and written back in a few grouped UPDATEs: the ones to send
    become `sending` with one lease for the whole batch.
-2. The sends run in the loop's thread pool (`DISPATCH_CONCURRENCY`), each after the channel's
-   rate limiter, with no transaction open. The next batch is claimed while the pool still has
-   work, so a slow provider is never left idle between batches.
-3. Results are recorded in bulk every few milliseconds: one executemany UPDATE of the sent
-   invitations and one multi-row INSERT of their question messages; a failure is handled per
-   type (stopped or unreachable: marked, then the next channel in the same batch; outside the
-   window: the next channel; retryable: rescheduled with backoff; else failed).
+2. The sends run in the loop's thread pool (`DISPATCH_CONCURRENCY`: one `_sender` per thread,
+   fed through a queue), each after the channel's rate limiter, with no transaction open. The
+   next batch is claimed while the pool still has work, so a slow provider is never left idle
+   between batches.
+3. Results are recorded in bulk every few milliseconds, in a recorder thread beside the next
+   claim: on PostgreSQL one UPDATE of the sent invitations and one INSERT … SELECT of their
+   question messages, whatever their number (an executemany on SQLite); a failure is handled
+   per type (stopped or unreachable: marked, then the next channel in the same batch; outside
+   the window: the next channel; retryable: rescheduled with backoff; else failed).
+
+Per survey the Python is kept small (issue 7; `docs/benchmarks.md`, "Dispatch"): the question's
+shared parts are built once per survey, language and channel in a batch, signed buttons only
+for channels that show them, statements once per dialect.
 
 The lease invariant: an invitation's send *starts* only while `now < lease_until - guard`
 (`_guard`: half the lease, at most `HTTP_TIMEOUT` + 1 s), checked in the sending thread after
