@@ -1220,8 +1220,19 @@ def responses(s: Session, f: Filters, *, limit: int = 50, cursor: str | None = N
 def open_cases(s: Session, f: Filters, now: datetime, limit: int = 20) -> dict[str, Any]:
     """Cases not yet resolved (oldest first) with their age; the date filter does not apply."""
     g = Filters(surveys=f.surveys, channels=f.channels, languages=f.languages, metadata=f.metadata)
+    # Plain columns, not Case objects: the page shows a few fields of a few rows.
     base = (
-        select(Case, Response.score, Response.comment, Response.channel, Contact.name)
+        select(
+            Case.id,
+            Case.response_id,
+            Case.status,
+            Case.assignee,
+            Case.created_at,
+            Response.score,
+            Response.comment,
+            Response.channel,
+            Contact.name,
+        )
         .select_from(Case)
         .join(Response, Response.id == Case.response_id)
         .join(Contact, Contact.id == Case.contact_id)
@@ -1238,15 +1249,16 @@ def open_cases(s: Session, f: Filters, now: datetime, limit: int = 20) -> dict[s
         Case.status.in_((CaseStatus.OPEN, CaseStatus.TAKEN)), *response_conditions(s, g)
     ).group_by(Case.status)
     counts = {str(k): int(v) for k, v in s.execute(counts_stmt)}
-    # One short scan of the (status, created_at, id) index per status, merged here: with
-    # `status IN (…)` PostgreSQL would sort every open case to find the oldest.
-    oldest: list[Any] = []
-    for status in (CaseStatus.OPEN, CaseStatus.TAKEN):
-        stmt = base.where(Case.status == status).order_by(Case.created_at, Case.id).limit(limit)
-        oldest += s.execute(stmt).all()
-    oldest.sort(key=lambda row: (row[0].created_at, row[0].id))
+    # One short scan of the (status, created_at, id) index per status, in one round trip,
+    # merged here: with `status IN (…)` PostgreSQL would sort every open case to find the oldest.
+    per_status = [
+        base.where(Case.status == status).order_by(Case.created_at, Case.id).limit(limit).subquery()
+        for status in (CaseStatus.OPEN, CaseStatus.TAKEN)
+    ]
+    oldest: list[Any] = list(s.execute(union_all(*[select(q) for q in per_status])).all())
+    oldest.sort(key=lambda row: (row.created_at, row.id))
     items = []
-    for case, score, comment, channel, name in oldest[:limit]:
+    for case in oldest[:limit]:
         age = now - case.created_at
         items.append(
             {
@@ -1256,10 +1268,10 @@ def open_cases(s: Session, f: Filters, now: datetime, limit: int = 20) -> dict[s
                 "assignee": case.assignee,
                 "created_at": _iso(case.created_at),
                 "age_hours": round(age.total_seconds() / 3600, 1),
-                "score": score,
-                "comment": comment,
-                "channel": channel,
-                "customer": name,
+                "score": case.score,
+                "comment": case.comment,
+                "channel": case.channel,
+                "customer": case.name,
             }
         )
     return {

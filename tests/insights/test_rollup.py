@@ -280,3 +280,26 @@ def test_an_invitation_answered_or_expired_later_changes_the_rate_at_once(
     with rt.db.session() as s:
         assert s.scalar(select(func.sum(RateDay.delivered))) is not None
     compare(rt, {})
+
+
+def test_open_cases_are_the_oldest_open_or_taken_merged_with_counts_and_ages(
+    rt: Runtime, clock: Clock
+) -> None:
+    now = clock()
+    statuses = ["open", "taken", "resolved", "taken", "open", "open"]
+    seed(
+        rt,
+        [
+            Answer(2, now - timedelta(hours=10 * (i + 1)), case=status, channel="sms")
+            for i, status in enumerate(statuses)
+        ],
+    )
+    with rt.db.session() as s:
+        cases = insights.open_cases(s, insights.Filters(), now, limit=4)
+        whatsapp_only = insights.open_cases(s, insights.parse_filters({"channel": "whatsapp"}), now)
+    assert (cases["open"], cases["taken"]) == (3, 2)
+    # Oldest first across both statuses: created 60, 50, 40 and 20 hours ago.
+    assert [c["age_hours"] for c in cases["items"]] == [60.0, 50.0, 40.0, 20.0]
+    assert [c["status"] for c in cases["items"]] == ["open", "open", "taken", "taken"]
+    assert cases["items"][0]["score"] == 2 and cases["items"][0]["channel"] == "sms"
+    assert whatsapp_only == {"open": 0, "taken": 0, "items": []}
