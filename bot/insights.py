@@ -257,19 +257,28 @@ def _survey_ids(s: Session, keys: Sequence[str]) -> list[int]:
     return [found[k] for k in keys]
 
 
-def _meta_conditions(s: Session, f: Filters) -> list[ColumnElement[bool]]:
+def _meta_conditions(s: Session, f: Filters, few: bool = False) -> list[ColumnElement[bool]]:
+    """`few`: the rows are already few (a few raw days of a rollup plan): check each joined
+    invitation rather than let PostgreSQL start from the GIN index (every invitation of the
+    store, all time)."""
     postgres = s.get_bind().dialect.name == "postgresql"
     conds: list[ColumnElement[bool]] = []
     for key, value in f.metadata:
         if postgres:
-            # Containment uses the GIN index on invitations.metadata.
-            conds.append(type_coerce(Invitation.meta, JSONB).contains({key: value}))
+            # Containment uses the GIN index on invitations.metadata; `coalesce` (the column is
+            # never NULL) hides it from the planner, same answer.
+            meta = (
+                func.coalesce(Invitation.meta, literal_column("'{}'::jsonb"))
+                if few
+                else Invitation.meta
+            )
+            conds.append(type_coerce(meta, JSONB).contains({key: value}))
         else:
             conds.append(Invitation.meta[key].as_string() == value)
     return conds
 
 
-def response_conditions(s: Session, f: Filters) -> list[ColumnElement[bool]]:
+def response_conditions(s: Session, f: Filters, few: bool = False) -> list[ColumnElement[bool]]:
     """WHERE conditions on `responses` (join `invitations` when `f.needs_invitation`)."""
     conds: list[ColumnElement[bool]] = []
     if f.start:
@@ -288,18 +297,18 @@ def response_conditions(s: Session, f: Filters) -> list[ColumnElement[bool]]:
         conds.append(or_(Response.comment.is_(None), Response.comment == ""))
     if f.languages:
         conds.append(Invitation.language.in_(f.languages))
-    conds += _meta_conditions(s, f)
+    conds += _meta_conditions(s, f, few)
     return conds
 
 
 _S = TypeVar("_S", bound=Select[*tuple[Any, ...]])
 
 
-def filtered(s: Session, stmt: _S, f: Filters) -> _S:
+def filtered(s: Session, stmt: _S, f: Filters, few: bool = False) -> _S:
     """`stmt` (selecting from responses) restricted to `f`."""
     if f.needs_invitation:
         stmt = stmt.join(Invitation, Invitation.id == Response.invitation_id)
-    return stmt.where(*response_conditions(s, f))
+    return stmt.where(*response_conditions(s, f, few))
 
 
 def prepare(s: Session) -> None:
@@ -841,8 +850,10 @@ def refresh_job(db: Database, today: date) -> None:
 
 def distribution(s: Session, f: Filters) -> list[int]:
     """How many answers gave each score 0–10 (`GROUP BY score`; rollup + raw, see "rollup")."""
-    stmt: Any = filtered(s, select(Response.score, func.count()).select_from(Response), f)
     plan = _plan(s, f)
+    stmt: Any = filtered(
+        s, select(Response.score, func.count()).select_from(Response), f, plan is not None
+    )
     rows: list[Any] = []
     if plan is not None:
         rows += _rolled(s, f, plan, NpsDay, NpsStoreDay, ["score", "sum:responses"])
@@ -894,10 +905,10 @@ def response_rate(s: Session, f: Filters) -> dict[str, Any]:
         conds.append(Invitation.channel.in_(f.channels))
     if f.languages:
         conds.append(Invitation.language.in_(f.languages))
-    conds += _meta_conditions(s, f)
+    plan = _plan(s, f, sent=True)
+    conds += _meta_conditions(s, f, plan is not None)
     delivered: dict[str, int] = defaultdict(int)
     answered: dict[str, int] = defaultdict(int)
-    plan = _plan(s, f, sent=True)
     if plan is not None:
         cols = ["channel", "sum:delivered", "sum:answered"]
         for channel, n, ans in _rolled(s, f, plan, RateDay, RateStoreDay, cols, sent=True):
@@ -987,8 +998,10 @@ def _day_column(s: Session) -> ColumnElement[Any]:
 def trend(s: Session, f: Filters, interval: str = "week") -> dict[str, Any]:
     """NPS per period (UTC days, ISO weeks or months) with a margin, and the last change."""
     day = _day_column(s).label("day")
-    stmt: Any = filtered(s, select(day, Response.score, func.count()).select_from(Response), f)
     plan = _plan(s, f)
+    stmt: Any = filtered(
+        s, select(day, Response.score, func.count()).select_from(Response), f, plan is not None
+    )
     rows: list[Any] = []
     if plan is not None:
         rows += _rolled(s, f, plan, NpsDay, NpsStoreDay, ["day", "score", "sum:responses"])
@@ -1040,14 +1053,15 @@ def _theme_rows(s: Session, f: Filters) -> list[Any]:
     else:
         elements = func.json_each(Response.themes).table_valued("value")
     theme = elements.c.value.label("theme")
+    plan = _plan(s, f)
     stmt = filtered(
         s,
         select(theme, Response.score, func.count())
         .select_from(Response)
         .join(elements, literal_column("true")),
         f,
+        plan is not None,
     )
-    plan = _plan(s, f)
     rows: list[Any] = []
     if plan is not None:
         rows += _rolled(s, f, plan, ThemeDay, ThemeStoreDay, ["theme", "score", "sum:mentions"])
@@ -1102,30 +1116,31 @@ def breakdown(s: Session, f: Filters, by: str) -> list[dict[str, Any]]:
     """NPS per channel, survey, language or metadata key (`meta.store` or `store`)."""
     stmt: Select[Any] | None
     names: dict[Any, str] = {}
-    rolled_by: str | None = None  # the rollup column the breakdown groups by
+    key = by[5:] if by.startswith("meta.") else by
+    if by not in ("channel", "survey", "language") and not META_KEY_RE.match(key):
+        raise FilterError("by", f"{by!r}: use channel, survey, language or a metadata key")
+    # The rollup column the breakdown groups by (None: a metadata key it does not keep).
+    rolled_by = {"channel": "channel", "survey": "survey_id", "language": "language"}.get(by)
+    if rolled_by is None and key == ROLLUP_KEY:
+        rolled_by = "store"
+    plan = _plan(s, f, by_store=rolled_by == "store") if rolled_by else None
+    few = plan is not None
     if by == "channel":
         dim: Any = Response.channel
         stmt = select(dim, Response.score, func.count()).select_from(Response)
-        stmt = filtered(s, stmt, f)
-        rolled_by = "channel"
+        stmt = filtered(s, stmt, f, few)
     elif by == "survey":
         # Group by id (an index-only column) and name the groups afterwards: no join.
         dim = Response.survey_id
         names = {i: k for i, k in s.execute(select(Survey.id, Survey.key))}
         stmt = select(dim, Response.score, func.count()).select_from(Response)
-        stmt = filtered(s, stmt, f)
-        rolled_by = "survey_id"
+        stmt = filtered(s, stmt, f, few)
     else:
-        key = by[5:] if by.startswith("meta.") else by
-        if by != "language" and not META_KEY_RE.match(key):
-            raise FilterError("by", f"{by!r}: use channel, survey, language or a metadata key")
         dim = Invitation.language if by == "language" else Invitation.meta[key].as_string()
         stmt = select(dim, Response.score, func.count()).select_from(Response)
         stmt = stmt.join(Invitation, Invitation.id == Response.invitation_id)
-        stmt = stmt.where(*response_conditions(s, f))
-        rolled_by = "language" if by == "language" else "store" if key == ROLLUP_KEY else None
+        stmt = stmt.where(*response_conditions(s, f, few))
     rows: list[Any] = []
-    plan = _plan(s, f, by_store=rolled_by == "store") if rolled_by else None
     if plan is not None and rolled_by is not None:
         cols = [rolled_by, "score", "sum:responses"]
         rows += _rolled(s, f, plan, NpsDay, NpsStoreDay, cols)
