@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from bot.models import ApiKey
 
 PREFIX = "nps_"
+LAST_USED_EVERY = timedelta(minutes=1)
 
 
 class ApiKeyError(ValueError):
@@ -50,5 +51,8 @@ def check_key(s: Session, key: str, now: datetime) -> ApiKey | None:
     row = s.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(key)))
     if row is None or row.revoked_at is not None:
         return None
-    row.last_used_at = now
+    # "Last used" is a hint for revoking stale keys: writing it on every request would turn each
+    # read-only report into a write transaction, so it is refreshed at most once a minute.
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+        row.last_used_at = now
     return row

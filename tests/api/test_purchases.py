@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from bot.apikeys import revoke_key
+from bot.models import ApiKey
 from bot.runtime import Runtime
 from tests.api.conftest import Api
 from tests.conftest import Clock
@@ -117,6 +119,24 @@ def test_a_revoked_key_stops_working(client: FlaskClient, rt: Runtime, key: str)
         revoke_key(s, "shop", rt.clock())
     r = client.post("/api/v1/purchases", json=order(), headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 401
+
+
+def test_a_keys_last_use_is_recorded_at_most_once_a_minute(
+    api: Api, rt: Runtime, clock: Clock
+) -> None:
+    def last_used() -> datetime | None:
+        with rt.db.session() as s:
+            return s.scalar(select(ApiKey.last_used_at).where(ApiKey.name == "shop"))
+
+    first = clock.now
+    api.get("/api/v1/invitations/1")
+    assert last_used() == first
+    clock.advance(seconds=30)
+    api.get("/api/v1/invitations/1")
+    assert last_used() == first, "a read within the minute writes nothing"
+    clock.advance(seconds=31)
+    api.get("/api/v1/invitations/1")
+    assert last_used() == clock.now
 
 
 def test_quiet_hours_defer_the_survey_to_the_morning_in_the_customers_zone(api: Api) -> None:
