@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 INTERVAL = timedelta(seconds=1)  # the scheduler's pass
 POLL = 0.5  # seconds the waker sleeps at most between looks at `_next` and at stop
+STARTUP_GRACE = timedelta(seconds=10)  # before the first insights refresh
 
 
 def tick(rt: Runtime, pool: ThreadPoolExecutor | None = None, batch: int = 100) -> int:
@@ -69,7 +70,8 @@ class Loop:
             "interval",
             seconds=insights.ROLLUP_INTERVAL,
             id="insights",
-            next_run_time=datetime.now(UTC),
+            # Not at start: the first dispatch pass gets the process's cores to itself.
+            next_run_time=datetime.now(UTC) + STARTUP_GRACE,
         )
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one pass at a time in this process
