@@ -1,6 +1,6 @@
 """Insights benchmark: dashboard queries and the NPS API over 1,000,000 responses in PostgreSQL.
 
-Creates a scratch database `npsbot_bench_<pid>` on the server of BENCH_DATABASE_URL (default
+Creates a scratch database `npsbot_bench_<random>` on the server of BENCH_DATABASE_URL (default
 postgresql://postgres@127.0.0.1:5432/test), migrates it, fills it with bulk SQL
 (`INSERT … SELECT generate_series`), runs each query several times on the raw tables only
 ("raw": no rollup yet), then builds the daily rollup (`bot.insights.refresh_rollup`, timed),
@@ -26,15 +26,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bot import insights
-from bot.config import normalise_database_url
 from bot.db import Database
-from bot.migrate import upgrade
 from bot.models import Case, Invitation, Response, RollupState
+from tests.fakes import dispatch_db
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 THEMES = ["delivery", "price", "staff", "quality", "app", "support", "wait", "stock"]
@@ -91,14 +90,8 @@ FROM responses WHERE category = 'detractor';
 
 
 def build(url: str, responses: int) -> str:
-    base = make_url(normalise_database_url(url))
-    name = f"npsbot_bench_{os.getpid()}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    scratch = base.set(database=name).render_as_string(hide_password=False)
-    upgrade(scratch)
+    scratch = dispatch_db.create_scratch(url, "npsbot_bench")
+    name = make_url(scratch).database
     t0 = time.perf_counter()
     engine = create_engine(scratch)
     sql = FILL.format(
@@ -119,14 +112,6 @@ def build(url: str, responses: int) -> str:
     engine.dispose()
     print(f"filled {name}: {responses:,} responses in {time.perf_counter() - t0:.0f} s")
     return scratch
-
-
-def drop(url: str, scratch: str) -> None:
-    name = make_url(scratch).database
-    admin = create_engine(make_url(normalise_database_url(url)), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def build_rollup(scratch: str) -> None:
@@ -234,7 +219,7 @@ def main() -> None:
         report(before, after)
     finally:
         if not a.keep:
-            drop(a.url, scratch)
+            dispatch_db.drop_scratch(a.url, scratch)
     print(f"load average: {os.getloadavg()}")
 
 

@@ -45,6 +45,7 @@ from urllib.parse import parse_qsl, urlencode
 HERE = Path(__file__).resolve().parent
 if sys.path and Path(sys.path[0]).resolve() == HERE:
     sys.path.pop(0)
+sys.path.insert(0, str(HERE.parent))  # tests.fakes: the scratch database helpers
 
 PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # Each database is served as we recommend deploying it, and both apps get the same settings:
@@ -305,28 +306,18 @@ def paced(
 def database(kind: str, tmp: Path) -> tuple[str, Callable[[], None]]:
     """A migrated scratch database (plus the baseline's table) and its clean-up."""
     from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
 
     from bot.config import normalise_database_url
     from bot.migrate import upgrade
+    from tests.fakes import dispatch_db
 
     if kind == "sqlite":
         url = f"sqlite:///{tmp / 'bench.db'}"
+        upgrade(url)
         drop: Callable[[], None] = lambda: None  # noqa: E731
     else:
-        admin_url = make_url(normalise_database_url(PG))
-        name = f"npsbot_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = admin_url.set(database=name).render_as_string(hide_password=False)
-
-        def drop() -> None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-
-    upgrade(url)
+        url = dispatch_db.create_scratch(PG, "npsbot_bench")
+        drop = lambda: dispatch_db.drop_scratch(PG, url)  # noqa: E731
     engine = create_engine(normalise_database_url(url))
     with engine.begin() as conn:
         conn.execute(
