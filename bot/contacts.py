@@ -41,14 +41,6 @@ def normalise_phone(raw: str, country: str = "MX") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def phone_country(e164: str) -> str | None:
-    """ISO country of a phone number (used for a time zone when the business gives none)."""
-    try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or None
-    except phonenumbers.NumberParseException:
-        return None
-
-
 def address_for(contact: Contact, channel: str) -> str | None:
     if channel in PHONE_CHANNELS:
         return contact.phone

@@ -1109,9 +1109,6 @@ def top_themes(report: Mapping[str, Any], category: str, n: int = 5) -> list[dic
     return rows[:n]
 
 
-BREAKDOWNS = ("channel", "survey", "language")
-
-
 def breakdown(s: Session, f: Filters, by: str) -> list[dict[str, Any]]:
     """NPS per channel, survey, language or metadata key (`meta.store` or `store`)."""
     stmt: Select[Any] | None

@@ -567,13 +567,3 @@ def apply_status(rt: Runtime, st: StatusUpdate) -> None:
                 )
                 events.append(OutboxQueued())
     rt.bus.publish(*events)
-
-
-def opt_out_channels(s: Session, contact_id: int) -> set[str]:
-    return set(
-        s.scalars(
-            select(ContactChannel.channel).where(
-                ContactChannel.contact_id == contact_id, ContactChannel.opted_out_at.is_not(None)
-            )
-        )
-    )
