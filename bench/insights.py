@@ -1,13 +1,13 @@
 """Insights benchmark: dashboard queries and the NPS API over 1,000,000 responses in PostgreSQL.
 
 Creates a scratch database `npsbot_bench_<random>` on the server of BENCH_DATABASE_URL (default
-postgresql://postgres@127.0.0.1:5432/test), migrates it, fills it with bulk SQL
-(`INSERT … SELECT generate_series`), runs each query several times on the raw tables only
-("raw": no rollup yet), then builds the daily rollup (`bot.insights.refresh_rollup`, timed),
-marks a few days changed since that refresh, as a live system has (a corrected answer on three
-past days; a few invitations of each of the last three days expired), and runs them again
-("rollup"). Prints p50/p95 in ms and the ratio of the rollup p50 to a plain `COUNT(*)` over the
-same filter on the raw table; then drops the database.
+postgresql://postgres@127.0.0.1:5432/test), migrates it, fills it with bulk SQL (`INSERT …
+SELECT generate_series`), runs each query several times, alternating with its baseline, on the
+raw tables only ("raw": no rollup yet), then builds the daily rollup
+(`bot.insights.refresh_rollup`, timed), marks a few days changed since that refresh, as a live
+system has (a corrected answer on three past days; a few invitations of each of the last three
+days expired), and runs them again ("rollup"). Prints p50/p95 in ms and the ratio of the rollup
+p50 to a plain `COUNT(*)` over the same filter on the raw table; then drops the database.
 
     .venv/bin/python bench/insights.py [--responses 1000000] [--repeat 15] [--keep]
 """
@@ -163,16 +163,23 @@ def build_rollup(scratch: str) -> None:
     db.dispose()
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
+def timed(
+    fn: Callable[[], Any], base: Callable[[], Any], repeat: int
+) -> tuple[float, float, float]:
+    """p50 and p95 of `fn` and p50 of `base` in ms, the two run alternately (a burst of other
+    work on the machine then slows both, not only the one measured at that moment)."""
     fn()  # warm the cache and the plan
-    times = []
+    base()
+    times: list[float] = []
+    bases: list[float] = []
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
+        for f, out in ((fn, times), (base, bases)):
+            t0 = time.perf_counter()
+            f()
+            out.append((time.perf_counter() - t0) * 1000)
     times.sort()
     p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-    return statistics.median(times), p95
+    return statistics.median(times), p95, statistics.median(bases)
 
 
 def sent_count(s: Session, f: insights.Filters) -> int:
@@ -252,7 +259,6 @@ def run(scratch: str, repeat: int, only: str | None = None) -> Figures:
     def q(fn: Callable[[Session], Any]) -> Callable[[], Any]:
         def call() -> Any:
             with db.session() as s:
-                insights.prepare(s)
                 return fn(s)
 
         return call
@@ -385,8 +391,7 @@ def run(scratch: str, repeat: int, only: str | None = None) -> Figures:
     for label, fn, baseline in cases:
         if only and only not in label:
             continue
-        p50, p95 = timed(q(fn), repeat)
-        b50, _ = timed(q(baseline), repeat)
+        p50, p95, b50 = timed(q(fn), q(baseline), repeat)
         out[label] = (p50, p95, b50)
         print(f"{label:<52} {p50:8.1f} {p95:8.1f} {b50:13.1f} {p50 / b50:6.2f}", flush=True)
     app.extensions["npsbot"].close()

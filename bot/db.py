@@ -32,7 +32,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         _sqlite_setup(engine, wal=not memory)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # No JIT: it compiles for 40+ ms to save less on report queries of 10-300 ms, and an
+    # OLTP statement never gains from it. Set per connection, not per transaction (no extra
+    # round trip per report).
+    connect_args = {"options": "-c jit=off", **kwargs.pop("connect_args", {})}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def _sqlite_setup(engine: Engine, *, wal: bool) -> None:

@@ -57,7 +57,6 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
 
 def render_report(s: Session, f: insights.Filters, interval: str = "week") -> str:
     """The terminal report: NPS now, trend with a sparkline, distribution, breakdowns, themes."""
-    insights.prepare(s)
     rep = insights.nps_report(s, f)
     tr = insights.trend(s, f, interval)
     lines: list[str] = []

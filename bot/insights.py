@@ -34,7 +34,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    text,
     true,
     type_coerce,
     union,
@@ -309,13 +308,6 @@ def filtered(s: Session, stmt: _S, f: Filters, few: bool = False) -> _S:
     if f.needs_invitation:
         stmt = stmt.join(Invitation, Invitation.id == Response.invitation_id)
     return stmt.where(*response_conditions(s, f, few))
-
-
-def prepare(s: Session) -> None:
-    """Tune the report transaction: on PostgreSQL, no JIT (it compiles for 40+ ms to save less
-    on queries that take 100-300 ms)."""
-    if s.get_bind().dialect.name == "postgresql":
-        s.execute(text("SET LOCAL jit = off"))
 
 
 def count_responses(s: Session, f: Filters) -> int:
@@ -617,11 +609,12 @@ def _rolled(
     *,
     sent: bool = False,
 ) -> list[Any]:
-    """Rows of `columns` (names of the rollup table's columns, or `sum:<column>`) grouped by the
-    plain ones, over the plan's rolled-up days (and months for `nps_monthly_store`)."""
+    """SELECTs (for `_fetch`) of `columns` (names of the rollup table's columns, or
+    `sum:<column>`) grouped by the plain ones, over the plan's rolled-up days (and months for
+    `nps_monthly_store`)."""
     split, store = plan
     use_store = store is not None or any(c == "store" for c in columns)
-    rows: list[Any] = []
+    out: list[Any] = []
     parts: list[tuple[Any, Sequence[_DayRange]]] = []
     if split.days:
         parts.append((wide if use_store else narrow, split.days))
@@ -640,8 +633,8 @@ def _rolled(
             )
             .group_by(*keys)
         )
-        rows += s.execute(stmt).all()
-    return rows
+        out.append(stmt)
+    return out
 
 
 # Rebuilding: per day, delete the rollup rows and insert them again from the raw tables.
@@ -854,10 +847,10 @@ def distribution(s: Session, f: Filters) -> list[int]:
     stmt: Any = filtered(
         s, select(Response.score, func.count()).select_from(Response), f, plan is not None
     )
-    rows: list[Any] = []
+    parts: list[Any] = []
     if plan is not None:
-        rows += _rolled(s, f, plan, NpsDay, NpsStoreDay, ["score", "sum:responses"])
-    rows += _raw_rows(s, stmt.group_by(Response.score), Response.scored_at, plan)
+        parts += _rolled(s, f, plan, NpsDay, NpsStoreDay, ["score", "sum:responses"])
+    rows = _fetch(s, parts + _raw(stmt.group_by(Response.score), Response.scored_at, plan))
     dist = [0] * 11
     for score, n in rows:
         dist[int(score)] += int(n)
@@ -867,20 +860,25 @@ def distribution(s: Session, f: Filters) -> list[int]:
 MAX_RAW_QUERIES = 8
 
 
-def _raw_rows(s: Session, stmt: Any, column: Any, plan: tuple[Split, str | None] | None) -> Any:
-    """`stmt`'s rows over the plan's raw time ranges (all of them without a plan)."""
+def _raw(stmt: Any, column: Any, plan: tuple[Split, str | None] | None) -> list[Any]:
+    """`stmt` over the plan's raw time ranges (all of them without a plan), as SELECTs for
+    `_fetch`."""
     if plan is None:
-        return s.execute(stmt).all()
+        return [stmt]
     ranges = plan[0].raw
     if len(ranges) > MAX_RAW_QUERIES:
-        return s.execute(stmt.where(_in_ranges(column, ranges))).all()
-    if not ranges:
+        return [stmt.where(_in_ranges(column, ranges))]
+    # One SELECT per range: each an index-only range scan (an OR of the ranges would read the
+    # heap). The caller sums the groups.
+    return [stmt.where(_in_ranges(column, [r])) for r in ranges]
+
+
+def _fetch(s: Session, parts: Sequence[Any]) -> list[Any]:
+    """The rows of every SELECT (of the same columns) in one round trip."""
+    if not parts:
         return []
-    # One SELECT per range, in one round trip: each an index-only range scan (an OR of the
-    # ranges would read the heap). The caller sums the groups.
-    parts: list[Any] = [stmt.where(_in_ranges(column, [r])) for r in ranges]
     both: Any = parts[0] if len(parts) == 1 else union_all(*parts)
-    return s.execute(both).all()
+    return list(s.execute(both).all())
 
 
 def nps_from_distribution(dist: Sequence[int]) -> NpsResult:
@@ -909,22 +907,21 @@ def response_rate(s: Session, f: Filters) -> dict[str, Any]:
     conds += _meta_conditions(s, f, plan is not None)
     delivered: dict[str, int] = defaultdict(int)
     answered: dict[str, int] = defaultdict(int)
+    parts: list[Any] = []
     if plan is not None:
         cols = ["channel", "sum:delivered", "sum:answered"]
-        for channel, n, ans in _rolled(s, f, plan, RateDay, RateStoreDay, cols, sent=True):
-            delivered[channel or "none"] += int(n)
-            answered[channel or "none"] += int(ans)
-        if not plan[0].raw:
-            return _rates(delivered, answered)
+        parts += _rolled(s, f, plan, RateDay, RateStoreDay, cols, sent=True)
     answered_state = Invitation.state.in_(ANSWERED_STATES)
     stmt = (
         select(Invitation.channel, func.count(), func.count().filter(answered_state))
         .where(*conds)
         .group_by(Invitation.channel)
     )
-    for channel, n, ans in _raw_rows(s, stmt, Invitation.sent_at, plan):
+    for channel, n, ans in _fetch(s, parts + _raw(stmt, Invitation.sent_at, plan)):
         delivered[channel or "none"] += int(n)
         answered[channel or "none"] += int(ans)
+    if plan is not None and not plan[0].raw:
+        return _rates(delivered, answered)
     if plan is not None:
         conds.append(_in_ranges(Invitation.sent_at, plan[0].raw))
     joined = (
@@ -1002,10 +999,10 @@ def trend(s: Session, f: Filters, interval: str = "week") -> dict[str, Any]:
     stmt: Any = filtered(
         s, select(day, Response.score, func.count()).select_from(Response), f, plan is not None
     )
-    rows: list[Any] = []
+    parts: list[Any] = []
     if plan is not None:
-        rows += _rolled(s, f, plan, NpsDay, NpsStoreDay, ["day", "score", "sum:responses"])
-    rows += _raw_rows(s, stmt.group_by(day, Response.score), Response.scored_at, plan)
+        parts += _rolled(s, f, plan, NpsDay, NpsStoreDay, ["day", "score", "sum:responses"])
+    rows = _fetch(s, parts + _raw(stmt.group_by(day, Response.score), Response.scored_at, plan))
     buckets: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CATEGORIES, 0))
     for d, score, n in rows:
         d = d if isinstance(d, date) else date.fromisoformat(str(d)[:10])
@@ -1062,10 +1059,10 @@ def _theme_rows(s: Session, f: Filters) -> list[Any]:
         f,
         plan is not None,
     )
-    rows: list[Any] = []
+    parts: list[Any] = []
     if plan is not None:
-        rows += _rolled(s, f, plan, ThemeDay, ThemeStoreDay, ["theme", "score", "sum:mentions"])
-    rows += _raw_rows(s, stmt.group_by(theme, Response.score), Response.scored_at, plan)
+        parts += _rolled(s, f, plan, ThemeDay, ThemeStoreDay, ["theme", "score", "sum:mentions"])
+    rows = _fetch(s, parts + _raw(stmt.group_by(theme, Response.score), Response.scored_at, plan))
     return rows
 
 
@@ -1137,11 +1134,11 @@ def breakdown(s: Session, f: Filters, by: str) -> list[dict[str, Any]]:
         stmt = select(dim, Response.score, func.count()).select_from(Response)
         stmt = stmt.join(Invitation, Invitation.id == Response.invitation_id)
         stmt = stmt.where(*response_conditions(s, f, few))
-    rows: list[Any] = []
+    parts: list[Any] = []
     if plan is not None and rolled_by is not None:
         cols = [rolled_by, "score", "sum:responses"]
-        rows += _rolled(s, f, plan, NpsDay, NpsStoreDay, cols)
-    rows += _raw_rows(s, stmt.group_by(dim, Response.score), Response.scored_at, plan)
+        parts += _rolled(s, f, plan, NpsDay, NpsStoreDay, cols)
+    rows = _fetch(s, parts + _raw(stmt.group_by(dim, Response.score), Response.scored_at, plan))
     per: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CATEGORIES, 0))
     for value, score, n in rows:
         label = names.get(value, str(value)) if names else str(value)
@@ -1252,22 +1249,32 @@ def open_cases(s: Session, f: Filters, now: datetime, limit: int = 20) -> dict[s
     if g.needs_invitation:
         base = base.join(Invitation, Invitation.id == Response.invitation_id)
     base = base.where(*response_conditions(s, g))
-    counts_stmt = select(Case.status, func.count()).select_from(Case)
-    if g.surveys or g.channels or g.needs_invitation:  # else the status index alone answers
-        counts_stmt = counts_stmt.join(Response, Response.id == Case.response_id)
-    if g.needs_invitation:
-        counts_stmt = counts_stmt.join(Invitation, Invitation.id == Response.invitation_id)
-    counts_stmt = counts_stmt.where(
-        Case.status.in_((CaseStatus.OPEN, CaseStatus.TAKEN)), *response_conditions(s, g)
-    ).group_by(Case.status)
-    counts = {str(k): int(v) for k, v in s.execute(counts_stmt)}
-    # One short scan of the (status, created_at, id) index per status, in one round trip,
-    # merged here: with `status IN (…)` PostgreSQL would sort every open case to find the oldest.
+
+    def count(status: str) -> Any:
+        stmt = select(func.count()).select_from(Case)
+        if g.surveys or g.channels or g.needs_invitation:  # else the status index alone answers
+            stmt = stmt.join(Response, Response.id == Case.response_id)
+        if g.needs_invitation:
+            stmt = stmt.join(Invitation, Invitation.id == Response.invitation_id)
+        return stmt.where(Case.status == status, *response_conditions(s, g)).scalar_subquery()
+
+    # One short scan of the (status, created_at, id) index per status, merged here: with
+    # `status IN (…)` PostgreSQL would sort every open case to find the oldest.
     per_status = [
         base.where(Case.status == status).order_by(Case.created_at, Case.id).limit(limit).subquery()
         for status in (CaseStatus.OPEN, CaseStatus.TAKEN)
     ]
-    oldest: list[Any] = list(s.execute(union_all(*[select(q) for q in per_status])).all())
+    oldest_q = union_all(*[select(q) for q in per_status]).subquery("oldest")
+    # A count per status, each an index-only count like a plain COUNT(*) (`GROUP BY status`
+    # aggregated the same index entries at twice the cost), and the oldest cases beside them:
+    # one round trip, one row of counts with NULLs when there is no case.
+    one = select(literal(1).label("one")).subquery("one")
+    stmt = select(
+        count(CaseStatus.OPEN).label("n_open"), count(CaseStatus.TAKEN).label("n_taken"), oldest_q
+    ).select_from(one.outerjoin(oldest_q, true()))
+    rows = s.execute(stmt).all()
+    n_open, n_taken = rows[0].n_open, rows[0].n_taken
+    oldest: list[Any] = [row for row in rows if row.id is not None]
     oldest.sort(key=lambda row: (row.created_at, row.id))
     items = []
     for case in oldest[:limit]:
@@ -1287,8 +1294,8 @@ def open_cases(s: Session, f: Filters, now: datetime, limit: int = 20) -> dict[s
             }
         )
     return {
-        "open": counts.get(CaseStatus.OPEN, 0),
-        "taken": counts.get(CaseStatus.TAKEN, 0),
+        "open": int(n_open),
+        "taken": int(n_taken),
         "items": items,
     }
 

@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import g, jsonify, request
+from sqlalchemy.orm import Session
 
 from bot.apikeys import check_key
 from bot.web.app import runtime
@@ -21,19 +22,57 @@ def api_error(status: int, error: str, reason: str, field: str | None = None) ->
     return jsonify(body), status
 
 
+def _key_error(s: Session) -> Any | None:
+    """The 401 answer for a request without a valid key (None: the key is good)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key:
+        return api_error(401, "unauthorized", "send `Authorization: Bearer <api key>`")
+    row = check_key(s, key.strip(), runtime().clock())
+    if row is None:
+        return api_error(401, "unauthorized", "unknown or revoked API key")
+    g.api_key = row.name
+    return None
+
+
 def require_api_key(view: F) -> F:
+    """The view runs only with a valid key; it opens its own unit of work."""
+
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        header = request.headers.get("Authorization", "")
-        scheme, _, key = header.partition(" ")
-        if scheme.lower() != "bearer" or not key:
-            return api_error(401, "unauthorized", "send `Authorization: Bearer <api key>`")
-        rt = runtime()
-        with rt.db.session() as s:
-            row = check_key(s, key.strip(), rt.clock())
-            if row is None:
-                return api_error(401, "unauthorized", "unknown or revoked API key")
-            g.api_key = row.name
-        return view(*args, **kwargs)
+        with runtime().db.session() as s:
+            error = _key_error(s)
+        return error if error is not None else view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def read_with_api_key(view: F) -> F:
+    """For read-only views: the key is checked in the transaction the view then reads in
+    (`api_session()`), one connection and one round trip fewer per report."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with runtime().db.sessions() as s:
+            error = _key_error(s)
+            if error is not None:
+                return error
+            # A "last used" refresh (once a minute) commits first: a long report must not
+            # hold the key's row lock.
+            if s.dirty:
+                s.commit()
+            g.api_session = s
+            try:
+                out = view(*args, **kwargs)
+                s.commit()
+                return out
+            finally:
+                g.pop("api_session", None)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def api_session() -> Session:
+    """The session `read_with_api_key` opened for this request."""
+    s: Session = g.api_session
+    return s

@@ -211,7 +211,6 @@ def index() -> Any:
     try:
         f = insights.parse_filters(args, allow=("by_meta", "comments"))
         with rt.db.session() as s:
-            insights.prepare(s)
             dist = insights.distribution(s, f)
             result = insights.nps_from_distribution(dist)
             rate = insights.response_rate(s, f)

@@ -17,8 +17,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import Session
 
 from bot import insights
-from bot.web.app import runtime
-from bot.web.auth import api_error, require_api_key
+from bot.web.auth import api_error, api_session, read_with_api_key
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).resolve().parent / "openapi.json"
@@ -31,21 +30,19 @@ def _args() -> dict[str, list[str]]:
 def _run(allow: tuple[str, ...], fn: Callable[[Session, insights.Filters], Any]) -> Any:
     try:
         f = insights.parse_filters(_args(), allow=allow)
-        with runtime().db.session() as s:
-            insights.prepare(s)
-            return jsonify(fn(s, f))
+        return jsonify(fn(api_session(), f))
     except insights.FilterError as exc:
         return api_error(422, "invalid", exc.reason, field=exc.param)
 
 
 @bp.get("/nps")
-@require_api_key
+@read_with_api_key
 def nps() -> Any:
     return _run((), insights.nps_report)
 
 
 @bp.get("/nps/trend")
-@require_api_key
+@read_with_api_key
 def nps_trend() -> Any:
     try:
         interval = insights.parse_interval(_args())
@@ -55,7 +52,7 @@ def nps_trend() -> Any:
 
 
 @bp.get("/nps/breakdown")
-@require_api_key
+@read_with_api_key
 def nps_breakdown() -> Any:
     by = request.args.get("by", "")
     if not by:
@@ -71,7 +68,7 @@ def nps_breakdown() -> Any:
 
 
 @bp.get("/responses")
-@require_api_key
+@read_with_api_key
 def responses() -> Any:
     args = _args()
     try:
@@ -88,7 +85,7 @@ def responses() -> Any:
 
 
 @bp.get("/themes")
-@require_api_key
+@read_with_api_key
 def themes() -> Any:
     try:
         limit = insights.parse_limit(_args(), default=50)
