@@ -9,9 +9,13 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from bot.apikeys import create_key, revoke_key
+from bot.models import ApiKey
 from bot.runtime import Runtime
 from scoring import compare_nps, nps
+from tests.conftest import Clock
 from tests.insights.seed import Answer, api_key, seed
 
 MON = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)  # a Monday
@@ -152,6 +156,21 @@ def test_reports_need_an_api_key(client: FlaskClient, data: dict[str, Any]) -> N
         r = client.get(url)
         assert r.status_code == 401
         assert r.json["error"] == "unauthorized"  # type: ignore[index]
+
+
+def test_a_report_reads_in_the_key_checks_transaction_and_records_its_last_use(
+    client: FlaskClient, rt: Runtime, clock: Clock
+) -> None:
+    with rt.db.session() as s:
+        headers = {"Authorization": f"Bearer {create_key(s, 'dashboard-sync', clock.now)}"}
+    clock.advance(seconds=90)
+    assert client.get("/api/v1/nps", headers=headers).status_code == 200
+    with rt.db.session() as s:
+        used = s.scalar(select(ApiKey.last_used_at).where(ApiKey.name == "dashboard-sync"))
+        assert used == clock.now, "the refresh is committed with the report"
+        revoke_key(s, "dashboard-sync", clock.now)
+    r = client.get("/api/v1/nps", headers=headers)
+    assert r.status_code == 401, "a revoked key reads nothing"
 
 
 def test_trend_gives_each_week_with_a_margin_and_the_significance_of_the_last_change(
