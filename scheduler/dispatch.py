@@ -1008,6 +1008,7 @@ def sweep(rt: Runtime, now: datetime) -> None:
             .where(
                 Message.direction == "out",
                 Message.status == "sending",
+                Message.provider_id.is_(None),  # always, while sending: the outbox index's rows
                 Message.next_attempt_at < now - LEASE,
             )
             .values(status="unknown")
