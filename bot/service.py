@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, case, select, update
+from sqlalchemy import Connection, Select, Table, bindparam, case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
@@ -89,8 +89,16 @@ def handle_webhook(rt: Runtime, route: str, req: WebRequest) -> WebResponse:
 # --- outbound messages as rows ---------------------------------------------------------------
 
 
+_PLAIN_FIELDS = tuple(f.name for f in fields(Outbound) if f.name not in ("buttons", "template"))
+
+
 def outbound_payload(msg: Outbound) -> dict[str, Any]:
-    return asdict(msg)
+    """The message as JSON for its row (what `dataclasses.asdict` gives, built directly: its
+    recursive deep copy cost more than the rest of a reply's row)."""
+    d = {name: getattr(msg, name) for name in _PLAIN_FIELDS}
+    d["buttons"] = [[{"label": b.label, "data": b.data} for b in row] for row in msg.buttons]
+    d["template"] = None if msg.template is None else asdict(msg.template)
+    return d
 
 
 def outbound_from_row(row: Message) -> Outbound:
@@ -158,7 +166,9 @@ _OPTED_OUT = (
 )
 
 
-def _insert_inbound(s: Session, m: Inbound, now: datetime, contact_id: int | None) -> int | None:
+def _insert_inbound(
+    conn: Connection, m: Inbound, now: datetime, contact_id: int | None
+) -> int | None:
     """Store the message; None when this provider id was stored before (a redelivery)."""
     values = dict(
         channel=m.channel,
@@ -182,13 +192,11 @@ def _insert_inbound(s: Session, m: Inbound, now: datetime, contact_id: int | Non
         attempts=0,
         created_at=now,
     )
-    # On the session's connection: a Core statement needs none of the ORM's execution steps.
-    conn = s.connection()
     return conn.execute(_INSERT_INBOUND[conn.dialect.name], values).scalar_one_or_none()
 
 
 def _store_replies(
-    s: Session,
+    conn: Connection,
     replies: list[Outbound],
     *,
     contact_id: int | None,
@@ -219,7 +227,7 @@ def _store_replies(
         )
         for r in replies
     ]
-    s.connection().execute(_INSERT_OUT, rows)
+    conn.execute(_INSERT_OUT, rows)
 
 
 _ORIGINAL = (
@@ -253,7 +261,9 @@ def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Out
             # redelivery cannot get here: its first delivery created the contact).
             found = create_for_inbound(rt, s, m, now)
         contact_id = found.contact_id if found else None
-        msg_id = _insert_inbound(s, m, now, contact_id)
+        # Core statements on the session's connection: none of the ORM's execution steps.
+        conn = s.connection()
+        msg_id = _insert_inbound(conn, m, now, contact_id)
         if msg_id is None:
             log.info("duplicate %s message %s: answering as before", m.channel, m.provider_id)
             return _previous_replies(s, m)
@@ -264,7 +274,7 @@ def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Out
             replies = _converse(rt, s, m, found, now, events)
         if replies:
             _store_replies(
-                s,
+                conn,
                 replies,
                 contact_id=contact_id,
                 in_reply_to=msg_id,
@@ -286,10 +296,10 @@ def _ack(m: Inbound) -> list[Outbound]:
     ]
 
 
-def _texts(rt: Runtime, language: str | None, survey: Survey | None = None) -> Texts:
+def _texts(rt: Runtime, language: str | None, survey_texts: dict[str, Any] | None = None) -> Texts:
     return texts_for(
         language,
-        survey.texts if survey else None,
+        survey_texts,
         default=rt.settings.default_language,
         business=rt.settings.business_name,
     )
@@ -329,14 +339,13 @@ def _converse(
 
     # One query: the open invitation, or else the last closed one (for _no_open_survey); none
     # when the contact lookup saw that this customer was never surveyed.
-    inv = (
-        s.scalar(_LATEST[rt.db.postgres], {"contact_id": found.contact_id})
+    conn = s.connection()
+    row = (
+        conn.execute(_LATEST[rt.db.postgres], {"contact_id": found.contact_id}).first()
         if found.surveyed
         else None
     )
-    last = None
-    if inv is not None and inv.state not in OPEN_STATES:
-        inv, last = None, inv
+    inv, last = (row, None) if row is not None and row.state in OPEN_STATES else (None, row)
     button_score: int | None = None
     if m.button is not None:
         tapped = read_score(rt.settings.secret_key, m.button)
@@ -354,37 +363,33 @@ def _converse(
                 return relayed
         return _no_open_survey(rt, s, m, last, found.contact_id, now, events, texts, reply)
 
-    texts = _texts(rt, inv.language, inv.survey)
-    state = S(inv.state)
-    response = inv.response
+    texts = _texts(rt, inv.language, inv.texts)
     turn = conversation.step(
-        state,
+        S(inv.state),
         inv.reasks,
-        response.score if response else None,
+        inv.score,  # None: no response yet
         Incoming(m.text, m.media_count, button_score, inv.language),
         texts,
     )
-    inv.reasks = turn.reasks
-    inv.state = turn.state
+    if turn.state != inv.state or turn.reasks != inv.reasks:
+        conn.execute(
+            _UPDATE_INVITATION, {"inv_id": inv.id, "state": turn.state, "reasks": turn.reasks}
+        )
+    answer = _Answer.of(inv)
+    values: dict[str, Any] = {}
     if turn.score is not None:
-        if response is None:
-            response = Response(
-                invitation_id=inv.id,
-                survey_id=inv.survey_id,
-                contact_id=found.contact_id,
-                channel=m.channel,
-                score=turn.score,
-                category=classify(turn.score),
-                scored_at=now,
-            )
-            s.add(response)
-            inv.response = response
-        else:
-            response.score, response.category = turn.score, classify(turn.score)
-    if turn.comment is not None and response is not None:
-        _set_comment(response, turn.comment, append=turn.append, now=now)
-    if turn.completed and response is not None:
-        complete(s, response, now, events)
+        answer.score, answer.category = turn.score, classify(turn.score)
+        values |= {"score": answer.score, "category": answer.category}
+    if turn.comment is not None and answer.score is not None:
+        values |= _comment(answer, turn.comment, append=turn.append, now=now)
+    if answer.id is None and answer.score is not None:
+        answer.id = _insert_response(
+            conn, inv, found.contact_id, m.channel, now, late=False, **values
+        )
+    elif values and answer.id is not None:
+        conn.execute(_UPDATE_RESPONSE, {"rid": answer.id, **values})
+    if turn.completed and answer.id is not None and answer.completed_at is None:
+        _complete(conn, answer, inv.id, found.contact_id, now, events)
     out: list[Outbound] = []
     if m.callback_id is not None:
         # Show the chosen score on the question itself, and stop the client's spinner.
@@ -421,33 +426,22 @@ def _start(
     return []
 
 
-def _set_comment(response: Response, text: str, *, append: bool, now: datetime) -> None:
-    if append and response.comment:
-        response.comment = f"{response.comment}\n{text}"
-    else:
-        response.comment = text
-    response.commented_at = now
-    analysis = scoring.analyze_comment(response.comment, score=response.score)
-    response.themes = list(analysis.themes)
-    response.sentiment = analysis.sentiment
-    response.comment_language = analysis.language
-    response.contradiction = analysis.contradiction
-
-
 def complete(s: Session, response: Response, now: datetime, events: list[Event]) -> None:
     """Close a response: it counts from now on, and a detractor becomes a case for staff."""
     if response.completed_at is not None:
         return
     response.completed_at = now
     s.flush()
-    events.append(
-        ResponseCompleted(response.id, response.invitation_id, response.score, response.category)
+    _completed(
+        s.connection(),
+        response.id,
+        response.invitation_id,
+        response.contact_id,
+        response.score,
+        response.category,
+        now,
+        events,
     )
-    if response.category == "detractor":
-        case = Case(response_id=response.id, contact_id=response.contact_id, created_at=now)
-        s.add(case)
-        s.flush()
-        events.append(DetractorResponded(response.id, case.id))
 
 
 def _open_invitations(rt: Runtime, s: Session, contact_id: int) -> list[Invitation]:
@@ -462,70 +456,183 @@ def _open_invitations(rt: Runtime, s: Session, contact_id: int) -> list[Invitati
     return list(s.scalars(stmt))
 
 
-def _latest_stmt(lock: bool) -> Select[Invitation]:
-    is_open = Invitation.state.in_(OPEN_STATES)
+INVITATIONS = cast(Table, Invitation.__table__)
+RESPONSES = cast(Table, Response.__table__)
+CASES = cast(Table, Case.__table__)
+
+
+def _latest_stmt(lock: bool) -> Select[Any]:
+    """The invitation a message acts on, with its survey's texts and its response, as one row."""
+    inv, resp = INVITATIONS.c, RESPONSES.c
+    is_open = inv.state.in_(OPEN_STATES)
     stmt = (
-        select(Invitation)
-        .options(joinedload(Invitation.survey), joinedload(Invitation.response))
-        .where(
-            Invitation.contact_id == bindparam("contact_id"),
-            Invitation.state.in_(INBOUND_STATES),
+        select(
+            inv.id,
+            inv.state,
+            inv.reasks,
+            inv.language,
+            inv.survey_id,
+            inv.updated_at,
+            Survey.__table__.c.texts,
+            resp.id.label("response_id"),
+            resp.score,
+            resp.category,
+            resp.comment,
+            resp.completed_at,
         )
+        .select_from(
+            INVITATIONS.join(Survey.__table__, Survey.__table__.c.id == inv.survey_id).outerjoin(
+                RESPONSES, resp.invitation_id == inv.id
+            )
+        )
+        .where(inv.contact_id == bindparam("contact_id"), inv.state.in_(INBOUND_STATES))
         # Open ones first, newest first; then closed ones, last updated first.
         .order_by(
             case((is_open, 0), else_=1),
-            case((is_open, None), else_=Invitation.updated_at).desc(),
-            Invitation.id.desc(),
+            case((is_open, None), else_=inv.updated_at).desc(),
+            inv.id.desc(),
         )
         .limit(1)
     )
-    return stmt.with_for_update(of=Invitation) if lock else stmt
+    return stmt.with_for_update(of=INVITATIONS) if lock else stmt
 
 
+# The answer's writes: Core statements on the tables, built once (the ORM's unit of work cost
+# a third of a survey answer). `updated_at` comes from the columns' `onupdate`, as before.
 _LATEST = {False: _latest_stmt(False), True: _latest_stmt(True)}
+_UPDATE_INVITATION = INVITATIONS.update().where(INVITATIONS.c.id == bindparam("inv_id"))
+# SET takes whichever of score, category, comment… the parameters name.
+_UPDATE_RESPONSE = RESPONSES.update().where(RESPONSES.c.id == bindparam("rid"))
+_INSERT_RESPONSE = RESPONSES.insert()
+_INSERT_CASE = CASES.insert()
+
+
+@dataclass
+class _Answer:
+    """The response a message updates, as the conversation sees it."""
+
+    id: int | None
+    score: int | None
+    category: str | None
+    comment: str | None
+    completed_at: datetime | None
+
+    @staticmethod
+    def of(row: Any) -> _Answer:
+        return _Answer(row.response_id, row.score, row.category, row.comment, row.completed_at)
+
+
+def _comment(answer: _Answer, text: str, *, append: bool, now: datetime) -> dict[str, Any]:
+    """The response's new comment columns (and `answer.comment` set to the new comment)."""
+    comment = f"{answer.comment}\n{text}" if append and answer.comment else text
+    answer.comment = comment
+    analysis = scoring.analyze_comment(comment, score=answer.score)
+    return {
+        "comment": comment,
+        "commented_at": now,
+        "themes": list(analysis.themes),
+        "sentiment": analysis.sentiment,
+        "comment_language": analysis.language,
+        "contradiction": analysis.contradiction,
+    }
+
+
+def _insert_response(
+    conn: Connection,
+    inv: Any,
+    contact_id: int,
+    channel: str,
+    now: datetime,
+    *,
+    late: bool,
+    **values: Any,
+) -> int:
+    """A new response to `inv` (score and category in `values`); its id."""
+    row = dict(
+        invitation_id=inv.id,
+        survey_id=inv.survey_id,
+        contact_id=contact_id,
+        channel=channel,
+        scored_at=now,
+        late=late,
+        **values,
+    )
+    key = conn.execute(_INSERT_RESPONSE, row).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def _complete(
+    conn: Connection,
+    answer: _Answer,
+    inv_id: int,
+    contact_id: int,
+    now: datetime,
+    events: list[Event],
+) -> None:
+    """`complete` for a response handled as a row (the survey answer path)."""
+    assert answer.id is not None and answer.score is not None and answer.category is not None
+    conn.execute(_UPDATE_RESPONSE, {"rid": answer.id, "completed_at": now})
+    answer.completed_at = now
+    _completed(conn, answer.id, inv_id, contact_id, answer.score, answer.category, now, events)
+
+
+def _completed(
+    conn: Connection,
+    rid: int,
+    inv_id: int,
+    contact_id: int,
+    score: int,
+    category: str,
+    now: datetime,
+    events: list[Event],
+) -> None:
+    events.append(ResponseCompleted(rid, inv_id, score, category))
+    if category == "detractor":
+        values = {"response_id": rid, "contact_id": contact_id, "created_at": now}
+        key = conn.execute(_INSERT_CASE, values).inserted_primary_key
+        assert key is not None
+        events.append(DetractorResponded(rid, int(key[0])))
 
 
 def _no_open_survey(
     rt: Runtime,
     s: Session,
     m: Inbound,
-    last: Invitation | None,
+    last: Any,
     contact_id: int,
     now: datetime,
     events: list[Event],
     texts: Texts,
     reply: Any,
 ) -> list[Outbound]:
+    """A message with no survey open: `last` (a `_LATEST` row, or None) is the last one closed."""
     if last is not None and m.text.strip():
-        texts = _texts(rt, last.language, last.survey)
-        response = last.response
+        texts = _texts(rt, last.language, last.texts)
+        answer = _Answer.of(last)
+        conn = s.connection()
         if (
             last.state == S.COMPLETED
-            and response is not None
-            and response.completed_at is not None
-            and now - response.completed_at <= APPEND_WINDOW
+            and answer.id is not None
+            and answer.completed_at is not None
+            and now - answer.completed_at <= APPEND_WINDOW
         ):
-            _set_comment(response, m.text.strip(), append=True, now=now)
+            values = _comment(answer, m.text.strip(), append=True, now=now)
+            conn.execute(_UPDATE_RESPONSE, {"rid": answer.id, **values})
             return [reply(texts("added"))]
-        if last.state == S.EXPIRED and response is None and now - last.updated_at <= LATE_WINDOW:
+        if last.state == S.EXPIRED and answer.id is None and now - last.updated_at <= LATE_WINDOW:
             score = scoring.parse_score(m.text, last.language)
             if score is not None:
                 # A late answer is recorded, flagged, and never lost.
-                response = Response(
-                    invitation_id=last.id,
-                    survey_id=last.survey_id,
-                    contact_id=contact_id,
-                    channel=m.channel,
-                    score=score,
-                    category=classify(score),
-                    scored_at=now,
-                    late=True,
-                )
-                s.add(response)
+                answer.score, answer.category = score, classify(score)
+                values = {"score": score, "category": answer.category}
                 reason = conversation.reason_from(m.text)
                 if reason:
-                    _set_comment(response, reason, append=False, now=now)
-                complete(s, response, now, events)
+                    values |= _comment(answer, reason, append=False, now=now)
+                answer.id = _insert_response(
+                    conn, last, contact_id, m.channel, now, late=True, **values
+                )
+                _complete(conn, answer, last.id, contact_id, now, events)
                 return [reply(texts("late"))]
     return [reply(texts("no_survey"))]
 
