@@ -8,7 +8,8 @@ the fake and record them. Measured, in one run on one database server:
   rate, 100 ids per statement, one transaction each;
 - database floor: the statements a worker runs per batch of 100 (claim with its row locks, the
   reads for the rules, `sending`, `asked`, the question rows), run by the server itself in one
-  plpgsql loop with a commit per batch — no client, no Python: what one database session can
+  plpgsql loop with the worker's two commits per batch (the lease, the record) — no client, no
+  Python: what one database session can
   do with this schema (a worker uses two, claiming and recording side by side), and so how
   much more work a survey is for the server than one baseline row;
 - invitations claimed -> sent to a zero-latency fake -> recorded, per second, with 1, 2 and 4
@@ -88,6 +89,10 @@ BEGIN
     UPDATE invitations SET state = 'sending', lease_until = now() + interval '2 min',
         attempts = attempts + 1, channel = 'counting', updated_at = now()
       WHERE id = ANY(ids);
+    -- The lease is committed before the sends, the record is a transaction of its own (as in
+    -- the worker; in one transaction the record's UPDATE of rows this transaction wrote would
+    -- also run the invitations' foreign-key checks, which the worker's never does).
+    COMMIT;
     UPDATE invitations SET state = 'asked', sent_at = clock_timestamp(),
         expires_at = now() + interval '72 hours', lease_until = NULL, last_error = NULL,
         updated_at = clock_timestamp()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from bot.runtime import Runtime
 from scheduler.dispatch import claim_batch, sweep
 from scheduler.loop import tick
 from tests.conftest import Clock
+from tests.fakes.counting_channel import CountingChannel
 from tests.helpers import SandboxCustomer
 
 
@@ -98,3 +100,31 @@ def test_an_unanswered_survey_expires(client: FlaskClient, rt: Runtime, clock: C
     tick(rt)
     assert _inv(rt, ana.invitation_id).state == "expired"
     assert clock() - _inv(rt, ana.invitation_id).sent_at > timedelta(hours=72)  # type: ignore[operator]
+
+
+def test_a_claim_leases_on_the_planned_channel_and_leaves_the_rest_as_it_was(
+    client: FlaskClient, rt: Runtime, clock: Clock, tmp_path: Path
+) -> None:
+    # What a claim writes (issue 7 tried a claim that leases in the same statement, guessing
+    # the channel): the lease on the channel the plan chose, here not the first configured one
+    # (`counting`, where neither customer has an address), and an invitation it cannot send
+    # failed with its channel untouched.
+    rt.channels["counting"] = CountingChannel(tmp_path / "sent.log")
+    ana, bea = SandboxCustomer(client, rt), SandboxCustomer(client, rt, name="Bea")
+    with rt.db.session() as s:
+        for inv_id in (ana.invitation_id, bea.invitation_id):
+            inv = s.get(Invitation, inv_id)
+            assert inv is not None
+            inv.channels = ["counting", "sandbox"]
+            inv.channel = "sandbox"  # as after an earlier attempt
+        cc = s.scalar(select(ContactChannel).where(ContactChannel.address == bea.address))
+        assert cc is not None
+        cc.opted_out_at = clock()
+    jobs, _batch, n = claim_batch(rt, clock(), 100)
+    assert n == 2 and [j.id for j in jobs] == [ana.invitation_id]
+    sent = _inv(rt, ana.invitation_id)  # leased where the plan sends it, one attempt
+    assert (sent.state, sent.channel, sent.attempts) == ("sending", "sandbox", 1)
+    assert sent.lease_until == jobs[0].lease_until
+    failed = _inv(rt, bea.invitation_id)  # no channel left: failed, the channel as it was
+    assert (failed.state, failed.channel, failed.attempts) == ("failed", "sandbox", 1)
+    assert failed.lease_until is None and failed.last_error == "no configured, reachable channel"
