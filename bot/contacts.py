@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
 import phonenumbers
-from sqlalchemy import Table, bindparam, select, text
+from sqlalchemy import Connection, Table, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from bot.config import LANGUAGES
@@ -121,7 +121,7 @@ class Found:
     in_case: bool = True
 
 
-def find_for_inbound(rt: Runtime, s: Session, m: Inbound, now: datetime) -> Found | None:
+def find_for_inbound(rt: Runtime, conn: Connection, m: Inbound, now: datetime) -> Found | None:
     """The sender's channel row, marked seen (`last_inbound_at`), with its context; locked for
     the rest of the transaction (the SQLite write lock, or row locks on PostgreSQL). The
     context's subqueries are not locked: the rows they look for are only created outside the
@@ -129,8 +129,7 @@ def find_for_inbound(rt: Runtime, s: Session, m: Inbound, now: datetime) -> Foun
     and only a case with a card in a staff chat takes messages)."""
     stmt = _LOCK_AND_MARK if rt.db.postgres else _SEEN_RETURNING
     params = {"channel": m.channel, "address": m.sender, "now": now}
-    # Core, on the session's connection: none of the ORM's execution steps.
-    row = s.connection().execute(stmt, params).first()
+    row = conn.execute(stmt, params).first()
     if row is None:
         return None
     return Found(row[0], row[1], row[2], bool(row[3]), bool(row[4]))

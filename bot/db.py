@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -98,5 +98,49 @@ class Database:
             if held:
                 self._writer.release()
 
+    @contextmanager
+    def unit_for_update(self) -> Iterator[Unit]:
+        """`session_for_update` for a hot path written in Core: a connection in a transaction,
+        and an ORM session on it only if a rarer branch asks for one (`Unit.session`)."""
+        held = not self.postgres and self._writer.acquire(timeout=30)
+        try:
+            options = {} if self.postgres else {"sqlite_immediate": True}
+            with self.engine.connect().execution_options(**options) as conn, conn.begin():
+                unit = Unit(conn, self)
+                try:
+                    yield unit
+                    unit.flush()
+                finally:
+                    unit.close()
+        finally:
+            if held:
+                self._writer.release()
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class Unit:
+    """One write transaction: `conn` for Core statements, `session` (made on first use, in
+    the same transaction) for the ORM. Committed by `Database.unit_for_update`."""
+
+    def __init__(self, conn: Connection, db: Database) -> None:
+        self.conn = conn
+        self._db = db
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            # Joins the connection's transaction (the default "conditional_savepoint" mode):
+            # flushes write into it, and the commit stays with the unit.
+            self._session = self._db.sessions(bind=self.conn)
+        return self._session
+
+    def flush(self) -> None:
+        if self._session is not None:
+            self._session.flush()
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()

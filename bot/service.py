@@ -24,6 +24,7 @@ from bot import conversation
 from bot.buttons import read_score
 from bot.contacts import INBOUND_STATES, Found, create_for_inbound, find_for_inbound
 from bot.conversation import Incoming, Keyword
+from bot.db import Unit
 from bot.events import ContactOptedOut, DetractorResponded, Event, OutboxQueued, ResponseCompleted
 from bot.models import (
     OPEN_STATES,
@@ -244,37 +245,39 @@ _REPLIES = (
 )
 
 
-def _previous_replies(s: Session, m: Inbound) -> list[Outbound]:
+def _previous_replies(conn: Connection, m: Inbound) -> list[Outbound]:
     params = {"channel": m.channel, "provider_id": m.provider_id}
-    return [outbound_from_payload(p) for p in s.scalars(_REPLIES, params)]
+    return [outbound_from_payload(p) for p in conn.scalars(_REPLIES, params)]
 
 
 def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Outbound]:
     """Apply one inbound message; returns the replies (already stored)."""
     now = rt.clock()
     events: list[Event] = []
-    with rt.db.session_for_update() as s:
+    # Core statements on the unit's connection (none of the ORM's execution steps); the ORM
+    # session only for the rarer branches (a new sender, STOP, /start, staff).
+    with rt.db.unit_for_update() as u:
         private = m.chat_type == "private"
-        found = find_for_inbound(rt, s, m, now) if private else None
+        found = find_for_inbound(rt, u.conn, m, now) if private else None
         if private and found is None:
             # A sender's first message: the contact first, so the message row names it (a
             # redelivery cannot get here: its first delivery created the contact).
-            found = create_for_inbound(rt, s, m, now)
+            found = create_for_inbound(rt, u.session, m, now)
+            u.flush()
         contact_id = found.contact_id if found else None
-        # Core statements on the session's connection: none of the ORM's execution steps.
-        conn = s.connection()
-        msg_id = _insert_inbound(conn, m, now, contact_id)
+        msg_id = _insert_inbound(u.conn, m, now, contact_id)
         if msg_id is None:
             log.info("duplicate %s message %s: answering as before", m.channel, m.provider_id)
-            return _previous_replies(s, m)
+            return _previous_replies(u.conn, m)
         if found is None:
             # Group chats never enter a customer survey (staff chats are groups).
-            replies = rt.on_group(rt, s, m, msg_id, now) if rt.on_group else _ack(m)
+            replies = rt.on_group(rt, u.session, m, msg_id, now) if rt.on_group else _ack(m)
         else:
-            replies = _converse(rt, s, m, found, now, events)
+            replies = _converse(rt, u, m, found, now, events)
         if replies:
+            u.flush()  # an ORM branch's rows before the replies that may point at them
             _store_replies(
-                conn,
+                u.conn,
                 replies,
                 contact_id=contact_id,
                 in_reply_to=msg_id,
@@ -306,14 +309,14 @@ def _texts(rt: Runtime, language: str | None, survey_texts: dict[str, Any] | Non
 
 
 def _converse(
-    rt: Runtime, s: Session, m: Inbound, found: Found, now: datetime, events: list[Event]
+    rt: Runtime, u: Unit, m: Inbound, found: Found, now: datetime, events: list[Event]
 ) -> list[Outbound]:
     def reply(text: str, **extra: Any) -> Outbound:
         return Outbound(channel=m.channel, to=m.sender, text=text, **extra)
 
     texts = _texts(rt, found.language)
     if m.channel == "telegram" and m.text.startswith("/start"):
-        return _start(rt, s, m, found, now, events, texts, reply)
+        return _start(rt, u.session, m, found, now, events, texts, reply)
     # The provider already confirmed its own STOP/START/HELP (Twilio Advanced Opt-Out).
     provider_said = m.opt_out is not None
     kw = (
@@ -326,20 +329,20 @@ def _converse(
         else conversation.keyword(m.text)
     )
     if kw is Keyword.STOP:
-        s.execute(_OPTED_OUT, {"cc": found.cc_id, "at": now})
-        for open_inv in _open_invitations(rt, s, found.contact_id):
+        u.conn.execute(_OPTED_OUT, {"cc": found.cc_id, "at": now})
+        for open_inv in _open_invitations(rt, u.session, found.contact_id):
             open_inv.state = S.OPTED_OUT
         events.append(ContactOptedOut(found.contact_id, m.channel))
         return [] if provider_said else [reply(texts("stopped"))]
     if kw is Keyword.START:
-        s.execute(_OPTED_OUT, {"cc": found.cc_id, "at": None})
+        u.conn.execute(_OPTED_OUT, {"cc": found.cc_id, "at": None})
         return [] if provider_said else [reply(texts("started"))]
     if kw is Keyword.HELP:
         return [] if provider_said else [reply(texts("help"))]
 
     # One query: the open invitation, or else the last closed one (for _no_open_survey); none
     # when the contact lookup saw that this customer was never surveyed.
-    conn = s.connection()
+    conn = u.conn
     row = (
         conn.execute(_LATEST[rt.db.postgres], {"contact_id": found.contact_id}).first()
         if found.surveyed
@@ -358,10 +361,10 @@ def _converse(
         # data, and its label (Twilio's Body) is read like a typed reply.
     if inv is None:
         if rt.on_case_message is not None and found.in_case:
-            relayed = rt.on_case_message(rt, s, m, found.contact_id, now)
+            relayed = rt.on_case_message(rt, u.session, m, found.contact_id, now)
             if relayed is not None:
                 return relayed
-        return _no_open_survey(rt, s, m, last, found.contact_id, now, events, texts, reply)
+        return _no_open_survey(rt, conn, m, last, found.contact_id, now, events, texts, reply)
 
     texts = _texts(rt, inv.language, inv.texts)
     turn = conversation.step(
@@ -597,7 +600,7 @@ def _completed(
 
 def _no_open_survey(
     rt: Runtime,
-    s: Session,
+    conn: Connection,
     m: Inbound,
     last: Any,
     contact_id: int,
@@ -610,7 +613,6 @@ def _no_open_survey(
     if last is not None and m.text.strip():
         texts = _texts(rt, last.language, last.texts)
         answer = _Answer.of(last)
-        conn = s.connection()
         if (
             last.state == S.COMPLETED
             and answer.id is not None
