@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, jsonify
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -15,7 +16,24 @@ from bot.config import Settings, load_settings, settings_from
 from bot.events import MessageBus
 from bot.runtime import Runtime, build_runtime
 
+if TYPE_CHECKING:
+    from itsdangerous import URLSafeTimedSerializer  # Flask's own dependency
+
 log = logging.getLogger(__name__)
+
+
+class _CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions with the signer built once per app, not per request (on
+    a webhook, which has no cookie, building it was most of the session's cost)."""
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = app.extensions.get("npsbot_signer")
+        if cached is None or cached[0] != key:
+            cached = (key, super().get_signing_serializer(app))
+            app.extensions["npsbot_signer"] = cached
+        signer: URLSafeTimedSerializer | None = cached[1]
+        return signer
 
 
 def create_app(
@@ -29,6 +47,7 @@ def create_app(
     else:
         settings = settings_from(config)
     app = Flask(__name__)
+    app.session_interface = _CookieSessions()
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # no provider sends more
     init_app(app, build_runtime(settings, bus=bus))
