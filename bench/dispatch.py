@@ -9,9 +9,9 @@ the fake and record them. Measured, in one run on one database server:
 - database floor: the statements a worker runs per batch of 100 (claim with its row locks, the
   reads for the rules, `sending`, `asked`, the question rows), run by the server itself in one
   plpgsql loop with the worker's two commits per batch (the lease, the record) — no client, no
-  Python: what one database session can
-  do with this schema (a worker uses two, claiming and recording side by side), and so how
-  much more work a survey is for the server than one baseline row;
+  Python: what one database session can do with this schema (a worker uses two, claiming and
+  recording side by side), and so how much more work a survey is for the server than one
+  baseline row;
 - invitations claimed -> sent to a zero-latency fake -> recorded, per second, with 1, 2 and 4
   worker processes (from the moment the first survey is due until none is scheduled or
   sending); on a 2-core machine 2 workers against 1 is the scaling that can show (4 CPU-bound
