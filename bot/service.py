@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Select, Table, bindparam, case, select, update
+from sqlalchemy import Connection, Select, Table, bindparam, case, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
@@ -467,7 +467,10 @@ CASES = cast(Table, Case.__table__)
 def _latest_stmt(lock: bool) -> Select[Any]:
     """The invitation a message acts on, with its survey's texts and its response, as one row."""
     inv, resp = INVITATIONS.c, RESPONSES.c
-    is_open = inv.state.in_(OPEN_STATES)
+    # The states as SQL literals: a list of values is an "expanding" parameter, rendered into
+    # the SQL again on every execution.
+    is_open = inv.state.in_([literal_column(f"'{st.value}'") for st in OPEN_STATES])
+    inbound = inv.state.in_([literal_column(f"'{st.value}'") for st in INBOUND_STATES])
     stmt = (
         select(
             inv.id,
@@ -488,7 +491,7 @@ def _latest_stmt(lock: bool) -> Select[Any]:
                 RESPONSES, resp.invitation_id == inv.id
             )
         )
-        .where(inv.contact_id == bindparam("contact_id"), inv.state.in_(INBOUND_STATES))
+        .where(inv.contact_id == bindparam("contact_id"), inbound)
         # Open ones first, newest first; then closed ones, last updated first.
         .order_by(
             case((is_open, 0), else_=1),
