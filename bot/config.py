@@ -33,6 +33,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///npsbot.db"
+    database_pool_size: int = 10
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
     public_base_url: str | None = None
     default_language: str = "es"
@@ -81,6 +82,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "DATABASE_URL": (
         "database_url",
         "SQLAlchemy URL; `postgres://` accepted. Default: SQLite file `npsbot.db`.",
+    ),
+    "DATABASE_POOL_SIZE": (
+        "database_pool_size",
+        "Database connections each process keeps open: at least its threads that use the "
+        "database (gunicorn `--threads`, `npsbot serve --threads`; the worker's "
+        "`DISPATCH_CONCURRENCY` senders plus 2). Default `10`.",
     ),
     "SECRET_KEY": (
         "secret_key",
@@ -365,6 +372,8 @@ def _check(s: Settings) -> dict[str, str]:
     ):
         if number < 1:
             p[var] = f"must be at least 1, got {number}"
+    if s.database_pool_size < 1:
+        p["DATABASE_POOL_SIZE"] = f"must be at least 1, got {s.database_pool_size}"
     if s.dispatch_concurrency < 1:
         p["DISPATCH_CONCURRENCY"] = f"must be at least 1, got {s.dispatch_concurrency}"
     if s.dispatch_lease_seconds < 1:

@@ -72,7 +72,7 @@ def build_runtime(
 ) -> Runtime:
     rt = Runtime(
         settings=settings,
-        db=Database(settings.database_url),
+        db=Database(settings.database_url, pool_size=settings.database_pool_size),
         channels=registry.load(settings),
         bus=bus or MessageBus(),
         surveys=load_surveys(settings.surveys_file),

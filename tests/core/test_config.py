@@ -59,6 +59,9 @@ TOKEN = "123456:" + "A" * 35
             {"TELEGRAM_BOT_TOKEN": "nope"}, "TELEGRAM_BOT_TOKEN", "BotFather", id="bad-bot-token"
         ),
         pytest.param(
+            {"DATABASE_POOL_SIZE": "0"}, "DATABASE_POOL_SIZE", "at least 1", id="empty-pool"
+        ),
+        pytest.param(
             {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": "has space"},
             "TELEGRAM_WEBHOOK_SECRET",
             "A-Z",
