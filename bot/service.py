@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -90,13 +90,12 @@ def handle_webhook(rt: Runtime, route: str, req: WebRequest) -> WebResponse:
 # --- outbound messages as rows ---------------------------------------------------------------
 
 
-_PLAIN_FIELDS = tuple(f.name for f in fields(Outbound) if f.name not in ("buttons", "template"))
-
-
 def outbound_payload(msg: Outbound) -> dict[str, Any]:
-    """The message as JSON for its row (what `dataclasses.asdict` gives, built directly: its
-    recursive deep copy cost more than the rest of a reply's row)."""
-    d = {name: getattr(msg, name) for name in _PLAIN_FIELDS}
+    """The message as JSON for its row: what `dataclasses.asdict` gives, built directly (its
+    recursive deep copy of the buttons was a quarter of a worker's time per survey). The plain
+    fields are a copy of the instance's `__dict__` (one C call), then the nested ones are
+    replaced."""
+    d = dict(vars(msg))
     d["buttons"] = [[{"label": b.label, "data": b.data} for b in row] for row in msg.buttons]
     d["template"] = None if msg.template is None else asdict(msg.template)
     return d

@@ -46,7 +46,7 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from queue import Empty, SimpleQueue
 from time import monotonic
@@ -84,7 +84,7 @@ from bot.models import Contact, ContactChannel, Invitation, Message, Survey
 from bot.models import InvitationState as S
 from bot.rules import IN_FLIGHT, contact_zone, outside_quiet_hours, parse_quiet
 from bot.runtime import Runtime
-from bot.service import queue_outbound
+from bot.service import outbound_payload, queue_outbound
 from bot.texts import Texts, texts_for
 from channels.base import Outbound, Sent, Template
 from channels.errors import ContactStopped, OutsideWindow, SendError, Throttled, Unreachable
@@ -226,17 +226,6 @@ class _Question:
             needs_template=self.whatsapp and not inside,
             ref=f"inv-{inv_id}",
         )
-
-
-def _payload(msg: Outbound) -> dict[str, Any]:
-    """`bot.service.outbound_payload` (`dataclasses.asdict`), built directly: asdict's
-    recursive deep copy of the buttons was a quarter of a worker's time per survey. The plain
-    fields are a copy of the instance's `__dict__` (one C call; a getattr per field was a third
-    of the record's CPU), then the nested ones are replaced."""
-    d = dict(vars(msg))
-    d["buttons"] = [[{"label": b.label, "data": b.data} for b in row] for row in msg.buttons]
-    d["template"] = None if msg.template is None else asdict(msg.template)
-    return d
 
 
 INV = cast(Table, Invitation.__table__)
@@ -701,7 +690,7 @@ def _record(rt: Runtime, batch_of: dict[int, _Batch], done: list[tuple[Job, Outc
                         "in_reply_to_id": None,
                         "kind": "question",
                         "text": j.plan.message.text,
-                        "payload": _payload(j.plan.message),
+                        "payload": outbound_payload(j.plan.message),
                         "status": result.status,
                         "attempts": 1,
                         "next_attempt_at": at,
@@ -781,7 +770,7 @@ def _record_sent_pg(s: Session, sent: list[tuple[Job, tuple[Sent, datetime]]]) -
                 "provider_id": result.provider_id,
                 "contact_id": plan.contact_id,
                 "invitation_id": j.id,
-                "payload": _payload(msg),
+                "payload": outbound_payload(msg),
                 "status": result.status,
                 "at": iso,
             }
