@@ -3,12 +3,13 @@
 The parts shared by a survey, language and channel are worked out once; the invitation's own
 (address, signed buttons, template variables) are filled in per invitation. These tests pin
 what that must still produce: signed score buttons where the channel shows buttons, the text
-alone where it does not, and a stored payload identical to `outbound_payload`'s.
+alone where it does not, and a stored payload identical to `dataclasses.asdict`'s.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from flask.testing import FlaskClient
@@ -20,7 +21,7 @@ from bot.runtime import Runtime
 from bot.service import outbound_from_payload, outbound_payload
 from bot.texts import texts_for
 from channels.base import Button, Outbound, Template, render_text
-from scheduler.dispatch import _payload, next_due, question
+from scheduler.dispatch import next_due, question
 from tests.fakes.counting_channel import CountingChannel
 from tests.helpers import SandboxCustomer
 
@@ -55,7 +56,7 @@ def test_the_template_is_filled_with_the_customer_s_name(rt: Runtime) -> None:
     assert msg.template == Template("HX123", {"1": "Ana", "2": "Tienda"})
 
 
-def test_the_stored_payload_is_what_outbound_payload_stores() -> None:
+def test_the_stored_payload_is_what_asdict_gives_and_reads_back_as_the_message() -> None:
     msg = Outbound(
         channel="telegram",
         to="42",
@@ -66,8 +67,8 @@ def test_the_stored_payload_is_what_outbound_payload_stores() -> None:
         needs_template=True,
         ref="inv-1",
     )
-    stored = json.loads(json.dumps(_payload(msg)))
-    assert stored == json.loads(json.dumps(outbound_payload(msg)))
+    stored = json.loads(json.dumps(outbound_payload(msg)))
+    assert stored == json.loads(json.dumps(asdict(msg)))
     assert outbound_from_payload(stored) == msg
 
 
