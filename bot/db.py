@@ -97,41 +97,45 @@ class Database:
             yield s
 
     @contextmanager
-    def session_for_update(self) -> Iterator[Session]:
-        """A unit of work that will read rows and write decisions based on them (see module doc)."""
+    def _writing(self) -> Iterator[None]:
+        """On SQLite, this process's writer lock for the transaction (see `_writer`)."""
         # Bounded like busy_timeout: past it, SQLite's own wait decides (and errors), never a hang.
         held = not self.postgres and self._writer.acquire(timeout=30)
         try:
-            with self.sessions() as s:
-                if not self.postgres:
-                    s.connection(execution_options={"sqlite_immediate": True})  # begins
-                try:
-                    yield s
-                    s.commit()
-                except BaseException:
-                    s.rollback()
-                    raise
+            yield
         finally:
             if held:
                 self._writer.release()
 
     @contextmanager
+    def session_for_update(self) -> Iterator[Session]:
+        """A unit of work that will read rows and write decisions based on them (see module doc)."""
+        with self._writing(), self.sessions() as s:
+            if not self.postgres:
+                s.connection(execution_options={"sqlite_immediate": True})  # begins
+            try:
+                yield s
+                s.commit()
+            except BaseException:
+                s.rollback()
+                raise
+
+    @contextmanager
     def unit_for_update(self) -> Iterator[Unit]:
         """`session_for_update` for a hot path written in Core: a connection in a transaction,
         and an ORM session on it only if a rarer branch asks for one (`Unit.session`)."""
-        held = not self.postgres and self._writer.acquire(timeout=30)
-        try:
-            options = {} if self.postgres else {"sqlite_immediate": True}
-            with self.engine.connect().execution_options(**options) as conn, conn.begin():
-                unit = Unit(conn, self)
-                try:
-                    yield unit
-                    unit.flush()
-                finally:
-                    unit.close()
-        finally:
-            if held:
-                self._writer.release()
+        options = {} if self.postgres else {"sqlite_immediate": True}
+        with (
+            self._writing(),
+            self.engine.connect().execution_options(**options) as conn,
+            conn.begin(),
+        ):
+            unit = Unit(conn, self)
+            try:
+                yield unit
+                unit.flush()
+            finally:
+                unit.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -460,6 +460,7 @@ def _open_invitations(rt: Runtime, s: Session, contact_id: int) -> list[Invitati
 
 INVITATIONS = cast(Table, Invitation.__table__)
 RESPONSES = cast(Table, Response.__table__)
+SURVEYS = cast(Table, Survey.__table__)
 CASES = cast(Table, Case.__table__)
 
 
@@ -478,7 +479,7 @@ def _latest_stmt(lock: bool) -> Select[Any]:
             inv.language,
             inv.survey_id,
             inv.updated_at,
-            Survey.__table__.c.texts,
+            SURVEYS.c.texts,
             resp.id.label("response_id"),
             resp.score,
             resp.category,
@@ -486,7 +487,7 @@ def _latest_stmt(lock: bool) -> Select[Any]:
             resp.completed_at,
         )
         .select_from(
-            INVITATIONS.join(Survey.__table__, Survey.__table__.c.id == inv.survey_id).outerjoin(
+            INVITATIONS.join(SURVEYS, SURVEYS.c.id == inv.survey_id).outerjoin(
                 RESPONSES, resp.invitation_id == inv.id
             )
         )
