@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Table, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from bot.config import LANGUAGES
+from bot.db import Prepared
 from bot.models import (
     OPEN_STATES,
     CaseStatus,
@@ -85,27 +86,31 @@ def _context(contact_id: str) -> str:
 _NOW = bindparam("now", type_=CHANNELS.c.last_inbound_at.type)
 # SQLite (the transaction already holds the write lock): mark the channel seen and read the
 # sender's context in one statement.
-_SEEN_RETURNING = text(
-    "UPDATE contact_channels SET last_inbound_at = :now"
-    " WHERE channel = :channel AND address = :address"
-    " RETURNING id, contact_id,"
-    " (SELECT language FROM contacts WHERE contacts.id = contact_channels.contact_id),"
-    f" {_context('contact_channels.contact_id')}"
-).bindparams(_NOW)
+_SEEN_RETURNING = Prepared(
+    text(
+        "UPDATE contact_channels SET last_inbound_at = :now"
+        " WHERE channel = :channel AND address = :address"
+        " RETURNING id, contact_id,"
+        " (SELECT language FROM contacts WHERE contacts.id = contact_channels.contact_id),"
+        f" {_context('contact_channels.contact_id')}"
+    ).bindparams(_NOW)
+)
 # PostgreSQL: lock the channel row and its contact (a customer's second message waits for the
 # first one's transaction), read the context and mark the channel seen, in one statement.
-_LOCK_AND_MARK = text(
-    "WITH sender AS ("
-    " SELECT contact_channels.id, contact_channels.contact_id, contacts.language,"
-    f" {_context('contacts.id')}"
-    " FROM contact_channels JOIN contacts ON contacts.id = contact_channels.contact_id"
-    " WHERE contact_channels.channel = :channel AND contact_channels.address = :address"
-    " FOR UPDATE OF contact_channels, contacts"
-    "), seen AS ("
-    " UPDATE contact_channels SET last_inbound_at = :now FROM sender"
-    " WHERE contact_channels.id = sender.id"
-    ") SELECT id, contact_id, language, surveyed, in_case FROM sender"
-).bindparams(_NOW)
+_LOCK_AND_MARK = Prepared(
+    text(
+        "WITH sender AS ("
+        " SELECT contact_channels.id, contact_channels.contact_id, contacts.language,"
+        f" {_context('contacts.id')}"
+        " FROM contact_channels JOIN contacts ON contacts.id = contact_channels.contact_id"
+        " WHERE contact_channels.channel = :channel AND contact_channels.address = :address"
+        " FOR UPDATE OF contact_channels, contacts"
+        "), seen AS ("
+        " UPDATE contact_channels SET last_inbound_at = :now FROM sender"
+        " WHERE contact_channels.id = sender.id"
+        ") SELECT id, contact_id, language, surveyed, in_case FROM sender"
+    ).bindparams(_NOW)
+)
 
 
 @dataclass(frozen=True)
@@ -129,9 +134,10 @@ def find_for_inbound(rt: Runtime, conn: Connection, m: Inbound, now: datetime) -
     and only a case with a card in a staff chat takes messages)."""
     stmt = _LOCK_AND_MARK if rt.db.postgres else _SEEN_RETURNING
     params = {"channel": m.channel, "address": m.sender, "now": now}
-    row = conn.execute(stmt, params).first()
-    if row is None:
+    rows = stmt.rows(conn, params)
+    if not rows:
         return None
+    row = rows[0]
     return Found(row[0], row[1], row[2], bool(row[3]), bool(row[4]))
 
 

@@ -24,7 +24,7 @@ from bot import conversation
 from bot.buttons import read_score
 from bot.contacts import INBOUND_STATES, Found, create_for_inbound, find_for_inbound
 from bot.conversation import Incoming, Keyword
-from bot.db import Unit
+from bot.db import Prepared, Unit
 from bot.events import ContactOptedOut, DetractorResponded, Event, OutboxQueued, ResponseCompleted
 from bot.models import (
     OPEN_STATES,
@@ -159,8 +159,8 @@ def _insert_stmt(dialect: str) -> Any:
 # entity, so no unit-of-work bookkeeping for rows nothing reads back.
 MESSAGES = cast(Table, Message.__table__)
 CHANNELS = cast(Table, ContactChannel.__table__)
-_INSERT_INBOUND = {d: _insert_stmt(d) for d in ("postgresql", "sqlite")}
-_INSERT_OUT = MESSAGES.insert()
+_INSERT_INBOUND = {d: Prepared(_insert_stmt(d)) for d in ("postgresql", "sqlite")}
+_INSERT_OUT = Prepared(MESSAGES.insert())
 _OPTED_OUT = (
     update(CHANNELS).where(CHANNELS.c.id == bindparam("cc")).values(opted_out_at=bindparam("at"))
 )
@@ -192,7 +192,8 @@ def _insert_inbound(
         attempts=0,
         created_at=now,
     )
-    return conn.execute(_INSERT_INBOUND[conn.dialect.name], values).scalar_one_or_none()
+    rows = _INSERT_INBOUND[conn.dialect.name].rows(conn, values)
+    return rows[0].id if rows else None
 
 
 def _store_replies(
@@ -227,7 +228,7 @@ def _store_replies(
         )
         for r in replies
     ]
-    conn.execute(_INSERT_OUT, rows)
+    _INSERT_OUT.many(conn, rows)
 
 
 _ORIGINAL = (
@@ -342,11 +343,12 @@ def _converse(
     # One query: the open invitation, or else the last closed one (for _no_open_survey); none
     # when the contact lookup saw that this customer was never surveyed.
     conn = u.conn
-    row = (
-        conn.execute(_LATEST[rt.db.postgres], {"contact_id": found.contact_id}).first()
+    rows = (
+        _LATEST[rt.db.postgres].rows(conn, {"contact_id": found.contact_id})
         if found.surveyed
-        else None
+        else []
     )
+    row = rows[0] if rows else None
     inv, last = (row, None) if row is not None and row.state in OPEN_STATES else (None, row)
     button_score: int | None = None
     if m.button is not None:
@@ -374,8 +376,8 @@ def _converse(
         texts,
     )
     if turn.state != inv.state or turn.reasks != inv.reasks:
-        conn.execute(
-            _UPDATE_INVITATION, {"inv_id": inv.id, "state": turn.state, "reasks": turn.reasks}
+        _UPDATE_INVITATION.rows(
+            conn, {"inv_id": inv.id, "state": turn.state, "reasks": turn.reasks}
         )
     answer = _Answer.of(inv)
     values: dict[str, Any] = {}
@@ -389,7 +391,7 @@ def _converse(
             conn, inv, found.contact_id, m.channel, now, late=False, **values
         )
     elif values and answer.id is not None:
-        conn.execute(_UPDATE_RESPONSE, {"rid": answer.id, **values})
+        _UPDATE_RESPONSE.rows(conn, {"rid": answer.id, **values})
     if turn.completed and answer.id is not None and answer.completed_at is None:
         _complete(conn, answer, inv.id, found.contact_id, now, events)
     out: list[Outbound] = []
@@ -505,12 +507,12 @@ def _latest_stmt(lock: bool) -> Select[Any]:
 
 # The answer's writes: Core statements on the tables, built once (the ORM's unit of work cost
 # a third of a survey answer). `updated_at` comes from the columns' `onupdate`, as before.
-_LATEST = {False: _latest_stmt(False), True: _latest_stmt(True)}
-_UPDATE_INVITATION = INVITATIONS.update().where(INVITATIONS.c.id == bindparam("inv_id"))
+_LATEST = {False: Prepared(_latest_stmt(False)), True: Prepared(_latest_stmt(True))}
+_UPDATE_INVITATION = Prepared(INVITATIONS.update().where(INVITATIONS.c.id == bindparam("inv_id")))
 # SET takes whichever of score, category, comment… the parameters name.
-_UPDATE_RESPONSE = RESPONSES.update().where(RESPONSES.c.id == bindparam("rid"))
-_INSERT_RESPONSE = RESPONSES.insert()
-_INSERT_CASE = CASES.insert()
+_UPDATE_RESPONSE = Prepared(RESPONSES.update().where(RESPONSES.c.id == bindparam("rid")))
+_INSERT_RESPONSE = Prepared(RESPONSES.insert().returning(RESPONSES.c.id))
+_INSERT_CASE = Prepared(CASES.insert().returning(CASES.c.id))
 
 
 @dataclass
@@ -563,9 +565,7 @@ def _insert_response(
         late=late,
         **values,
     )
-    key = conn.execute(_INSERT_RESPONSE, row).inserted_primary_key
-    assert key is not None
-    return int(key[0])
+    return int(_INSERT_RESPONSE.rows(conn, row)[0].id)
 
 
 def _complete(
@@ -578,7 +578,7 @@ def _complete(
 ) -> None:
     """`complete` for a response handled as a row (the survey answer path)."""
     assert answer.id is not None and answer.score is not None and answer.category is not None
-    conn.execute(_UPDATE_RESPONSE, {"rid": answer.id, "completed_at": now})
+    _UPDATE_RESPONSE.rows(conn, {"rid": answer.id, "completed_at": now})
     answer.completed_at = now
     _completed(conn, answer.id, inv_id, contact_id, answer.score, answer.category, now, events)
 
@@ -596,9 +596,8 @@ def _completed(
     events.append(ResponseCompleted(rid, inv_id, score, category))
     if category == "detractor":
         values = {"response_id": rid, "contact_id": contact_id, "created_at": now}
-        key = conn.execute(_INSERT_CASE, values).inserted_primary_key
-        assert key is not None
-        events.append(DetractorResponded(rid, int(key[0])))
+        case_id = _INSERT_CASE.rows(conn, values)[0].id
+        events.append(DetractorResponded(rid, int(case_id)))
 
 
 def _no_open_survey(
@@ -623,7 +622,7 @@ def _no_open_survey(
             and now - answer.completed_at <= APPEND_WINDOW
         ):
             values = _comment(answer, m.text.strip(), append=True, now=now)
-            conn.execute(_UPDATE_RESPONSE, {"rid": answer.id, **values})
+            _UPDATE_RESPONSE.rows(conn, {"rid": answer.id, **values})
             return [reply(texts("added"))]
         if last.state == S.EXPIRED and answer.id is None and now - last.updated_at <= LATE_WINDOW:
             score = scoring.parse_score(m.text, last.language)
