@@ -20,7 +20,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, TextClause
 
 from bot.config import normalise_database_url
 
@@ -196,11 +196,16 @@ class Prepared:
         args = plan.args(params)
         with self._cursor(conn, plan.sql, args) as cur:
             cur.execute(plan.sql, args)
-            return plan.result(cur.fetchall()) if cur.description else []
+            # A text statement may or may not return rows: its cursor tells.
+            returns = plan.row is not None if plan.typed else cur.description is not None
+            return plan.result(cur.fetchall()) if returns else []
 
     def many(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> None:
         """Run once per parameter set (all naming the same parameters)."""
-        if not params:
+        if len(params) < 2:
+            # One row: psycopg's executemany runs a pipeline, several times an execute's cost.
+            for p in params:
+                self.rows(conn, p)
             return
         plan = self._plan(conn.dialect, params[0])
         args = [plan.args(p) for p in params]
@@ -243,6 +248,7 @@ class _Plan:
     names: tuple[str, ...]  # the parameters' names in the SQL, in order (repeats included)
     binds: tuple[_Bind, ...]  # one for each name
     positional: bool
+    typed: bool  # a Core statement (not `text()`): rows come back when `row` is set
     row: Callable[..., Any] | None  # a named tuple's class
     process: list[Callable[[Any], Any] | None]
 
@@ -290,4 +296,7 @@ def _plan(stmt: ClauseElement, dialect: Dialect, params: Mapping[str, Any]) -> _
     if columns is not None and len(columns):
         row = namedtuple("Row", columns.keys(), rename=True)  # type: ignore[misc,no-redef]
         process = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
-    return _Plan(compiled.string, tuple(order), tuple(binds), compiled.positional, row, process)
+    typed = not isinstance(stmt, TextClause)
+    return _Plan(
+        compiled.string, tuple(order), tuple(binds), compiled.positional, typed, row, process
+    )
