@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import phonenumbers
-from sqlalchemy import Connection, Table, bindparam, select, text
+from sqlalchemy import Connection, Table, TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from bot.config import LANGUAGES
@@ -95,10 +95,13 @@ _SEEN_RETURNING = Prepared(
         f" {_context('contact_channels.contact_id')}"
     ).bindparams(_NOW)
 )
-# PostgreSQL: lock the channel row and its contact (a customer's second message waits for the
-# first one's transaction), read the context and mark the channel seen, in one statement.
-_LOCK_AND_MARK = Prepared(
-    text(
+
+
+def lock_and_mark(then: str = "", also: str = "") -> TextClause:
+    """PostgreSQL: lock the channel row and its contact (a customer's second message waits for
+    the first one's transaction), read the context and mark the channel seen, in one
+    statement; `then` adds CTEs reading `sender`, and `also` columns to the row."""
+    return text(
         "WITH sender AS ("
         " SELECT contact_channels.id, contact_channels.contact_id, contacts.language,"
         f" {_context('contacts.id')}"
@@ -108,9 +111,11 @@ _LOCK_AND_MARK = Prepared(
         "), seen AS ("
         " UPDATE contact_channels SET last_inbound_at = :now FROM sender"
         " WHERE contact_channels.id = sender.id"
-        ") SELECT id, contact_id, language, surveyed, in_case FROM sender"
+        f"){then} SELECT id, contact_id, language, surveyed, in_case{also} FROM sender"
     ).bindparams(_NOW)
-)
+
+
+_LOCK_AND_MARK = Prepared(lock_and_mark())
 
 
 @dataclass(frozen=True)
@@ -133,11 +138,12 @@ def find_for_inbound(rt: Runtime, conn: Connection, m: Inbound, now: datetime) -
     customer's lock (invitations by the dispatcher; a case the webhook creates has no card yet,
     and only a case with a card in a staff chat takes messages)."""
     stmt = _LOCK_AND_MARK if rt.db.postgres else _SEEN_RETURNING
-    params = {"channel": m.channel, "address": m.sender, "now": now}
-    rows = stmt.rows(conn, params)
-    if not rows:
-        return None
-    row = rows[0]
+    rows = stmt.rows(conn, {"channel": m.channel, "address": m.sender, "now": now})
+    return found_from(rows[0]) if rows else None
+
+
+def found_from(row: Any) -> Found:
+    """`Found` from a row of `find_for_inbound`'s statements (or of one `lock_and_mark` makes)."""
     return Found(row[0], row[1], row[2], bool(row[3]), bool(row[4]))
 
 

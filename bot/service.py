@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session, joinedload
 import scoring
 from bot import conversation
 from bot.buttons import read_score
-from bot.contacts import INBOUND_STATES, Found, create_for_inbound, find_for_inbound
+from bot.contacts import (
+    INBOUND_STATES,
+    Found,
+    create_for_inbound,
+    find_for_inbound,
+    found_from,
+    lock_and_mark,
+)
 from bot.conversation import Incoming, Keyword
 from bot.db import Prepared, Unit
 from bot.events import ContactOptedOut, DetractorResponded, Event, OutboxQueued, ResponseCompleted
@@ -166,16 +173,11 @@ _OPTED_OUT = (
 )
 
 
-def _insert_inbound(
-    conn: Connection, m: Inbound, now: datetime, contact_id: int | None
-) -> int | None:
-    """Store the message; None when this provider id was stored before (a redelivery)."""
-    values = dict(
-        channel=m.channel,
-        direction="in",
+def _inbound_row(m: Inbound) -> dict[str, Any]:
+    """The message's row, but the columns the lookup's parameters give (see `_RECEIVE`)."""
+    return dict(
         provider_id=m.provider_id,
-        address=m.sender,
-        contact_id=contact_id,
+        direction="in",
         kind="button" if m.button else "text",
         text=m.text,
         payload={
@@ -190,8 +192,39 @@ def _insert_inbound(
         },
         status="received",
         attempts=0,
-        created_at=now,
     )
+
+
+_ROW = tuple(_inbound_row(Inbound(channel="", sender="", text="", provider_id="")))
+# PostgreSQL: the sender's lookup (`lock_and_mark`) stores the message too, for the sender it
+# found: one statement and one round trip fewer per message. The id is None for a redelivery.
+_RECEIVE = Prepared(
+    lock_and_mark(
+        then=", stored AS (INSERT INTO messages"
+        f" (channel, address, contact_id, created_at, {', '.join(_ROW)})"
+        f" SELECT :channel, :address, sender.contact_id, :now, {', '.join(':' + c for c in _ROW)}"
+        " FROM sender ON CONFLICT (channel, direction, provider_id) DO NOTHING RETURNING id)",
+        also=", (SELECT id FROM stored)",
+    ).bindparams(bindparam("payload", type_=MESSAGES.c.payload.type))
+)
+
+
+def _receive(
+    rt: Runtime, conn: Connection, m: Inbound, row: dict[str, Any], now: datetime
+) -> tuple[Found | None, bool, int | None]:
+    """The sender (`find_for_inbound`), and whether the message is stored yet, and its id."""
+    if not rt.db.postgres:
+        return find_for_inbound(rt, conn, m, now), False, None
+    params = {"channel": m.channel, "address": m.sender, "now": now, **row}
+    rows = _RECEIVE.rows(conn, params)
+    return (found_from(rows[0]), True, rows[0][5]) if rows else (None, False, None)
+
+
+def _insert_inbound(
+    conn: Connection, m: Inbound, row: dict[str, Any], now: datetime, contact_id: int | None
+) -> int | None:
+    """Store the message; None when this provider id was stored before (a redelivery)."""
+    values = dict(row, channel=m.channel, address=m.sender, contact_id=contact_id, created_at=now)
     rows = _INSERT_INBOUND[conn.dialect.name].rows(conn, values)
     return rows[0].id if rows else None
 
@@ -258,14 +291,18 @@ def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Out
     # session only for the rarer branches (a new sender, STOP, /start, staff).
     with rt.db.unit_for_update() as u:
         private = m.chat_type == "private"
-        found = find_for_inbound(rt, u.conn, m, now) if private else None
+        row = _inbound_row(m)
+        found, stored, msg_id = (
+            _receive(rt, u.conn, m, row, now) if private else (None, False, None)
+        )
         if private and found is None:
             # A sender's first message: the contact first, so the message row names it (a
             # redelivery cannot get here: its first delivery created the contact).
             found = create_for_inbound(rt, u.session, m, now)
             u.flush()
         contact_id = found.contact_id if found else None
-        msg_id = _insert_inbound(u.conn, m, now, contact_id)
+        if not stored:
+            msg_id = _insert_inbound(u.conn, m, row, now, contact_id)
         if msg_id is None:
             log.info("duplicate %s message %s: answering as before", m.channel, m.provider_id)
             return _previous_replies(u.conn, m)
