@@ -222,7 +222,9 @@ class Prepared:
     @staticmethod
     @contextmanager
     def _cursor(conn: Connection, sql: str, args: Any) -> Iterator[Any]:
-        """The driver's cursor; its errors raised as SQLAlchemy's, as `conn.execute` would."""
+        """The driver's cursor; its errors raised as SQLAlchemy's, as `conn.execute` would. (A
+        connection lost meanwhile goes back to the pool as it is: `pool_pre_ping` replaces it
+        at the next checkout.)"""
         driver: Any = conn.connection.driver_connection
         cur = driver.cursor()
         error = conn.dialect.loaded_dbapi.Error

@@ -195,6 +195,7 @@ def _inbound_row(m: Inbound) -> dict[str, Any]:
     )
 
 
+# The names of those columns (any message gives the same keys).
 _ROW = tuple(_inbound_row(Inbound(channel="", sender="", text="", provider_id="")))
 # PostgreSQL: the sender's lookup (`lock_and_mark`) stores the message too, for the sender it
 # found: one statement and one round trip fewer per message. The id is None for a redelivery.
