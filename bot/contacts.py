@@ -115,9 +115,6 @@ def lock_and_mark(then: str = "", also: str = "") -> TextClause:
     ).bindparams(_NOW)
 
 
-_LOCK_AND_MARK = Prepared(lock_and_mark())
-
-
 @dataclass(frozen=True)
 class Found:
     """The sender's channel row and contact, and what else the lookup saw: whether the contact
@@ -131,19 +128,19 @@ class Found:
     in_case: bool = True
 
 
-def find_for_inbound(rt: Runtime, conn: Connection, m: Inbound, now: datetime) -> Found | None:
-    """The sender's channel row, marked seen (`last_inbound_at`), with its context; locked for
-    the rest of the transaction (the SQLite write lock, or row locks on PostgreSQL). The
-    context's subqueries are not locked: the rows they look for are only created outside the
-    customer's lock (invitations by the dispatcher; a case the webhook creates has no card yet,
-    and only a case with a card in a staff chat takes messages)."""
-    stmt = _LOCK_AND_MARK if rt.db.postgres else _SEEN_RETURNING
-    rows = stmt.rows(conn, {"channel": m.channel, "address": m.sender, "now": now})
+def mark_seen(conn: Connection, m: Inbound, now: datetime) -> Found | None:
+    """SQLite: the sender's channel row, marked seen (`last_inbound_at`), with its context,
+    under the write lock the transaction holds. (PostgreSQL's lookup locks rows instead:
+    `lock_and_mark`, which `bot.service` extends to store the message in the same statement.)
+    The context's subqueries are not locked on either: the rows they look for are only created
+    outside the customer's lock (invitations by the dispatcher; a case the webhook creates has
+    no card yet, and only a case with a card in a staff chat takes messages)."""
+    rows = _SEEN_RETURNING.rows(conn, {"channel": m.channel, "address": m.sender, "now": now})
     return found_from(rows[0]) if rows else None
 
 
 def found_from(row: Any) -> Found:
-    """`Found` from a row of `find_for_inbound`'s statements (or of one `lock_and_mark` makes)."""
+    """`Found` from a row of `mark_seen`'s statement or of one `lock_and_mark` makes."""
     return Found(row[0], row[1], row[2], bool(row[3]), bool(row[4]))
 
 

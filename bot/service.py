@@ -26,9 +26,9 @@ from bot.contacts import (
     INBOUND_STATES,
     Found,
     create_for_inbound,
-    find_for_inbound,
     found_from,
     lock_and_mark,
+    mark_seen,
 )
 from bot.conversation import Incoming, Keyword
 from bot.db import Prepared, Unit
@@ -213,9 +213,10 @@ _RECEIVE = Prepared(
 def _receive(
     rt: Runtime, conn: Connection, m: Inbound, row: dict[str, Any], now: datetime
 ) -> tuple[Found | None, bool, int | None]:
-    """The sender (`find_for_inbound`), and whether the message is stored yet, and its id."""
+    """The sender, marked seen and locked for the transaction, with its context (`Found`;
+    None for a sender never seen), whether the message is stored yet, and its id."""
     if not rt.db.postgres:
-        return find_for_inbound(rt, conn, m, now), False, None
+        return mark_seen(conn, m, now), False, None
     params = {"channel": m.channel, "address": m.sender, "now": now, **row}
     rows = _RECEIVE.rows(conn, params)
     return (found_from(rows[0]), True, rows[0][5]) if rows else (None, False, None)
