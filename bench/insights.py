@@ -31,8 +31,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bot import insights
-from bot.db import Database
-from bot.models import Case, Invitation, Response, RollupState
+from bot.storage.db import Database
+from bot.storage.models import Case, Invitation, Response, RollupState
 from tests.fakes import dispatch_db
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
@@ -330,7 +330,7 @@ def run(scratch: str, repeat: int, only: str | None = None) -> Figures:
         )
     )
 
-    from bot.apikeys import create_key
+    from bot.accounts.apikeys import create_key
     from bot.web.app import create_app
 
     app = create_app(
@@ -366,7 +366,7 @@ def run(scratch: str, repeat: int, only: str | None = None) -> Figures:
             )
         )
 
-    from bot.users import create_user
+    from bot.accounts.users import create_user
 
     with db.session() as s:
         uid = create_user(s, f"bench{time.monotonic_ns()}", "bench password 123", NOW).id

@@ -190,7 +190,7 @@ def baseline() -> object:
     from flask import Flask
     from sqlalchemy import text
 
-    from bot.db import make_engine
+    from bot.storage.db import make_engine
 
     # npsbot's engine settings (SQLite pragmas, pool, pre-ping): only the work differs.
     engine = make_engine(os.environ["DATABASE_URL"])
@@ -308,7 +308,7 @@ def database(kind: str, tmp: Path) -> tuple[str, Callable[[], None]]:
     from sqlalchemy import create_engine, text
 
     from bot.config import normalise_database_url
-    from bot.migrate import upgrade
+    from bot.storage.migrate import upgrade
     from tests.fakes import dispatch_db
 
     if kind == "sqlite":
@@ -337,9 +337,9 @@ def open_surveys(url: str) -> None:
     most (invitation lookup under the customer's lock, the response, the "why?" reply)."""
     from sqlalchemy import select, update
 
-    from bot.db import make_engine
-    from bot.models import ContactChannel, Invitation, Survey
-    from bot.models import InvitationState as S
+    from bot.storage.db import make_engine
+    from bot.storage.models import ContactChannel, Invitation, Survey
+    from bot.storage.models import InvitationState as S
 
     engine = make_engine(url)
     now = datetime.now(UTC)

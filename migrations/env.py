@@ -1,11 +1,11 @@
-"""Alembic environment: the URL comes from npsbot's settings, the schema from bot.models."""
+"""Alembic environment: the URL comes from npsbot's settings, the schema from bot.storage.models."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection
 
-from bot.models import Base
+from bot.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -37,7 +37,7 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    from bot.db import make_engine
+    from bot.storage.db import make_engine
 
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.begin() as conn:

@@ -20,8 +20,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot import digest
-from bot.alerts import (
+from bot.events import Event
+from bot.inbound.receive import complete
+from bot.runtime import Runtime
+from bot.staff import digest, render_alert
+from bot.staff.alerts import (
     TELEGRAM,
     URL,
     destinations,
@@ -31,12 +34,17 @@ from bot.alerts import (
     telegram_chat,
     url_for,
 )
-from bot.events import Event
-from bot.models import Alert, AlertState, Case, CaseEvent, CaseStatus, Invitation, Message, Response
-from bot.models import InvitationState as S
-from bot.runtime import Runtime
-from bot.service import complete
-from bot.staff import render_alert
+from bot.storage.models import (
+    Alert,
+    AlertState,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Invitation,
+    Message,
+    Response,
+)
+from bot.storage.models import InvitationState as S
 from channels.base import Button, Outbound
 from channels.errors import SendError, SendFailed, Throttled
 from scheduler.claim import claim

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.models import Message
+from bot.inbound.receive import outbound_from_row
 from bot.runtime import Runtime
-from bot.service import outbound_from_row
+from bot.storage.models import Message
 from channels.errors import SendError, Throttled
 from scheduler.claim import claim
 from scheduler.dispatch import MAX_ATTEMPTS, backoff

@@ -18,9 +18,9 @@ from sqlalchemy.engine import make_url
 
 from bot.config import normalise_database_url
 from bot.events import RecordingBus
-from bot.migrate import upgrade
-from bot.models import Base
 from bot.runtime import Runtime
+from bot.storage.migrate import upgrade
+from bot.storage.models import Base
 from bot.web.app import create_app
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")

@@ -8,8 +8,8 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from bot.models import Invitation, Message, Response
 from bot.runtime import Runtime
+from bot.storage.models import Invitation, Message, Response
 from scheduler.loop import tick
 
 
@@ -61,9 +61,9 @@ def open_survey(rt: Runtime, channel: str, address: str, *, language: str = "es"
     """A contact on `channel` at `address` with a survey already asked there; its invitation id."""
     from datetime import timedelta
 
-    from bot.contacts import PHONE_CHANNELS, ensure_channel
-    from bot.models import Contact, InvitationState
-    from bot.purchases import create_invitation, survey_by_key
+    from bot.storage.models import Contact, InvitationState
+    from bot.survey.contacts import PHONE_CHANNELS, ensure_channel
+    from bot.survey.purchases import create_invitation, survey_by_key
 
     now = rt.clock()
     with rt.db.session() as s:

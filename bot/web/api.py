@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from bot.models import Invitation
-from bot.purchases import (
+from bot.storage.models import Invitation
+from bot.survey.purchases import (
     Conflict,
     Invalid,
     Outcome,
@@ -17,8 +17,8 @@ from bot.purchases import (
     register_purchase,
     telegram_link,
 )
-from bot.web.app import runtime
 from bot.web.auth import api_error, require_api_key
+from bot.web.context import runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -6,15 +6,16 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app, jsonify
+from flask import Flask, jsonify
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from bot.bootstrap import build_runtime
 from bot.config import Settings, load_settings, settings_from
 from bot.events import MessageBus
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime
+from bot.web import api, dashboard, health, reports, sandbox, webhooks
 
 if TYPE_CHECKING:
     from itsdangerous import URLSafeTimedSerializer  # Flask's own dependency
@@ -56,8 +57,6 @@ def create_app(
 
 def init_app(app: Flask, rt: Runtime) -> None:
     app.extensions["npsbot"] = rt
-    from bot.web import api, dashboard, health, reports, sandbox, webhooks
-
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
@@ -81,17 +80,3 @@ def init_app(app: Flask, rt: Runtime) -> None:
     def _unexpected(exc: Exception) -> Any:
         log.exception("unhandled error")
         return jsonify(error="internal_error", reason="unexpected error, retry later"), 500
-
-
-def runtime() -> Runtime:
-    rt: Runtime = current_app.extensions["npsbot"]
-    return rt
-
-
-def db_ok(rt: Runtime) -> bool:
-    try:
-        with rt.db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return True
-    except SQLAlchemyError:
-        return False

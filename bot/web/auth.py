@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 from flask import g, jsonify, request
 from sqlalchemy.orm import Session
 
-from bot.apikeys import check_key
-from bot.web.app import runtime
+from bot.accounts.apikeys import check_key
+from bot.web.context import runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -32,9 +32,10 @@ from flask import (
 from flask.sansio.blueprints import BlueprintSetupState
 from markupsafe import Markup, escape
 
-from bot import insights, users
-from bot.models import StaffRole, StaffUser
-from bot.web.app import runtime
+from bot import insights
+from bot.accounts import users
+from bot.storage.models import StaffRole, StaffUser
+from bot.web.context import runtime
 
 bp = Blueprint(
     "dashboard",

@@ -4,7 +4,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from bot.web.app import db_ok, runtime
+from bot.web.context import db_ok, runtime
 
 bp = Blueprint("health", __name__)
 

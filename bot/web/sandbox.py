@@ -9,10 +9,10 @@ from flask import Blueprint, jsonify, render_template, request
 from sqlalchemy import select
 
 from bot.config import LANGUAGES
-from bot.contacts import ensure_channel
-from bot.models import Contact, ContactChannel, Invitation, Message
-from bot.purchases import create_invitation, survey_by_key
-from bot.web.app import runtime
+from bot.storage.models import Contact, ContactChannel, Invitation, Message
+from bot.survey.contacts import ensure_channel
+from bot.survey.purchases import create_invitation, survey_by_key
+from bot.web.context import runtime
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 

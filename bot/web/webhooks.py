@@ -6,8 +6,8 @@ from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, request
 
-from bot.service import handle_webhook
-from bot.web.app import runtime
+from bot.inbound.receive import handle_webhook
+from bot.web.context import runtime
 from channels.base import WebRequest
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bot.apikeys import create_key
+from bot.accounts.apikeys import create_key
 from bot.events import RecordingBus
 from bot.runtime import Runtime
 from bot.web.app import create_app

@@ -8,9 +8,9 @@ from pathlib import Path
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from bot.models import ContactChannel, Invitation, Message
-from bot.operator import resolve_unknown, unknown_invitations
 from bot.runtime import Runtime
+from bot.storage.models import ContactChannel, Invitation, Message
+from bot.survey.operator import resolve_unknown, unknown_invitations
 from scheduler.dispatch import claim_batch, sweep
 from scheduler.loop import tick
 from tests.conftest import Clock

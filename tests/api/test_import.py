@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from bot.cli import main
-from bot.models import Invitation
 from bot.runtime import Runtime
+from bot.storage.models import Invitation
 
 HEADER = (
     "order_id,customer_id,name,phone,language,timezone,survey,occurred_at,channels,metadata.store"

@@ -9,9 +9,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from bot.apikeys import revoke_key
-from bot.models import ApiKey
+from bot.accounts.apikeys import revoke_key
 from bot.runtime import Runtime
+from bot.storage.models import ApiKey
 from tests.api.conftest import Api
 from tests.conftest import Clock
 
@@ -172,7 +172,7 @@ def test_rules_skip_with_a_reason(
 def test_the_resurvey_window_skips_a_recently_surveyed_customer(
     api: Api, rt: Runtime, clock: Clock
 ) -> None:
-    from bot.models import Invitation
+    from bot.storage.models import Invitation
 
     _, body = api.purchase(**order())
     with rt.db.session() as s:
@@ -188,8 +188,8 @@ def test_the_resurvey_window_skips_a_recently_surveyed_customer(
 
 
 def test_a_customer_opted_out_of_every_channel_is_skipped(api: Api, rt: Runtime) -> None:
-    from bot.contacts import ensure_channel
-    from bot.models import Contact
+    from bot.storage.models import Contact
+    from bot.survey.contacts import ensure_channel
 
     with rt.db.session() as s:
         ana = Contact(

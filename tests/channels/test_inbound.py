@@ -16,9 +16,9 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 from sqlalchemy import select
 
-from bot.models import Message
+from bot.inbound.receive import queue_outbound
 from bot.runtime import Runtime
-from bot.service import queue_outbound
+from bot.storage.models import Message
 from bot.web.app import create_app
 from channels.base import Outbound, WebRequest
 from tests.channels.cases import InboundCase

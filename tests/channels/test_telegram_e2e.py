@@ -21,9 +21,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from bot.models import Contact, Invitation, Response
-from bot.purchases import create_invitation, survey_by_key
 from bot.runtime import Runtime
+from bot.storage.models import Contact, Invitation, Response
+from bot.survey.purchases import create_invitation, survey_by_key
 from bot.web.app import create_app
 from scheduler.loop import tick
 from tests.channels.rows_telegram import ANA, settings, sign
@@ -169,7 +169,7 @@ def test_a_forged_button_is_answered_and_changes_nothing(world: World) -> None:
 def test_onboarding_purchase_deep_link_start_tap_why_thanks_stored(world: World) -> None:
     """A customer with no Telegram chat yet: the API returns a deep link for the order
     confirmation; /start <payload> links the chat and the survey starts at once."""
-    from bot.apikeys import create_key
+    from bot.accounts.apikeys import create_key
 
     with world.rt.db.session() as s:
         key = create_key(s, "shop", world.rt.clock())

@@ -19,9 +19,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from bot.models import Contact, Invitation, Message, Response
-from bot.purchases import create_invitation, survey_by_key
 from bot.runtime import Runtime
+from bot.storage.models import Contact, Invitation, Message, Response
+from bot.survey.purchases import create_invitation, survey_by_key
 from bot.web.app import create_app
 from scheduler.loop import tick
 from tests.channels.rows_sms import ACCOUNT, CUSTOMER, SMS_FROM, WA_FROM, settings, sign

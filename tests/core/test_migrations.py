@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from bot.db import make_engine
-from bot.models import Base
+from bot.storage.db import make_engine
+from bot.storage.models import Base
 
 
 def test_autogenerate_finds_no_difference_after_upgrade(database_url: str) -> None:

@@ -21,8 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import ArgumentError, IntegrityError
 
-from bot.db import Prepared, make_engine
-from bot.models import Id, Json, UTCDateTime
+from bot.storage.db import Prepared, make_engine
+from bot.storage.models import Id, Json, UTCDateTime
 
 NOON = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 STAMP = datetime(2001, 1, 1, tzinfo=UTC)

@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from bot.events import DetractorResponded, RecordingBus, ResponseCompleted
-from bot.models import Case, ContactChannel, Message, Response
 from bot.runtime import Runtime
+from bot.storage.models import Case, ContactChannel, Message, Response
 from tests.conftest import Clock
 from tests.helpers import SandboxCustomer
 

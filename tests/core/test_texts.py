@@ -44,7 +44,7 @@ def test_the_spanish_question_is_the_classic_wording() -> None:
 def test_help_and_opt_out_texts_name_keywords_the_bot_understands(
     language: str, stop: str, start: str
 ) -> None:
-    from bot.conversation import Keyword, keyword
+    from bot.survey.conversation import Keyword, keyword
 
     texts = texts_for(language, business="Tienda")
     assert stop in texts("help") and keyword(stop) is Keyword.STOP

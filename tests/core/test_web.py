@@ -6,8 +6,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 
-from bot.models import Message
 from bot.runtime import Runtime
+from bot.storage.models import Message
 from tests.helpers import SandboxCustomer
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from bot.buttons import read_score
-from bot.models import Invitation, Message
+from bot.inbound.receive import outbound_from_payload, outbound_payload
 from bot.runtime import Runtime
-from bot.service import outbound_from_payload, outbound_payload
+from bot.storage.models import Invitation, Message
+from bot.survey.question import read_score
 from bot.texts import texts_for
 from channels.base import Button, Outbound, Template, render_text
 from scheduler.dispatch import next_due, question

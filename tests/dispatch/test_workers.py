@@ -22,10 +22,10 @@ from typing import IO
 import pytest
 from sqlalchemy import create_engine, text
 
+from bot.bootstrap import build_runtime
 from bot.config import load_settings, normalise_database_url
-from bot.models import InvitationState as S
-from bot.operator import unknown_invitations
-from bot.runtime import build_runtime
+from bot.storage.models import InvitationState as S
+from bot.survey.operator import unknown_invitations
 from tests.fakes import dispatch_db
 from tests.fakes.counting_channel import records, sent_counts
 

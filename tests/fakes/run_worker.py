@@ -22,9 +22,9 @@ registry.FACTORIES["counting"] = "tests.fakes.counting_channel:build"
 def main() -> None:
     from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 
+    from bot.bootstrap import build_runtime
     from bot.config import load_settings
     from bot.logs import setup_logging
-    from bot.runtime import build_runtime
     from scheduler.loop import Loop
 
     settings = load_settings()

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.apikeys import create_key
-from bot.models import Case, Contact, Invitation, InvitationState, Response, Survey
+from bot.accounts.apikeys import create_key
 from bot.runtime import Runtime
+from bot.storage.models import Case, Contact, Invitation, InvitationState, Response, Survey
 from scoring import classify
 
 

@@ -20,9 +20,9 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from bot.models import StaffRole
+from bot.accounts.users import create_user
 from bot.runtime import Runtime
-from bot.users import create_user
+from bot.storage.models import StaffRole
 from tests.conftest import Clock
 from tests.insights.seed import Answer, api_key, seed
 

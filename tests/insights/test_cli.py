@@ -12,8 +12,8 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from bot.cli import main
-from bot.models import NpsDay, StaffUser
 from bot.runtime import Runtime
+from bot.storage.models import NpsDay, StaffUser
 from scoring import nps
 from tests.insights.seed import Answer, seed
 

@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from bot.models import Case, StaffRole
+from bot.accounts.users import MAX_FAILURES, create_user
 from bot.runtime import Runtime
-from bot.users import MAX_FAILURES, create_user
+from bot.storage.models import Case, StaffRole
 from scoring import nps
 from tests.conftest import Clock
 from tests.insights.seed import Answer, api_key, seed

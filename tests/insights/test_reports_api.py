@@ -11,9 +11,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from bot.apikeys import create_key, revoke_key
-from bot.models import ApiKey
+from bot.accounts.apikeys import create_key, revoke_key
 from bot.runtime import Runtime
+from bot.storage.models import ApiKey
 from scoring import compare_nps, nps
 from tests.conftest import Clock
 from tests.insights.seed import Answer, api_key, seed

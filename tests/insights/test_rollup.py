@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot import insights
-from bot.models import (
+from bot.runtime import Runtime
+from bot.storage.models import (
     Invitation,
     InvitationState,
     NpsDay,
@@ -21,7 +22,6 @@ from bot.models import (
     Response,
     Survey,
 )
-from bot.runtime import Runtime
 from tests.conftest import Clock
 from tests.insights.seed import Answer, seed
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 import bot.staff
-from bot.models import Alert, Case, Message, Response
+from bot.storage.models import Alert, Case, Message, Response
 from tests.conftest import Clock
 from tests.fakes.base import SPECS
 from tests.staff.world import (
@@ -216,9 +216,9 @@ def test_routes_by_store_and_one_alert_per_destination(world: World) -> None:
 
 
 def test_a_staff_group_gets_at_most_twenty_messages_a_minute(world: World) -> None:
-    from bot.models import Contact
-    from bot.models import Response as R
-    from bot.service import complete
+    from bot.inbound.receive import complete
+    from bot.storage.models import Contact
+    from bot.storage.models import Response as R
 
     now = world.clock()
     events: list[object] = []
@@ -227,7 +227,7 @@ def test_a_staff_group_gets_at_most_twenty_messages_a_minute(world: World) -> No
         contact = s.scalar(select(Contact))
         assert contact is not None
         for i in range(25):
-            from bot.purchases import create_invitation, survey_by_key
+            from bot.survey.purchases import create_invitation, survey_by_key
 
             survey = survey_by_key(s, "post-purchase")
             assert survey is not None

@@ -13,10 +13,9 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 import bot.staff
-from bot import digest
 from bot.cli import main
-from bot.models import Alert
-from bot.staff import case_data, read_case_data
+from bot.staff import case_data, digest, read_case_data
+from bot.storage.models import Alert
 from scheduler.loop import Loop
 from tests.conftest import SECRET, Clock
 from tests.fakes.base import SPECS

@@ -45,8 +45,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.db import Database
-from bot.models import (
+from bot.storage.db import Database
+from bot.storage.models import (
     Case,
     CaseStatus,
     Contact,

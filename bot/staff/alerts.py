@@ -39,7 +39,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
-from bot.models import Alert, AlertState
+from bot.storage.models import Alert, AlertState
 
 log = logging.getLogger(__name__)
 

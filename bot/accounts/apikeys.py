@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import ApiKey
+from bot.storage.models import ApiKey
 
 PREFIX = "nps_"
 LAST_USED_EVERY = timedelta(minutes=1)

@@ -1,7 +1,7 @@
 """Closing the loop: staff alerts, and cases handled from the Telegram staff chat.
 
 - A completed response that the survey's rules flag (detractors by default) gets alert rows, one
-  per destination (`bot.alerts`); the scheduler sends them (`scheduler.alerts`).
+  per destination (`bot.staff.alerts`); the scheduler sends them (`scheduler.alerts`).
 - In the staff group, the Telegram card's buttons act on the case: **Take it**, **Resolved**
   (then an optional outcome), **Reopen**. Button data is signed like the score buttons:
   "c:<case id>:<action>:<mac>".
@@ -29,7 +29,10 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from bot.alerts import (
+from bot.config import Settings
+from bot.events import DetractorResponded, Event, ResponseCompleted
+from bot.runtime import Runtime
+from bot.staff.alerts import (
     TELEGRAM,
     destinations,
     enqueue,
@@ -38,9 +41,7 @@ from bot.alerts import (
     staff_chats,
     telegram_chat,
 )
-from bot.config import Settings
-from bot.events import DetractorResponded, Event, ResponseCompleted
-from bot.models import (
+from bot.storage.models import (
     Alert,
     Case,
     CaseEvent,
@@ -52,7 +53,6 @@ from bot.models import (
     Response,
     Survey,
 )
-from bot.runtime import Runtime
 from channels.base import Button, Inbound, Outbound
 from channels.errors import SendError
 from scoring import DEFAULT_TAXONOMY
@@ -440,7 +440,7 @@ def _refresh_cards(
 def _staff_reply(
     rt: Runtime, s: Session, m: Inbound, msg_id: int, case_id: int, now: datetime
 ) -> list[Outbound]:
-    from bot.service import queue_outbound
+    from bot.inbound.receive import queue_outbound
 
     refusal = may_act(rt, m.chat_id, m.sender)
     if refusal is not None:
@@ -538,7 +538,7 @@ def on_case_message(
     """A customer with an unresolved, announced case wrote outside a survey: the message goes
     into the case's thread in the staff chat. Once staff have answered, the conversation is
     theirs (no automatic reply); before that the usual handling goes on (None)."""
-    from bot.service import queue_outbound
+    from bot.inbound.receive import queue_outbound
 
     case_id = s.scalar(_OPEN_CASE, {"contact": contact_id})
     if case_id is None:
@@ -635,7 +635,7 @@ def on_completed(rt: Runtime, event: Event) -> None:
 
 def promoter_follow_up(rt: Runtime, s: Session, response: Response, now: datetime) -> int:
     """The survey's review/referral link for the response's language, once, to promoters only."""
-    from bot.service import queue_outbound
+    from bot.inbound.receive import queue_outbound
 
     inv = response.invitation
     if response.category != "promoter":
@@ -674,14 +674,6 @@ def promoter_follow_up(rt: Runtime, s: Session, response: Response, now: datetim
         now=now,
     )
     return 1
-
-
-def init_staff(rt: Runtime) -> None:
-    """Wire the staff side into a runtime: event handlers and the inbound hooks."""
-    rt.bus.subscribe(DetractorResponded, lambda e: on_detractor(rt, e))
-    rt.bus.subscribe(ResponseCompleted, lambda e: on_completed(rt, e))
-    rt.on_group = on_group
-    rt.on_case_message = on_case_message
 
 
 def list_open_cases(s: Session, now: datetime) -> list[str]:

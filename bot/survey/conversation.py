@@ -1,8 +1,8 @@
 """The survey conversation as a pure state machine.
 
 `step(state, incoming, texts)` takes where an invitation is and what the customer sent, and
-returns where it goes and what to say. No database, no web, no provider: `bot.service` loads the
-state under a lock, calls `step` and stores the `Turn`.
+returns where it goes and what to say. No database, no web, no provider:
+`bot.inbound.receive` loads the state under a lock, calls `step` and stores the `Turn`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from bot.models import InvitationState as S
+from bot.storage.models import InvitationState as S
 from bot.texts import Texts
 from scoring import Category, classify, parse_score
 

@@ -11,15 +11,15 @@ from sqlalchemy import Connection, Table, TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from bot.config import LANGUAGES
-from bot.db import Prepared
-from bot.models import (
+from bot.storage.db import Prepared
+from bot.storage.models import (
     OPEN_STATES,
     CaseStatus,
     Contact,
     ContactChannel,
     Invitation,
 )
-from bot.models import InvitationState as S
+from bot.storage.models import InvitationState as S
 from channels.base import Inbound
 
 if TYPE_CHECKING:
@@ -131,7 +131,8 @@ class Found:
 def mark_seen(conn: Connection, m: Inbound, now: datetime) -> Found | None:
     """SQLite: the sender's channel row, marked seen (`last_inbound_at`), with its context,
     under the write lock the transaction holds. (PostgreSQL's lookup locks rows instead:
-    `lock_and_mark`, which `bot.service` extends to store the message in the same statement.)
+    `lock_and_mark`, which `bot.inbound.receive` extends to store the message in the same
+    statement.)
     The context's subqueries are not locked on either: the rows they look for are only created
     outside the customer's lock (invitations by the dispatcher; a case the webhook creates has
     no card yet, and only a case with a card in a staff chat takes messages)."""

@@ -15,10 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.config import LANGUAGES
-from bot.contacts import PHONE_CHANNELS, normalise_phone
-from bot.models import Contact, Invitation, InvitationState, Survey
-from bot.rules import contact_zone, outside_quiet_hours, parse_quiet, skip_reason, zone
 from bot.runtime import Runtime
+from bot.storage.models import Contact, Invitation, InvitationState, Survey
+from bot.survey.contacts import PHONE_CHANNELS, normalise_phone
+from bot.survey.rules import contact_zone, outside_quiet_hours, parse_quiet, skip_reason, zone
 
 LINK_TTL = timedelta(days=14)
 

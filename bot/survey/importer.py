@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.purchases import Conflict, Invalid, parse_purchase, register_purchase
 from bot.runtime import Runtime
+from bot.survey.purchases import Conflict, Invalid, parse_purchase, register_purchase
 
 CUSTOMER = {
     "customer_id": "id",

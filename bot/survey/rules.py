@@ -13,7 +13,7 @@ from phonenumbers import timezone as phone_tz
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.models import Contact, ContactChannel, Invitation, InvitationState, Survey
+from bot.storage.models import Contact, ContactChannel, Invitation, InvitationState, Survey
 
 S = InvitationState
 DEFAULT_QUIET = (time(21, 0), time(9, 0))

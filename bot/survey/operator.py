@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.models import Invitation, InvitationState
 from bot.runtime import Runtime
+from bot.storage.models import Invitation, InvitationState
 
 S = InvitationState
 

@@ -20,20 +20,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
 import scoring
-from bot import conversation
-from bot.buttons import read_score
-from bot.contacts import (
-    INBOUND_STATES,
-    Found,
-    create_for_inbound,
-    found_from,
-    lock_and_mark,
-    mark_seen,
-)
-from bot.conversation import Incoming, Keyword
-from bot.db import Prepared, Unit
 from bot.events import ContactOptedOut, DetractorResponded, Event, OutboxQueued, ResponseCompleted
-from bot.models import (
+from bot.runtime import Runtime
+from bot.storage.db import Prepared, Unit
+from bot.storage.models import (
     OPEN_STATES,
     Case,
     ContactChannel,
@@ -42,8 +32,18 @@ from bot.models import (
     Response,
     Survey,
 )
-from bot.models import InvitationState as S
-from bot.runtime import Runtime
+from bot.storage.models import InvitationState as S
+from bot.survey import conversation
+from bot.survey.contacts import (
+    INBOUND_STATES,
+    Found,
+    create_for_inbound,
+    found_from,
+    lock_and_mark,
+    mark_seen,
+)
+from bot.survey.conversation import Incoming, Keyword
+from bot.survey.question import read_score
 from bot.texts import Texts, texts_for
 from channels.base import (
     Button,

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import LANGUAGES
-from bot.models import Survey
+from bot.storage.models import Survey
 from bot.texts import MESSAGES
 
 DEFAULT_CHANNELS = ("whatsapp", "sms", "telegram", "sandbox")

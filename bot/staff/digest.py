@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import Case, CaseStatus, Contact, Response
+from bot.storage.models import Case, CaseStatus, Contact, Response
 from scoring import DEFAULT_TAXONOMY, Comparison, NpsResult, compare_nps, nps
 
 TOP_THEMES = 5

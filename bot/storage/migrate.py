@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from bot.config import normalise_database_url
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def alembic_config(url: str) -> Config:

@@ -78,13 +78,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from bot.buttons import score_buttons
-from bot.contacts import address_for, ensure_channel
-from bot.models import Contact, ContactChannel, Invitation, Message, Survey
-from bot.models import InvitationState as S
-from bot.rules import IN_FLIGHT, contact_zone, outside_quiet_hours, parse_quiet
+from bot.inbound.receive import outbound_payload, queue_outbound
 from bot.runtime import Runtime
-from bot.service import outbound_payload, queue_outbound
+from bot.storage.models import Contact, ContactChannel, Invitation, Message, Survey
+from bot.storage.models import InvitationState as S
+from bot.survey.contacts import address_for, ensure_channel
+from bot.survey.question import score_buttons
+from bot.survey.rules import IN_FLIGHT, contact_zone, outside_quiet_hours, parse_quiet
 from bot.texts import Texts, texts_for
 from channels.base import Outbound, Sent, Template
 from channels.errors import ContactStopped, OutsideWindow, SendError, Throttled, Unreachable
@@ -606,7 +606,7 @@ def _skip_reason(
     last_sent: dict[int, list[tuple[int, datetime]]],
     now: datetime,
 ) -> str | None:
-    """`bot.rules.skip_reason`, from the batch's reads (same rules, same order)."""
+    """`bot.survey.rules.skip_reason`, from the batch's reads (same rules, same order)."""
     if others_in_flight:
         return "open_invitation"
     cid = j.contact_id

@@ -45,7 +45,7 @@ def db() -> None:
 @click.argument("revision", default="heads")
 def db_upgrade(revision: str) -> None:
     """Migrate the database to REVISION (default: the latest)."""
-    from bot.migrate import upgrade
+    from bot.storage.migrate import upgrade
 
     upgrade(_settings().database_url, revision)
     click.echo("database is up to date")
@@ -55,7 +55,7 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Migrate the database back to REVISION ("base" empties it)."""
-    from bot.migrate import downgrade
+    from bot.storage.migrate import downgrade
 
     downgrade(_settings().database_url, revision)
 
@@ -63,8 +63,8 @@ def db_downgrade(revision: str) -> None:
 @db.command("revision")
 @click.option("-m", "--message", required=True)
 def db_revision(message: str) -> None:
-    """Autogenerate a migration from bot.models (read it by hand before committing)."""
-    from bot.migrate import revision
+    """Autogenerate a migration from bot.storage.models (read it by hand before committing)."""
+    from bot.storage.migrate import revision
 
     revision(_settings().database_url, message)
 
@@ -75,8 +75,8 @@ def db_revision(message: str) -> None:
 @click.option("--threads", type=int, default=8, show_default=True)
 def serve(host: str, port: int | None, threads: int) -> None:
     """Run the web app and, in the same process, the dispatcher loop (single-machine default)."""
-    from bot.runtime import build_runtime
-    from bot.serve import serve as run
+    from bot.bootstrap import build_runtime
+    from bot.web.serve import serve as run
 
     settings = _settings()
     build_runtime(settings).close()  # fail here, in one line, if the database is not ready
@@ -86,8 +86,8 @@ def serve(host: str, port: int | None, threads: int) -> None:
 @main.command()
 def worker() -> None:
     """Run the dispatcher loop (scale out: any number of workers on PostgreSQL)."""
+    from bot.bootstrap import build_runtime
     from bot.logs import setup_logging, warm_up
-    from bot.runtime import build_runtime
     from scheduler.loop import Loop
 
     settings = _settings()
@@ -112,7 +112,7 @@ def apikey() -> None:
 
 def _runtime() -> Any:
     """The command's runtime, closed (connections, provider clients) when the command ends."""
-    from bot.runtime import build_runtime
+    from bot.bootstrap import build_runtime
 
     rt = build_runtime(_settings())
     click.get_current_context().call_on_close(rt.close)
@@ -123,7 +123,7 @@ def _runtime() -> Any:
 @click.argument("name")
 def apikey_create(name: str) -> None:
     """Create a key named NAME and print it (the only time it is shown)."""
-    from bot.apikeys import ApiKeyError, create_key
+    from bot.accounts.apikeys import ApiKeyError, create_key
 
     rt = _runtime()
     try:
@@ -138,7 +138,7 @@ def apikey_create(name: str) -> None:
 @click.argument("name")
 def apikey_revoke(name: str) -> None:
     """Revoke the key named NAME."""
-    from bot.apikeys import ApiKeyError, revoke_key
+    from bot.accounts.apikeys import ApiKeyError, revoke_key
 
     rt = _runtime()
     try:
@@ -158,7 +158,7 @@ def import_cmd(path: str) -> None:
     file creates nothing twice."""
     from pathlib import Path
 
-    from bot.importer import import_purchases, rows
+    from bot.survey.importer import import_purchases, rows
 
     rt = _runtime()
     try:
@@ -185,7 +185,7 @@ def invitations() -> None:
 @invitations.command("unknown")
 def invitations_unknown() -> None:
     """List invitations whose send may or may not have happened (a worker died mid-send)."""
-    from bot.operator import unknown_invitations
+    from bot.survey.operator import unknown_invitations
 
     rows = unknown_invitations(_runtime())
     for inv_id, order_id, channel, since in rows:
@@ -204,7 +204,7 @@ def invitations_unknown() -> None:
 )
 def invitations_resolve(invitation_id: int, outcome: str) -> None:
     """Decide what happened to an `unknown` invitation."""
-    from bot.operator import resolve_unknown
+    from bot.survey.operator import resolve_unknown
 
     try:
         resolve_unknown(_runtime(), invitation_id, outcome)
@@ -260,9 +260,9 @@ def telegram_poll() -> None:
     """Long polling (no public URL needed); updates take the webhook's code path."""
     import threading
 
+    from bot.bootstrap import build_runtime
+    from bot.inbound.receive import handle_webhook
     from bot.logs import setup_logging
-    from bot.runtime import build_runtime
-    from bot.service import handle_webhook
     from channels import telegram as tg
     from channels.base import WebRequest
     from scheduler.loop import Loop
@@ -294,7 +294,7 @@ def telegram_poll() -> None:
 @main.command()
 def cases() -> None:
     """List open cases with their ages and owners."""
-    from bot.runtime import build_runtime
+    from bot.bootstrap import build_runtime
     from bot.staff import list_open_cases
 
     rt = build_runtime(_settings(), sync=False)
@@ -310,8 +310,8 @@ def cases() -> None:
 @click.option("--period", type=click.Choice(["daily", "weekly"]), default="daily")
 def digest(period: str) -> None:
     """Print the digest of the last complete day or week (what the staff chat receives)."""
-    from bot import digest as d
-    from bot.runtime import build_runtime
+    from bot.bootstrap import build_runtime
+    from bot.staff import digest as d
 
     rt = build_runtime(_settings(), sync=False)
     try:
@@ -366,7 +366,7 @@ def _opts(kwargs: dict[str, Any]) -> dict[str, Any]:
 @click.option("--interval", type=click.Choice(["day", "week", "month"]), default="week")
 def report(meta: tuple[str, ...], interval: str, **kwargs: Any) -> None:
     """Print the NPS report: NPS with its margin, trend sparkline, distribution, themes."""
-    from bot.exports import render_report
+    from bot.insights.exports import render_report
 
     f = _report_filters(_opts(kwargs), meta)
     rt = _runtime()
@@ -382,7 +382,7 @@ def report(meta: tuple[str, ...], interval: str, **kwargs: Any) -> None:
 @_filter_options
 def export(path: str, meta: tuple[str, ...], **kwargs: Any) -> None:
     """Export the responses matching the filters to PATH (.csv or .xlsx)."""
-    from bot.exports import ExportError, export_responses
+    from bot.insights.exports import ExportError, export_responses
 
     f = _report_filters(_opts(kwargs), meta)
     rt = _runtime()
@@ -437,8 +437,8 @@ def user() -> None:
 @click.password_option(help="asked for when not given (at least 10 characters)")
 def user_create(username: str, readonly: bool, password: str) -> None:
     """Create a dashboard account USERNAME."""
-    from bot.models import StaffRole
-    from bot.users import UserError, create_user
+    from bot.accounts.users import UserError, create_user
+    from bot.storage.models import StaffRole
 
     rt = _runtime()
     try:
@@ -457,7 +457,7 @@ def user_create(username: str, readonly: bool, password: str) -> None:
 @click.password_option()
 def user_password(username: str, password: str) -> None:
     """Set a new password for USERNAME (also lifts a lock-out)."""
-    from bot.users import UserError, set_password
+    from bot.accounts.users import UserError, set_password
 
     rt = _runtime()
     try:
@@ -473,7 +473,7 @@ def user_password(username: str, password: str) -> None:
 @user.command("list")
 def user_list() -> None:
     """List dashboard accounts."""
-    from bot.users import list_users
+    from bot.accounts.users import list_users
 
     rt = _runtime()
     try:
