@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, Protocol, runtime_checkable
 
 
@@ -118,6 +118,8 @@ class StatusUpdate:
     status: DeliveryStatus
     error_code: str | None = None
     at: datetime | None = None
+    # The provider refused free-form text after the fact: outside the session window.
+    outside_window: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,28 @@ def render_text(msg: Outbound) -> str:
     lines = [msg.text, ""]
     lines += [f"{i}. {b.label}" for i, b in enumerate(flat, start=1)]
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Provider facts the rest of npsbot acts on without naming a provider (see the registry)."""
+
+    # Tappable buttons; without them, `render_text`'s numbered fallback.
+    buttons: bool = False
+    # Replies can ride in the webhook's own answer (TwiML).
+    inline_replies: bool = False
+    # The channel's address is the customer's phone number (E.164, maybe with a prefix).
+    phone_address: bool = False
+    # The prefix that turns a phone number into this channel's address ("whatsapp:").
+    address_prefix: str = ""
+    # Free-form text only within this long of the customer's last message; else a template.
+    session_window: timedelta | None = None
+    # A business cannot write first: the customer opens a deep link (`/start <payload>`).
+    needs_deep_link: bool = False
+    # Staff can work cases from a group chat on this channel (cards, buttons, threaded replies).
+    staff_chat: bool = False
+    # A test channel: customers are made on the sandbox page, never from a phone number.
+    sandbox: bool = False
 
 
 @runtime_checkable

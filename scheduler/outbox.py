@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.inbound.receive import outbound_from_row
 from bot.runtime import Runtime
+from bot.storage.messages import outbound_from_row
 from bot.storage.models import Message
 from channels.errors import SendError, Throttled
 from scheduler.claim import claim

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -23,6 +23,12 @@ import scoring
 from bot.events import ContactOptedOut, DetractorResponded, Event, OutboxQueued, ResponseCompleted
 from bot.runtime import Runtime
 from bot.storage.db import Prepared, Unit
+from bot.storage.messages import (
+    outbound_from_payload,
+    outbound_from_row,
+    outbound_payload,
+    queue_outbound,
+)
 from bot.storage.models import (
     OPEN_STATES,
     Case,
@@ -46,13 +52,11 @@ from bot.survey.conversation import Incoming, Keyword
 from bot.survey.question import read_score
 from bot.texts import Texts, texts_for
 from channels.base import (
-    Button,
     DeliveryStatus,
     Inbound,
     OptOutKind,
     Outbound,
     StatusUpdate,
-    Template,
     WebRequest,
     WebResponse,
     advances,
@@ -92,61 +96,6 @@ def handle_webhook(rt: Runtime, route: str, req: WebRequest) -> WebResponse:
     for status in parsed.statuses:
         apply_status(rt, status)
     return channel.respond(req, replies if channel.inline_replies else [])
-
-
-# --- outbound messages as rows ---------------------------------------------------------------
-
-
-def outbound_payload(msg: Outbound) -> dict[str, Any]:
-    """The message as JSON for its row: what `dataclasses.asdict` gives, built directly (its
-    recursive deep copy of the buttons was a quarter of a worker's time per survey). The plain
-    fields are a copy of the instance's `__dict__` (one C call), then the nested ones are
-    replaced."""
-    d = dict(vars(msg))
-    d["buttons"] = [[{"label": b.label, "data": b.data} for b in row] for row in msg.buttons]
-    d["template"] = None if msg.template is None else asdict(msg.template)
-    return d
-
-
-def outbound_from_row(row: Message) -> Outbound:
-    return outbound_from_payload(row.payload)
-
-
-def outbound_from_payload(payload: dict[str, Any]) -> Outbound:
-    data = dict(payload)
-    data["buttons"] = tuple(tuple(Button(**b) for b in r) for r in data.get("buttons", ()))
-    if data.get("template"):
-        data["template"] = Template(**data["template"])
-    return Outbound(**data)
-
-
-def queue_outbound(
-    s: Session,
-    msg: Outbound,
-    *,
-    contact_id: int | None,
-    invitation_id: int | None = None,
-    in_reply_to: int | None = None,
-    kind: str = "reply",
-    status: DeliveryStatus = DeliveryStatus.QUEUED,
-    now: datetime,
-) -> Message:
-    row = Message(
-        channel=msg.channel,
-        direction="out",
-        address=msg.to,
-        contact_id=contact_id,
-        invitation_id=invitation_id,
-        in_reply_to_id=in_reply_to,
-        kind=kind,
-        text=msg.text,
-        payload=outbound_payload(msg),
-        status=status,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    s.add(row)
-    return row
 
 
 # --- inbound --------------------------------------------------------------------------------

@@ -440,7 +440,7 @@ def _refresh_cards(
 def _staff_reply(
     rt: Runtime, s: Session, m: Inbound, msg_id: int, case_id: int, now: datetime
 ) -> list[Outbound]:
-    from bot.inbound.receive import queue_outbound
+    from bot.storage.messages import queue_outbound
 
     refusal = may_act(rt, m.chat_id, m.sender)
     if refusal is not None:
@@ -538,7 +538,7 @@ def on_case_message(
     """A customer with an unresolved, announced case wrote outside a survey: the message goes
     into the case's thread in the staff chat. Once staff have answered, the conversation is
     theirs (no automatic reply); before that the usual handling goes on (None)."""
-    from bot.inbound.receive import queue_outbound
+    from bot.storage.messages import queue_outbound
 
     case_id = s.scalar(_OPEN_CASE, {"contact": contact_id})
     if case_id is None:
@@ -635,7 +635,7 @@ def on_completed(rt: Runtime, event: Event) -> None:
 
 def promoter_follow_up(rt: Runtime, s: Session, response: Response, now: datetime) -> int:
     """The survey's review/referral link for the response's language, once, to promoters only."""
-    from bot.inbound.receive import queue_outbound
+    from bot.storage.messages import queue_outbound
 
     inv = response.invitation
     if response.category != "promoter":

@@ -78,8 +78,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from bot.inbound.receive import outbound_payload, queue_outbound
 from bot.runtime import Runtime
+from bot.storage.messages import outbound_payload, queue_outbound
 from bot.storage.models import Contact, ContactChannel, Invitation, Message, Survey
 from bot.storage.models import InvitationState as S
 from bot.survey.contacts import address_for, ensure_channel

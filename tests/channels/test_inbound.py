@@ -16,8 +16,8 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 from sqlalchemy import select
 
-from bot.inbound.receive import queue_outbound
 from bot.runtime import Runtime
+from bot.storage.messages import queue_outbound
 from bot.storage.models import Message
 from bot.web.app import create_app
 from channels.base import Outbound, WebRequest

@@ -15,8 +15,8 @@ from pathlib import Path
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from bot.inbound.receive import outbound_from_payload, outbound_payload
 from bot.runtime import Runtime
+from bot.storage.messages import outbound_from_payload, outbound_payload
 from bot.storage.models import Invitation, Message
 from bot.survey.question import read_score
 from bot.texts import texts_for
