@@ -230,3 +230,11 @@ class Channel(Protocol):
 
     def send(self, msg: Outbound) -> Sent:
         """Deliver one message through the provider's API. Raises a `SendError` subclass."""
+
+
+@runtime_checkable
+class DeepLinking(Protocol):
+    """A channel whose customers open a link before the business may write (`needs_deep_link`)."""
+
+    def deep_link(self, payload: str) -> str:
+        """The link that starts the chat and sends `payload` back (`Inbound.start_payload`)."""

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,8 @@ from bot.runtime import Runtime
 from bot.storage.models import Contact, Invitation, InvitationState, Survey
 from bot.survey.contacts import PHONE_CHANNELS, normalise_phone
 from bot.survey.rules import contact_zone, outside_quiet_hours, parse_quiet, skip_reason, zone
+from channels import registry
+from channels.base import DeepLinking
 
 LINK_TTL = timedelta(days=14)
 
@@ -211,52 +213,55 @@ def _register(rt: Runtime, p: Purchase) -> Outcome:
         if existing is not None:
             if existing.request_hash != p.digest:
                 raise Conflict(f"order {p.order_id!r} was registered before with a different body")
-            return Outcome(existing, False, telegram_link(rt, existing))
-        key = p.survey or rt.surveys[0].key
-        survey = survey_by_key(s, key)
-        if survey is None:
-            raise Invalid("survey", f"unknown survey {key!r}")
-        channels = _channels(rt, survey, p)
-        contact = _contact(rt, s, p.customer, now)
-        _reachable(rt, contact, channels)
-        if rt.db.postgres:
-            # One purchase at a time per contact: the rules below read, then decide.
-            s.execute(select(Contact.id).where(Contact.id == contact.id).with_for_update())
-        occurred = p.occurred_at or now
-        delay = survey.delay_minutes if p.delay_minutes is None else p.delay_minutes
-        due = max(occurred + timedelta(minutes=delay), now)
-        quiet = parse_quiet(survey.options.get("quiet_hours"))
-        due = outside_quiet_hours(due, contact_zone(contact), quiet)
-        inv = Invitation(
-            survey=survey,
-            contact=contact,
-            order_id=p.order_id,
-            request_hash=p.digest,
-            state=InvitationState.SCHEDULED,
-            language=contact.language,
-            channels=list(channels),
-            occurred_at=occurred,
-            due_at=due,
-            meta=dict(p.metadata),
-            created_at=now,
-        )
-        reason = skip_reason(s, survey, contact, list(channels), now)
-        if reason is not None:
-            inv.state, inv.skip_reason = InvitationState.SKIPPED, reason
-        elif (
-            "telegram" in channels
-            and contact.telegram_chat_id is None
-            and "telegram" in rt.channels
-        ):
-            # A bot cannot write first: the order confirmation carries a deep link instead.
-            inv.link_token = secrets.token_urlsafe(24)
-            inv.link_expires_at = now + LINK_TTL
-        s.add(inv)
-        s.flush()
-        outcome = Outcome(inv, True, telegram_link(rt, inv))
-    if inv.state == InvitationState.SCHEDULED and inv.due_at <= now:
+            # The link is made after the commit (it may ask the provider).
+            inv, created = existing, False
+        else:
+            inv, created = _schedule(rt, s, p, now), True
+    if created and inv.state == InvitationState.SCHEDULED and inv.due_at <= now:
         rt.wake.set()
-    return outcome
+    return Outcome(inv, created, deep_link(rt, inv))
+
+
+def _schedule(rt: Runtime, s: Session, p: Purchase, now: datetime) -> Invitation:
+    """A new invitation for the purchase: its channels, due time and the skip rules."""
+    key = p.survey or rt.surveys[0].key
+    survey = survey_by_key(s, key)
+    if survey is None:
+        raise Invalid("survey", f"unknown survey {key!r}")
+    channels = _channels(rt, survey, p)
+    contact = _contact(rt, s, p.customer, now)
+    _reachable(rt, contact, channels)
+    if rt.db.postgres:
+        # One purchase at a time per contact: the rules below read, then decide.
+        s.execute(select(Contact.id).where(Contact.id == contact.id).with_for_update())
+    occurred = p.occurred_at or now
+    delay = survey.delay_minutes if p.delay_minutes is None else p.delay_minutes
+    due = max(occurred + timedelta(minutes=delay), now)
+    quiet = parse_quiet(survey.options.get("quiet_hours"))
+    due = outside_quiet_hours(due, contact_zone(contact), quiet)
+    inv = Invitation(
+        survey=survey,
+        contact=contact,
+        order_id=p.order_id,
+        request_hash=p.digest,
+        state=InvitationState.SCHEDULED,
+        language=contact.language,
+        channels=list(channels),
+        occurred_at=occurred,
+        due_at=due,
+        meta=dict(p.metadata),
+        created_at=now,
+    )
+    reason = skip_reason(s, survey, contact, list(channels), now)
+    if reason is not None:
+        inv.state, inv.skip_reason = InvitationState.SKIPPED, reason
+    elif "telegram" in channels and contact.telegram_chat_id is None and "telegram" in rt.channels:
+        # A bot cannot write first: the order confirmation carries a deep link instead.
+        inv.link_token = secrets.token_urlsafe(24)
+        inv.link_expires_at = now + LINK_TTL
+    s.add(inv)
+    s.flush()
+    return inv
 
 
 def _channels(rt: Runtime, survey: Survey, p: Purchase) -> tuple[str, ...]:
@@ -280,12 +285,15 @@ def _reachable(rt: Runtime, contact: Contact, channels: Sequence[str]) -> None:
     raise Invalid("customer.phone", "the customer has no address on any of the channels")
 
 
-def telegram_link(rt: Runtime, inv: Invitation) -> str | None:
-    if inv.link_token is None or "telegram" not in rt.channels:
+def deep_link(rt: Runtime, inv: Invitation) -> str | None:
+    """The link that starts the survey's chat, for a channel where the business cannot write
+    first. It may ask the provider: never call it inside a transaction."""
+    if inv.link_token is None:
         return None
-    from channels import telegram as tg  # the Telegram link needs the bot's @username
-
-    return tg.deep_link(tg.bot_username(rt.settings), inv.link_token)
+    for name in inv.channels:
+        if registry.capabilities(name).needs_deep_link and name in rt.channels:
+            return cast(DeepLinking, rt.channels[name]).deep_link(inv.link_token)
+    return None
 
 
 def create_invitation(

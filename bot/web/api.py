@@ -12,10 +12,10 @@ from bot.survey.purchases import (
     Conflict,
     Invalid,
     Outcome,
+    deep_link,
     mark_delivered,
     parse_purchase,
     register_purchase,
-    telegram_link,
 )
 from bot.web.auth import api_error, require_api_key
 from bot.web.context import runtime
@@ -104,4 +104,4 @@ def invitation(invitation_id: int) -> Any:
         inv = s.get(Invitation, invitation_id)
         if inv is None:
             return api_error(404, "not_found", f"no invitation {invitation_id}")
-        return jsonify(invitation_json(inv, telegram_link(rt, inv)))
+        return jsonify(invitation_json(inv, deep_link(rt, inv)))

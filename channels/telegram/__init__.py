@@ -249,6 +249,7 @@ class TelegramChannel:
         self._pid = 0
         self._lock = threading.Lock()
         self._finalizer: weakref.finalize[Any, TelegramChannel] | None = None
+        self._username: str | None = None  # the bot's @username, from getMe
 
     @property
     def bot(self) -> Bot:
@@ -358,6 +359,16 @@ class TelegramChannel:
             )
         sent = await bot.send_message(chat, msg.text, reply_markup=markup, reply_parameters=reply)
         return Sent(provider_id=f"{sent.chat_id}:{sent.message_id}")
+
+    def deep_link(self, payload: str) -> str:
+        """The link that opens a chat with the bot and sends `/start <payload>` (a bot cannot
+        write first). Asks getMe once per channel: call it outside any database transaction."""
+        if self._username is None:
+            me = self._call(self.bot.get_me())
+            if not me.username:
+                raise ChannelConfig("getMe returned no username: is this a bot token?")
+            self._username = me.username
+        return deep_link(self._username, payload)
 
     def chat_member_status(self, chat: str, user: str) -> str:
         """A user's status in a chat (getChatMember): creator, administrator, member, left…
@@ -591,25 +602,6 @@ def delete_webhook(settings: Settings, *, drop_pending_updates: bool = False) ->
     return _with_bot(
         settings, lambda bot: bot.delete_webhook(drop_pending_updates=drop_pending_updates)
     )
-
-
-_usernames: dict[str, str] = {}
-
-
-def bot_username(settings: Settings) -> str:
-    """The bot's @username (getMe), cached per token for the process."""
-    token = settings.telegram_bot_token or ""
-    if token not in _usernames:
-        me = _with_bot(settings, lambda bot: bot.get_me())
-        if not me.username:
-            raise ChannelConfig("getMe returned no username: is this a bot token?")
-        _usernames[token] = me.username
-    return _usernames[token]
-
-
-def new_start_payload() -> str:
-    """An unguessable deep-link payload: 43 characters of A-Za-z0-9_- (256 bits)."""
-    return secrets.token_urlsafe(32)
 
 
 def deep_link(username: str, payload: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -295,15 +296,17 @@ def test_delete_webhook(fake: FakeBotApi, conf: Settings) -> None:
     assert [r.path for r in fake.requests] == [f"/bot{TOKEN}/deleteWebhook"]
 
 
-def test_bot_username_is_asked_once(fake: FakeBotApi, conf: Settings) -> None:
-    telegram._usernames.clear()
-    assert telegram.bot_username(conf) == "acme_nps_bot"
-    assert telegram.bot_username(conf) == "acme_nps_bot"
+def test_the_bot_username_for_deep_links_is_asked_once(fake: FakeBotApi, conf: Settings) -> None:
+    channel = telegram.TelegramChannel(conf)
+    link = "https://t.me/acme_nps_bot?start=abc"
+    assert channel.deep_link("abc") == link
+    assert channel.deep_link("abc") == link
+    channel.close()
     assert [r.path for r in fake.requests] == [f"/bot{TOKEN}/getMe"]
 
 
 def test_deep_links() -> None:
-    payloads = {telegram.new_start_payload() for _ in range(100)}
+    payloads = {secrets.token_urlsafe(32) for _ in range(100)}
     assert len(payloads) == 100
     assert all(telegram.START_PAYLOAD.match(p) for p in payloads)
     p = payloads.pop()
