@@ -102,7 +102,7 @@ class TelegramChannel:
         if self._finalizer is not None:
             self._finalizer()
         self._bot = None
-        self.runner.stop()
+        self.runner.stop()  # also when the last Bot was already released
 
     # --- inbound ------------------------------------------------------------------------
     def verify(self, request: WebRequest) -> bool:
@@ -266,8 +266,8 @@ class TelegramChannel:
 
 
 def _release(runner: Runner, bot: Bot) -> None:
-    """Close a Bot's connections on its loop; best effort, briefly waited for (ResourceWarnings
-    in tests otherwise)."""
+    """Close a Bot's connections on its loop, then stop the loop: on `close`, or when the channel
+    is collected unclosed. Best effort, briefly waited for (ResourceWarnings in tests otherwise)."""
     if not runner.running():
         return
     future = runner.submit(client.close(bot))
@@ -276,6 +276,7 @@ def _release(runner: Runner, bot: Bot) -> None:
             future.result(timeout=2)
         except Exception:  # closing is best effort
             log.debug("telegram: closing a bot failed", exc_info=True)
+    runner.stop()
 
 
 def build(settings: TelegramSettings) -> TelegramChannel | None:
