@@ -1,33 +1,56 @@
-"""Logging set-up. Secrets never reach a log line: a filter masks every configured secret."""
+"""Logging set-up, and the one log redaction: secrets never reach a log line.
+
+Which settings are secret is declared where they are used: each channel module lists its own
+(`SECRETS`, gathered by `channels.registry.secrets`), like Apprise's plugins mark their private
+fields; the app adds SECRET_KEY. `Redact` masks every one of them in the message, the traceback
+and the stack of each record that reaches the process's log handler.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterable
 
 from bot.config import Settings
+from channels import registry
 
-SECRET_FIELDS = ("twilio_auth_token", "telegram_bot_token", "telegram_webhook_secret", "secret_key")
+MASK = "***"
+# Shorter values would mask ordinary words; no provider issues secrets this short.
+MIN_SECRET = 6
 
 
 class Redact(logging.Filter):
-    def __init__(self, secrets: list[str]) -> None:
+    def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if s and len(s) >= 6]
+        self.secrets = sorted({s for s in secrets if s and len(s) >= MIN_SECRET}, key=len)[::-1]
+        self._format = logging.Formatter()
+
+    def mask(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
             return True
         message = record.getMessage()
-        masked = message
-        for secret in self.secrets:
-            masked = masked.replace(secret, "***")
+        masked = self.mask(message)
         if masked != message:
             record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            # Formatted here once, so the handler prints the masked text (Formatter reuses it).
+            record.exc_text = self._format.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.mask(record.stack_info)
         return True
 
 
 def redaction(settings: Settings) -> Redact:
-    return Redact([getattr(settings, f) or "" for f in SECRET_FIELDS])
+    """The filter for this configuration: every declared channel secret and SECRET_KEY."""
+    return Redact([*registry.secrets(settings), settings.secret_key])
 
 
 def setup_logging(settings: Settings) -> None:
@@ -37,7 +60,7 @@ def setup_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
-    # httpx logs every request URL at INFO, and Telegram's URLs contain the bot token.
+    # httpx logs every request URL at INFO (Telegram's carry the token, masked above): noise.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     # APScheduler logs every one-second tick at INFO, and a tick that outlasts the second
@@ -48,10 +71,9 @@ def setup_logging(settings: Settings) -> None:
 def warm_up() -> None:
     """Load the comment analyser's language models in the background at start, so the first
     customer's comment is not the one that waits for them (seconds on a small machine)."""
-    import threading
 
     def work() -> None:
-        import scoring
+        import scoring  # loaded in the background thread: the point of warming up
 
         scoring.analyze_comment("Muy buena atención, gracias", score=9)
 

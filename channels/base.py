@@ -9,7 +9,8 @@ plain `WebRequest` and get a plain `WebResponse` back.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol, runtime_checkable
@@ -40,11 +41,6 @@ class WebResponse:
     status: int = 200
     body: bytes = b""
     content_type: str = "text/plain; charset=utf-8"
-
-
-class Direction(enum.StrEnum):
-    IN = "in"
-    OUT = "out"
 
 
 class OptOutKind(enum.StrEnum):
@@ -238,3 +234,76 @@ class DeepLinking(Protocol):
 
     def deep_link(self, payload: str) -> str:
         """The link that starts the chat and sends `payload` back (`Inbound.start_payload`)."""
+
+
+@runtime_checkable
+class WebhookAdmin(Protocol):
+    """A channel whose webhook is registered through the provider's API (`npsbot telegram`)."""
+
+    def webhook_url(self) -> str | None:
+        """Where this app receives the channel's webhooks (None without PUBLIC_BASE_URL)."""
+
+    def set_webhook(
+        self,
+        url: str,
+        *,
+        allowed_updates: Sequence[str] | None = None,
+        drop_pending_updates: bool = False,
+    ) -> bool:
+        """Register `url` with the provider; `allowed_updates` None means the channel's own."""
+
+    def delete_webhook(self, *, drop_pending_updates: bool = False) -> bool:
+        """Unregister the webhook (the provider then keeps updates for polling)."""
+
+
+@runtime_checkable
+class Polling(Protocol):
+    """A channel that can fetch updates itself when there is no public URL for webhooks."""
+
+    def poll(self, on_request: Callable[[WebRequest], None], *, stop: threading.Event) -> None:
+        """Hand each update to `on_request` as the webhook request it would have been."""
+
+
+# --- what channels read from configuration ---------------------------------------------------
+# Read-only properties, so `bot.config.Settings` (a frozen dataclass) satisfies them by shape.
+class SandboxSettings(Protocol):
+    @property
+    def sandbox_enabled(self) -> bool: ...
+
+
+class TwilioSettings(Protocol):
+    @property
+    def public_base_url(self) -> str | None: ...
+    @property
+    def http_timeout(self) -> float: ...
+    @property
+    def twilio_account_sid(self) -> str | None: ...
+    @property
+    def twilio_auth_token(self) -> str | None: ...
+    @property
+    def twilio_sms_from(self) -> str | None: ...
+    @property
+    def twilio_messaging_service_sid(self) -> str | None: ...
+    @property
+    def twilio_whatsapp_from(self) -> str | None: ...
+    @property
+    def twilio_api_url(self) -> str | None: ...
+    @property
+    def sms_smart_encoding(self) -> bool: ...
+
+
+class TelegramSettings(Protocol):
+    @property
+    def public_base_url(self) -> str | None: ...
+    @property
+    def http_timeout(self) -> float: ...
+    @property
+    def telegram_bot_token(self) -> str | None: ...
+    @property
+    def telegram_webhook_secret(self) -> str | None: ...
+    @property
+    def telegram_api_url(self) -> str | None: ...
+
+
+class ChannelSettings(SandboxSettings, TwilioSettings, TelegramSettings, Protocol):
+    """Everything the registry's channels read; each factory takes only its own part."""

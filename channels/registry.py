@@ -1,20 +1,21 @@
 """The explicit list of channels. A new channel is one module and one line here.
 
 Each entry names a factory `build(settings) -> Channel | None` that returns None when the channel
-is not configured. Modules are imported lazily, so an unused provider's library is never loaded.
+is not configured. Modules are imported by name, on first use (`load`, `secrets`), never here.
+A channel module declares the settings it holds secret in `SECRETS` (field names), as Apprise's
+plugins mark their private fields; `secrets` gathers them for the log redaction (bot/logs.py).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, cast
+from types import ModuleType
+from typing import cast
 
-from channels.base import Capabilities, Channel
-
-if TYPE_CHECKING:
-    from bot.config import Settings
+from channels.base import Capabilities, Channel, ChannelSettings
 
 FACTORIES: dict[str, str] = {
     "sandbox": "channels.sandbox:build",
@@ -51,21 +52,36 @@ def named(**wanted: object) -> tuple[str, ...]:
     )
 
 
-def _factory(name: str) -> Callable[[Settings], Channel | None]:
-    module, _, attr = FACTORIES[name].partition(":")
-    return cast(
-        "Callable[[Settings], Channel | None]", getattr(importlib.import_module(module), attr)
-    )
+def _module(name: str) -> ModuleType | None:
+    module = FACTORIES[name].partition(":")[0]
+    if importlib.util.find_spec(module) is None:
+        return None  # not written yet
+    return importlib.import_module(module)
 
 
-def load(settings: Settings) -> dict[str, Channel]:
+def load(settings: ChannelSettings) -> dict[str, Channel]:
     """Every configured channel, by name."""
     out: dict[str, Channel] = {}
     for name in FACTORIES:
-        module = FACTORIES[name].partition(":")[0]
-        if importlib.util.find_spec(module) is None:
-            continue  # not written yet
-        channel = _factory(name)(settings)
+        module = _module(name)
+        if module is None:
+            continue
+        build = cast(
+            "Callable[[ChannelSettings], Channel | None]",
+            getattr(module, FACTORIES[name].partition(":")[2]),
+        )
+        channel = build(settings)
         if channel is not None:
             out[name] = channel
     return out
+
+
+def secrets(settings: object) -> tuple[str, ...]:
+    """The values of every setting a channel module declares secret (`SECRETS`), when set."""
+    fields: list[str] = []
+    for name in FACTORIES:
+        module = _module(name)
+        declared: tuple[str, ...] = getattr(module, "SECRETS", ()) if module else ()
+        fields += [f for f in declared if f not in fields]
+    values = (getattr(settings, f, None) for f in fields)
+    return tuple(v for v in values if isinstance(v, str) and v)

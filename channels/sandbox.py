@@ -12,13 +12,20 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from channels.base import Inbound, Outbound, Parsed, Sent, WebRequest, WebResponse
+from channels.base import (
+    Inbound,
+    Outbound,
+    Parsed,
+    SandboxSettings,
+    Sent,
+    WebRequest,
+    WebResponse,
+)
 from channels.errors import BadPayload
 
-if TYPE_CHECKING:
-    from bot.config import Settings
+SECRETS: tuple[str, ...] = ()  # no credentials
 
 
 class Sandbox:
@@ -67,5 +74,5 @@ class Sandbox:
         return Sent(provider_id=f"sbx-{uuid.uuid4().hex}")
 
 
-def build(settings: Settings) -> Sandbox | None:
+def build(settings: SandboxSettings) -> Sandbox | None:
     return Sandbox() if settings.sandbox_enabled else None

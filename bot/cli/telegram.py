@@ -1,4 +1,5 @@
-"""`npsbot telegram set-webhook|delete-webhook|poll`."""
+"""`npsbot telegram set-webhook|delete-webhook|poll`, through the configured channel's
+`WebhookAdmin` and `Polling` operations (channels.base)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,33 @@ from bot.bootstrap import build_runtime
 from bot.cli.common import settings
 from bot.inbound.receive import handle_webhook
 from bot.logs import setup_logging
-from channels.base import WebRequest
+from bot.runtime import Runtime
+from channels.base import Polling, WebhookAdmin, WebRequest
 from channels.errors import SendError
 from scheduler.loop import Loop
+
+NOT_CONFIGURED = "Telegram is not configured: set TELEGRAM_BOT_TOKEN"
+
+
+def _admin(rt: Runtime) -> WebhookAdmin:
+    channel: object = rt.channels.get("telegram")
+    if not isinstance(channel, WebhookAdmin):
+        raise click.ClickException(NOT_CONFIGURED)
+    return channel
+
+
+def _polling(rt: Runtime) -> Polling:
+    channel: object = rt.channels.get("telegram")
+    if not isinstance(channel, Polling):
+        raise click.ClickException(NOT_CONFIGURED)
+    return channel
+
+
+def _set_up() -> Runtime:
+    """A runtime for a set-up command: the channels only, the database is not touched."""
+    rt = build_runtime(settings(), sync=False)
+    click.get_current_context().call_on_close(rt.close)
+    return rt
 
 
 @click.group()
@@ -29,15 +54,12 @@ def telegram() -> None:
 @click.option("--drop-pending-updates", is_flag=True)
 def telegram_set_webhook(url: str | None, allowed_updates: str, drop_pending_updates: bool) -> None:
     """Register this app's webhook at Telegram, with the secret token."""
-    from channels import telegram as tg
-
-    conf = settings()
-    url = url or tg.webhook_url(conf)
-    if not conf.telegram_bot_token or not url:
-        raise click.ClickException("set TELEGRAM_BOT_TOKEN and PUBLIC_BASE_URL (or pass --url)")
+    admin = _admin(_set_up())
+    url = url or admin.webhook_url()
+    if not url:
+        raise click.ClickException("set PUBLIC_BASE_URL (or pass --url)")
     try:
-        tg.set_webhook(
-            conf,
+        admin.set_webhook(
             url,
             allowed_updates=[u for u in allowed_updates.split(",") if u],
             drop_pending_updates=drop_pending_updates,
@@ -51,22 +73,22 @@ def telegram_set_webhook(url: str | None, allowed_updates: str, drop_pending_upd
 @click.option("--drop-pending-updates", is_flag=True)
 def telegram_delete_webhook(drop_pending_updates: bool) -> None:
     """Remove the webhook (needed before polling)."""
-    from channels import telegram as tg
-
-    tg.delete_webhook(settings(), drop_pending_updates=drop_pending_updates)
+    admin = _admin(_set_up())
+    try:
+        admin.delete_webhook(drop_pending_updates=drop_pending_updates)
+    except SendError as exc:
+        raise click.ClickException(f"Telegram refused: {exc}") from exc
     click.echo("webhook removed")
 
 
 @telegram.command("poll")
 def telegram_poll() -> None:
     """Long polling (no public URL needed); updates take the webhook's code path."""
-    from channels import telegram as tg
-
     conf = settings()
     setup_logging(conf)
     rt = build_runtime(conf)
-    if "telegram" not in rt.channels:
-        raise click.ClickException("set TELEGRAM_BOT_TOKEN")
+    click.get_current_context().call_on_close(rt.close)
+    polling = _polling(rt)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
@@ -79,8 +101,10 @@ def telegram_poll() -> None:
     loop.start()
     click.echo("polling Telegram (Ctrl+C to stop)")
     try:
-        tg.poll(conf, on_request, stop=stop)
+        polling.poll(on_request, stop=stop)
     except KeyboardInterrupt:
         stop.set()
+    except SendError as exc:
+        raise click.ClickException(f"Telegram refused: {exc}") from exc
     finally:
         loop.stop()

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from channels.base import Button
-from channels.telegram import SECRET_HEADER, webhook_secret
+from channels.telegram.admin import SECRET_HEADER, webhook_secret
 from tests.channels.cases import InboundCase, OutboundCase, ProviderAnswer
 from tests.fakes.bot_api import (
     BLOCKED,

@@ -47,17 +47,22 @@ def test_outbound(module: ModuleType, case: OutboundCase) -> None:
     with module.FAKE() as fake:
         fake.queue(*(Answer(a.status, a.body, a.delay) for a in case.answers))
         settings = settings_from(module.settings(fake.url))
-        channel = registry.load(settings)[case.channel]
+        loaded = registry.load(settings)
+        channel = loaded[case.channel]
         msg = Outbound(channel=case.channel, **case.message)
-        if case.expect == "sent":
-            sent = channel.send(msg)
-            if case.expect_provider_id is not None:
-                assert sent.provider_id == case.expect_provider_id
-        else:
-            with pytest.raises(getattr(errors, case.expect)) as info:
-                channel.send(msg)
-            if case.expect_retryable is not None:
-                assert info.value.retryable is case.expect_retryable
+        try:
+            if case.expect == "sent":
+                sent = channel.send(msg)
+                if case.expect_provider_id is not None:
+                    assert sent.provider_id == case.expect_provider_id
+            else:
+                with pytest.raises(getattr(errors, case.expect)) as info:
+                    channel.send(msg)
+                if case.expect_retryable is not None:
+                    assert info.value.retryable is case.expect_retryable
+        finally:
+            for each in loaded.values():
+                getattr(each, "close", lambda: None)()
             if case.expect_retry_after is not None:
                 assert getattr(info.value, "retry_after", None) == case.expect_retry_after
         assert fake.spec_problems == []

@@ -16,9 +16,13 @@ import pytest
 from telegram import error as tg
 
 from bot.config import Settings, settings_from
-from channels import telegram
+from bot.logs import redaction
 from channels.base import Button, Outbound, WebRequest
 from channels.errors import BadPayload, ChannelConfig, SendFailed, Unreachable
+from channels.telegram import TelegramChannel, build
+from channels.telegram.admin import SECRET_HEADER, webhook_secret
+from channels.telegram.channel import START_PAYLOAD, callback_data_ok, deep_link, message_ref
+from channels.telegram.client import retry_after
 from tests.channels.rows_telegram import SECRET, settings
 from tests.fakes.base import Answer
 from tests.fakes.bot_api import BLOCKED, SPEC_FILE, TOKEN, FakeBotApi
@@ -42,8 +46,8 @@ def conf(fake: FakeBotApi) -> Settings:
 
 
 @pytest.fixture
-def channel(conf: Settings) -> Iterator[telegram.TelegramChannel]:
-    ch = telegram.build(conf)
+def channel(conf: Settings) -> Iterator[TelegramChannel]:
+    ch = build(conf)
     assert ch is not None
     yield ch
     ch.close()
@@ -52,7 +56,7 @@ def channel(conf: Settings) -> Iterator[telegram.TelegramChannel]:
 def webhook(body: bytes, secret: str | None = SECRET) -> WebRequest:
     headers = {"Content-Type": "application/json"}
     if secret is not None:
-        headers[telegram.SECRET_HEADER] = secret
+        headers[SECRET_HEADER] = secret
     return WebRequest("POST", "https://nps.example.com/webhooks/telegram", headers, {}, body)
 
 
@@ -62,10 +66,10 @@ def payload(name: str) -> bytes:
 
 # --- configuration ----------------------------------------------------------------------------
 def test_no_token_means_no_telegram_channel() -> None:
-    assert telegram.build(settings_from({})) is None
+    assert build(settings_from({})) is None
 
 
-def test_channel_identity(channel: telegram.TelegramChannel) -> None:
+def test_channel_identity(channel: TelegramChannel) -> None:
     assert (channel.name, channel.route) == ("telegram", "telegram")
     assert channel.supports_buttons and not channel.inline_replies
 
@@ -83,12 +87,12 @@ def test_channel_identity(channel: telegram.TelegramChannel) -> None:
     ],
 )
 def test_webhook_secret_is_compared_exactly(
-    channel: telegram.TelegramChannel, label: str, secret: str | None, accepted: bool
+    channel: TelegramChannel, label: str, secret: str | None, accepted: bool
 ) -> None:
     assert channel.verify(webhook(payload("message_text.json"), secret)) is accepted, label
 
 
-def test_header_name_is_case_insensitive(channel: telegram.TelegramChannel) -> None:
+def test_header_name_is_case_insensitive(channel: TelegramChannel) -> None:
     req = WebRequest("POST", "/", {"x-telegram-bot-api-secret-token": SECRET}, {}, b"{}")
     assert channel.verify(req)
 
@@ -96,10 +100,10 @@ def test_header_name_is_case_insensitive(channel: telegram.TelegramChannel) -> N
 def test_without_configured_secret_one_is_derived_from_the_token() -> None:
     """Webhooks are never unchecked: set-webhook registers the derived secret, verify wants it."""
     conf = settings_from({"TELEGRAM_BOT_TOKEN": TOKEN})
-    derived = telegram.webhook_secret(conf)
-    assert derived == telegram.webhook_secret(settings_from({"TELEGRAM_BOT_TOKEN": TOKEN}))
+    derived = webhook_secret(conf)
+    assert derived == webhook_secret(settings_from({"TELEGRAM_BOT_TOKEN": TOKEN}))
     assert TOKEN not in derived and len(derived) == 64
-    ch = telegram.build(conf)
+    ch = build(conf)
     assert ch is not None
     assert ch.verify(webhook(b"{}", derived))
     assert not ch.verify(webhook(b"{}", None))
@@ -118,14 +122,14 @@ def test_without_configured_secret_one_is_derived_from_the_token() -> None:
     ],
 )
 def test_bodies_telegram_never_sends_are_bad_payloads(
-    channel: telegram.TelegramChannel, label: str, body: bytes
+    channel: TelegramChannel, label: str, body: bytes
 ) -> None:
     with pytest.raises(BadPayload):
         channel.parse(webhook(body))
 
 
 def test_button_tap_carries_callback_and_the_question_it_answers(
-    channel: telegram.TelegramChannel,
+    channel: TelegramChannel,
 ) -> None:
     (msg,) = channel.parse(webhook(payload("callback_query.json"))).messages
     assert msg.button == "s:17:3:AAAAAAAAAA"
@@ -134,7 +138,7 @@ def test_button_tap_carries_callback_and_the_question_it_answers(
     assert (msg.sender, msg.chat_type, msg.language_hint) == ("5512345678", "private", "es")
 
 
-def test_start_payload_is_lifted_out_of_the_text(channel: telegram.TelegramChannel) -> None:
+def test_start_payload_is_lifted_out_of_the_text(channel: TelegramChannel) -> None:
     (msg,) = channel.parse(webhook(payload("start_payload.json"))).messages
     assert msg.start_payload == "q3Zt8mVb1xYk_R-2pLwN7eHsJ0aUcDfG4iOoT6yQ9rE"
     assert msg.text == "/start"  # the single-use secret is not stored as text
@@ -151,7 +155,7 @@ def test_start_payload_is_lifted_out_of_the_text(channel: telegram.TelegramChann
     ],
 )
 def test_start_payload_rules(
-    channel: telegram.TelegramChannel, label: str, text: str, start: str | None
+    channel: TelegramChannel, label: str, text: str, start: str | None
 ) -> None:
     data = json.loads(payload("start_plain.json"))
     data["message"]["text"] = text
@@ -159,18 +163,18 @@ def test_start_payload_rules(
     assert msg.start_payload == start, label
 
 
-def test_group_messages_are_marked_group(channel: telegram.TelegramChannel) -> None:
+def test_group_messages_are_marked_group(channel: TelegramChannel) -> None:
     (msg,) = channel.parse(webhook(payload("group_message.json"))).messages
     assert msg.chat_type == "group"
     assert (msg.sender, msg.chat_id) == ("7011223344", "-1001987654321")
 
 
-def test_blocking_the_bot_is_an_opt_out(channel: telegram.TelegramChannel) -> None:
+def test_blocking_the_bot_is_an_opt_out(channel: TelegramChannel) -> None:
     (msg,) = channel.parse(webhook(payload("blocked.json"))).messages
     assert msg.opt_out == "stop"
 
 
-def test_the_webhook_answer_is_an_empty_json_object(channel: telegram.TelegramChannel) -> None:
+def test_the_webhook_answer_is_an_empty_json_object(channel: TelegramChannel) -> None:
     res = channel.respond(webhook(b"{}"), [Outbound("telegram", "42", "ignored")])
     assert (res.status, res.body, res.content_type) == (200, b"{}", "application/json")
 
@@ -188,11 +192,11 @@ def test_the_webhook_answer_is_an_empty_json_object(channel: telegram.TelegramCh
     ],
 )
 def test_callback_data_is_one_to_64_bytes(label: str, data: str, ok: bool) -> None:
-    assert telegram.callback_data_ok(data) is ok, label
+    assert callback_data_ok(data) is ok, label
 
 
 def test_oversized_callback_data_is_refused_before_any_call(
-    fake: FakeBotApi, channel: telegram.TelegramChannel
+    fake: FakeBotApi, channel: TelegramChannel
 ) -> None:
     msg = Outbound("telegram", "42", "?", buttons=((Button("9", "x" * 65),),))
     with pytest.raises(ChannelConfig):
@@ -202,12 +206,12 @@ def test_oversized_callback_data_is_refused_before_any_call(
 
 # --- errors -----------------------------------------------------------------------------------
 def test_retry_after_reads_seconds_from_either_form() -> None:
-    assert telegram.retry_after(tg.RetryAfter(17)) == 17.0
-    assert telegram.retry_after(tg.RetryAfter(timedelta(seconds=3))) == 3.0
+    assert retry_after(tg.RetryAfter(17)) == 17.0
+    assert retry_after(tg.RetryAfter(timedelta(seconds=3))) == 3.0
 
 
 def test_slow_server_times_out_within_the_configured_timeout(
-    fake: FakeBotApi, channel: telegram.TelegramChannel
+    fake: FakeBotApi, channel: TelegramChannel
 ) -> None:
     fake.queue(Answer(delay=3.0))
     start = time.monotonic()
@@ -218,7 +222,7 @@ def test_slow_server_times_out_within_the_configured_timeout(
 
 
 def test_a_failed_answer_does_not_stop_later_sends(
-    fake: FakeBotApi, channel: telegram.TelegramChannel
+    fake: FakeBotApi, channel: TelegramChannel
 ) -> None:
     fake.queue(Answer(403, BLOCKED))
     with pytest.raises(Unreachable):
@@ -227,11 +231,12 @@ def test_a_failed_answer_does_not_stop_later_sends(
 
 
 # --- the long-lived event loop ----------------------------------------------------------------
-def test_many_sends_from_many_threads_share_one_loop(
-    fake: FakeBotApi, channel: telegram.TelegramChannel
+def test_many_sends_from_many_threads_share_the_channels_one_loop(
+    fake: FakeBotApi, channel: TelegramChannel
 ) -> None:
-    """No asyncio.run per message: sends from any thread run on one loop, never 'Event loop
-    is closed' from an httpx client bound to a finished loop."""
+    """No asyncio.run per message: sends from any thread run on the channel's one loop, never
+    'Event loop is closed' from an httpx client bound to a finished loop."""
+    before = {t for t in threading.enumerate() if t.name == "telegram-loop"}
     failures: list[BaseException] = []
     ids: list[str] = []
 
@@ -249,13 +254,23 @@ def test_many_sends_from_many_threads_share_one_loop(
         t.join()
     assert failures == []
     assert len(set(ids)) == 80
-    loop_threads = [t for t in threading.enumerate() if t.name == "telegram-loop"]
-    assert len(loop_threads) == 1
+    started = {t for t in threading.enumerate() if t.name == "telegram-loop"} - before
+    assert started == {channel.runner.thread}
+
+
+def test_closing_the_channel_stops_its_loop(conf: Settings) -> None:
+    ch = build(conf)
+    assert ch is not None
+    ch.send(Outbound("telegram", "42", "hola"))
+    thread = ch.runner.thread
+    assert thread is not None and thread.is_alive()
+    ch.close()
+    assert not thread.is_alive()
 
 
 def test_a_new_channel_after_close_still_sends(conf: Settings) -> None:
     for _ in range(3):
-        ch = telegram.build(conf)
+        ch = build(conf)
         assert ch is not None
         assert ch.send(Outbound("telegram", "42", "hola")).provider_id.startswith("42:")
         ch.close()
@@ -263,24 +278,29 @@ def test_a_new_channel_after_close_still_sends(conf: Settings) -> None:
 
 # --- the token never reaches the logs ---------------------------------------------------------
 def test_token_is_redacted_from_logs(
-    fake: FakeBotApi, channel: telegram.TelegramChannel, caplog: pytest.LogCaptureFixture
+    fake: FakeBotApi, conf: Settings, channel: TelegramChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The redaction `setup_logging` puts on the process's log handler masks the Bot API URLs
+    httpx logs, and the channel's errors never carry the token."""
     caplog.set_level(logging.DEBUG)
+    caplog.handler.addFilter(redaction(conf))
     fake.queue(Answer(), Answer(403, BLOCKED))
     channel.send(Outbound("telegram", "42", "hola"))
     with pytest.raises(Unreachable) as info:
         channel.send(Outbound("telegram", "42", "hola"))
     assert "HTTP Request: POST" in caplog.text  # httpx did log the call
-    assert "/bot<token>/sendMessage" in caplog.text
+    assert "/bot***/sendMessage" in caplog.text
     assert TOKEN not in caplog.text
     assert TOKEN.split(":")[1] not in caplog.text
     assert TOKEN not in str(info.value)
 
 
 # --- set-webhook, getMe, deep links -----------------------------------------------------------
-def test_set_webhook_registers_secret_and_update_types(fake: FakeBotApi, conf: Settings) -> None:
+def test_set_webhook_registers_secret_and_update_types(
+    fake: FakeBotApi, channel: TelegramChannel
+) -> None:
     url = "https://nps.example.com/webhooks/telegram"
-    assert telegram.set_webhook(conf, url, drop_pending_updates=True)
+    assert channel.set_webhook(url, drop_pending_updates=True)
     (req,) = fake.requests
     assert req.path == f"/bot{TOKEN}/setWebhook"
     assert req.form == {
@@ -291,13 +311,13 @@ def test_set_webhook_registers_secret_and_update_types(fake: FakeBotApi, conf: S
     }
 
 
-def test_delete_webhook(fake: FakeBotApi, conf: Settings) -> None:
-    assert telegram.delete_webhook(conf)
+def test_delete_webhook(fake: FakeBotApi, channel: TelegramChannel) -> None:
+    assert channel.delete_webhook()
     assert [r.path for r in fake.requests] == [f"/bot{TOKEN}/deleteWebhook"]
 
 
 def test_the_bot_username_for_deep_links_is_asked_once(fake: FakeBotApi, conf: Settings) -> None:
-    channel = telegram.TelegramChannel(conf)
+    channel = TelegramChannel(conf)
     link = "https://t.me/acme_nps_bot?start=abc"
     assert channel.deep_link("abc") == link
     assert channel.deep_link("abc") == link
@@ -308,18 +328,18 @@ def test_the_bot_username_for_deep_links_is_asked_once(fake: FakeBotApi, conf: S
 def test_deep_links() -> None:
     payloads = {secrets.token_urlsafe(32) for _ in range(100)}
     assert len(payloads) == 100
-    assert all(telegram.START_PAYLOAD.match(p) for p in payloads)
+    assert all(START_PAYLOAD.match(p) for p in payloads)
     p = payloads.pop()
-    assert telegram.deep_link("@acme_nps_bot", p) == f"https://t.me/acme_nps_bot?start={p}"
+    assert deep_link("@acme_nps_bot", p) == f"https://t.me/acme_nps_bot?start={p}"
     with pytest.raises(ValueError):
-        telegram.deep_link("acme_nps_bot", "has space")
+        deep_link("acme_nps_bot", "has space")
     with pytest.raises(ValueError):
-        telegram.deep_link("acme_nps_bot", "a" * 65)
+        deep_link("acme_nps_bot", "a" * 65)
 
 
 # --- long polling feeds the webhook's code path -----------------------------------------------
 def test_polling_hands_each_update_to_the_webhook_path(
-    fake: FakeBotApi, conf: Settings, channel: telegram.TelegramChannel
+    fake: FakeBotApi, channel: TelegramChannel
 ) -> None:
     names = ["message_text.json", "callback_query.json", "start_payload.json"]
     fake.push_update(*(json.loads(payload(n)) for n in names))
@@ -332,7 +352,7 @@ def test_polling_hands_each_update_to_the_webhook_path(
             stop.set()
 
     runner = threading.Thread(
-        target=telegram.poll, args=(conf, on_request), kwargs={"stop": stop, "timeout": 1}
+        target=channel.poll, args=(on_request,), kwargs={"stop": stop, "timeout": 1}
     )
     runner.start()
     runner.join(timeout=10)
@@ -346,13 +366,13 @@ def test_polling_hands_each_update_to_the_webhook_path(
 
 
 def test_polling_confirms_handled_updates_and_stops_promptly(
-    fake: FakeBotApi, conf: Settings
+    fake: FakeBotApi, channel: TelegramChannel
 ) -> None:
     fake.push_update(json.loads(payload("message_text.json")))
     stop = threading.Event()
     seen: list[WebRequest] = []
     runner = threading.Thread(
-        target=telegram.poll, args=(conf, seen.append), kwargs={"stop": stop, "timeout": 30}
+        target=channel.poll, args=(seen.append,), kwargs={"stop": stop, "timeout": 30}
     )
     runner.start()
     deadline = time.monotonic() + 5
@@ -370,7 +390,9 @@ def test_polling_confirms_handled_updates_and_stops_promptly(
     assert polls[1].form.get("offset") == 815300002  # update 815300001 is confirmed
 
 
-def test_polling_retries_an_update_whose_handling_failed(fake: FakeBotApi, conf: Settings) -> None:
+def test_polling_retries_an_update_whose_handling_failed(
+    fake: FakeBotApi, channel: TelegramChannel
+) -> None:
     fake.push_update(json.loads(payload("message_text.json")))
     stop = threading.Event()
     calls: list[WebRequest] = []
@@ -381,14 +403,14 @@ def test_polling_retries_an_update_whose_handling_failed(fake: FakeBotApi, conf:
             raise RuntimeError("database is down")
         stop.set()
 
-    telegram.poll(conf, flaky, stop=stop, timeout=1)
+    channel.poll(flaky, stop=stop, timeout=1)
     assert len(calls) == 2 and calls[0].body == calls[1].body
 
 
-def test_each_edit_gets_its_own_receipt_id(channel: telegram.TelegramChannel) -> None:
+def test_each_edit_gets_its_own_receipt_id(channel: TelegramChannel) -> None:
     """Provider ids are unique per channel in storage; an edit is not a new Telegram message."""
     one = channel.send(Outbound("telegram", "42", "Elegiste 3", edit_of="42:1001")).provider_id
     two = channel.send(Outbound("telegram", "42", "Elegiste 4", edit_of="42:1001")).provider_id
     assert one != two
     assert one.startswith("42:1001#edit-") and two.startswith("42:1001#edit-")
-    assert telegram.message_ref(one, 42) == (42, 1001)
+    assert message_ref(one, 42) == (42, 1001)

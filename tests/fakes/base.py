@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 import time
 from collections import deque
@@ -19,7 +20,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "provider-specs"
+# The providers' official descriptions, beside the checkout (PROVIDER_SPECS overrides, e.g. for
+# a git worktree kept elsewhere).
+SPECS = Path(
+    os.environ.get("PROVIDER_SPECS")
+    or Path(__file__).resolve().parents[2].parent / "shared" / "provider-specs"
+)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,87 @@
+"""One log redaction: each channel declares its secret settings, bot/logs.py masks them all."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import io
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from bot.config import Settings, settings_from
+from bot.logs import MASK, redaction
+from channels import registry
+from tests.fakes.bot_api import TOKEN
+
+AUTH_TOKEN = "f3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8"
+HOOK_SECRET = "wh-secret_0123456789abcdefABCDEF"
+SECRET_KEY = "the-app-secret-key-0123456789"
+CONF = settings_from(
+    {
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_SMS_FROM": "+15005550006",
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": HOOK_SECRET,
+        "SECRET_KEY": SECRET_KEY,
+    }
+)
+ALL = (AUTH_TOKEN, TOKEN, HOOK_SECRET, SECRET_KEY)
+
+
+@pytest.fixture
+def lines() -> Iterator[io.StringIO]:
+    """What the process's log handler writes, with the filter `setup_logging` gives it."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(redaction(CONF))
+    log = logging.getLogger("tests.redaction")
+    log.addHandler(handler)
+    log.propagate = False
+    yield out
+    log.removeHandler(handler)
+    log.propagate = True
+
+
+@pytest.mark.parametrize(
+    "module", sorted({f.partition(":")[0] for f in registry.FACTORIES.values()})
+)
+def test_each_channel_declares_its_secrets_among_the_hidden_settings(module: str) -> None:
+    declared = importlib.import_module(module).SECRETS
+    hidden = {f.name for f in dataclasses.fields(Settings) if not f.repr}
+    assert set(declared) <= hidden
+
+
+def test_the_registry_gathers_every_configured_secret() -> None:
+    assert set(registry.secrets(CONF)) == {AUTH_TOKEN, TOKEN, HOOK_SECRET}
+    assert registry.secrets(settings_from({})) == ()
+
+
+@pytest.mark.parametrize("secret", ALL)
+def test_a_secret_in_a_message_is_masked(lines: io.StringIO, secret: str) -> None:
+    logging.getLogger("tests.redaction").warning("calling https://api.example/%s/x", secret)
+    assert lines.getvalue() == f"calling https://api.example/{MASK}/x\n"
+
+
+@pytest.mark.parametrize("secret", ALL)
+def test_a_secret_in_a_traceback_is_masked(lines: io.StringIO, secret: str) -> None:
+    try:
+        raise RuntimeError(f"refused /bot{secret}/sendMessage")
+    except RuntimeError:
+        logging.getLogger("tests.redaction").exception("send failed")
+    assert secret not in lines.getvalue()
+    assert f"RuntimeError: refused /bot{MASK}/sendMessage" in lines.getvalue()
+
+
+def test_a_secret_in_a_stack_is_masked(lines: io.StringIO) -> None:
+    logging.getLogger("tests.redaction").warning("here %s", TOKEN, stack_info=True)
+    assert TOKEN not in lines.getvalue() and "Stack (most recent call last)" in lines.getvalue()
+
+
+def test_values_too_short_to_be_secrets_are_left_alone() -> None:
+    short = dataclasses.replace(CONF, secret_key="abc")
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "abc and %s", (TOKEN,), None)
+    redaction(short).filter(record)
+    assert record.getMessage() == f"abc and {MASK}"
