@@ -72,8 +72,6 @@ ROLLUP_MARGIN = timedelta(minutes=10)
 ROLLUP_INTERVAL = 60.0  # seconds between the dispatcher's refreshes
 ROLLUP_CHUNK_DAYS = 31  # days one scheduled refresh adds (a backfill spreads over a few minutes)
 
-_updated_at: ColumnElement[datetime] = Response.__table__.c.updated_at
-
 
 @dataclass(frozen=True)
 class RollupView:
@@ -108,7 +106,7 @@ def rollup_view(s: Session) -> RollupView | None:
     stmt = (
         select(RollupState.upto, RollupState.checked_at, day)
         .select_from(RollupState)
-        .outerjoin(Response, _updated_at >= RollupState.checked_at)
+        .outerjoin(Response, Response.updated_at >= RollupState.checked_at)
         .where(RollupState.id == 1)
         .distinct()
     )
@@ -137,7 +135,7 @@ def dirty_sent(s: Session, view: RollupView) -> frozenset[date]:
 
 def _dirty_days(s: Session, since: datetime, upto: date) -> set[date]:
     day = day_of(s, Response.scored_at)
-    stmt = select(day).where(_updated_at >= since).distinct()
+    stmt = select(day).where(Response.updated_at >= since).distinct()
     return {d for d in map(as_date, s.scalars(stmt)) if d < upto}
 
 
@@ -149,7 +147,7 @@ def _dirty_sent_days(s: Session, since: datetime, upto: date) -> set[date]:
         select(day)
         .select_from(Response)
         .join(Invitation, Invitation.id == Response.invitation_id)
-        .where(_updated_at >= since, Invitation.sent_at.is_not(None))
+        .where(Response.updated_at >= since, Invitation.sent_at.is_not(None))
     )
     days = set(s.scalars(union(changed, answered)))
     return {d for d in map(as_date, days) if d < upto}
