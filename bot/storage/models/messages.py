@@ -45,9 +45,14 @@ class Message(Base):
     direction: Mapped[str] = mapped_column(String(3))  # in | out
     provider_id: Mapped[str | None] = mapped_column(String(128))
     address: Mapped[str] = mapped_column(String(64))
-    # No foreign keys on the contact and the invitation (0007).
-    contact_id: Mapped[int | None] = mapped_column(Id, index=True)
-    invitation_id: Mapped[int | None] = mapped_column(Id, index=True)
+    # Foreign keys (0008): a message holds a customer's text and number, so it never names a
+    # contact or an invitation that does not exist.
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitations.id", ondelete="SET NULL"), index=True
+    )
     # An outbound reply points at the inbound message it answers (redeliveries get the same answer).
     in_reply_to_id: Mapped[int | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL")
