@@ -30,9 +30,12 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from bot.accounts.apikeys import create_key
+from bot.accounts.users import create_user
 from bot.insights import filters, lists, reports, rollup
 from bot.storage.db import Database
 from bot.storage.models import Case, Invitation, Response, RollupState
+from bot.web.app import create_app
 from tests.fakes import dispatch_db
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
@@ -330,9 +333,6 @@ def run(scratch: str, repeat: int, only: str | None = None) -> Figures:
         )
     )
 
-    from bot.accounts.apikeys import create_key
-    from bot.web.app import create_app
-
     app = create_app(
         {
             "DATABASE_URL": scratch,
@@ -365,8 +365,6 @@ def run(scratch: str, repeat: int, only: str | None = None) -> Figures:
                 lambda s, f=f: filters.count_responses(s, f),
             )
         )
-
-    from bot.accounts.users import create_user
 
     with db.session() as s:
         uid = create_user(s, f"bench{time.monotonic_ns()}", "bench password 123", NOW).id
