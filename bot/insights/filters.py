@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.storage.models import Invitation, Response, Survey
-from scoring import classify
+from scoring import Category, classify
 
-CATEGORIES = ("promoter", "passive", "detractor")
+CATEGORIES = tuple(c.value for c in Category)  # promoter, passive, detractor
 INTERVALS = ("day", "week", "month")
 CHANNEL_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 META_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
