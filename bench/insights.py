@@ -4,7 +4,7 @@ Creates a scratch database `npsbot_bench_<random>` on the server of BENCH_DATABA
 postgresql://postgres@127.0.0.1:5432/test), migrates it, fills it with bulk SQL (`INSERT …
 SELECT generate_series`), runs each query several times, alternating with its baseline, on the
 raw tables only ("raw": no rollup yet), then builds the daily rollup
-(`bot.insights.refresh_rollup`, timed), marks a few days changed since that refresh, as a live
+(`rollup.refresh_rollup`, timed), marks a few days changed since that refresh, as a live
 system has (a corrected answer on three past days; a few invitations of each of the last three
 days expired), and runs them again ("rollup"). Prints p50/p95 in ms and the ratio of the rollup
 p50 to a plain `COUNT(*)` over the same filter on the raw table; then drops the database.
@@ -30,9 +30,12 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from bot import insights
+from bot.accounts.apikeys import create_key
+from bot.accounts.users import create_user
+from bot.insights import filters, lists, reports, rollup
 from bot.storage.db import Database
 from bot.storage.models import Case, Invitation, Response, RollupState
+from bot.web.app import create_app
 from tests.fakes import dispatch_db
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
@@ -119,12 +122,12 @@ def build_rollup(scratch: str) -> None:
     db = Database(scratch)
     t0 = time.perf_counter()
     with db.session_for_update() as s:
-        done = insights.refresh_rollup(s, NOW.date())
+        done = rollup.refresh_rollup(s, NOW.date())
     took = time.perf_counter() - t0
     with db.session() as s:
         rows = {
             t.__tablename__: s.scalar(select(func.count()).select_from(t))
-            for t in insights.ROLLUP_TABLES
+            for t in rollup.ROLLUP_TABLES
         }
     print(f"rollup backfill: {done.days} days in {took:.1f} s; rows: {rows}")
     with db.session() as s:
@@ -152,11 +155,11 @@ def build_rollup(scratch: str) -> None:
             .values(updated_at=later)
         )
     with db.session() as s:
-        view = insights.rollup_view(s)
+        view = rollup.rollup_view(s)
         assert view is not None
         print(
             f"changed since the refresh: {sorted(map(str, view.dirty))} (responses), "
-            f"{sorted(map(str, insights.dirty_sent(s, view)))} (invitations)"
+            f"{sorted(map(str, rollup.dirty_sent(s, view)))} (invitations)"
         )
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE")
@@ -182,14 +185,14 @@ def timed(
     return statistics.median(times), p95, statistics.median(bases)
 
 
-def sent_count(s: Session, f: insights.Filters) -> int:
+def sent_count(s: Session, f: filters.Filters) -> int:
     """The plain COUNT(*) the response rate is compared with: invitations sent in the window."""
     stmt = select(func.count()).select_from(Invitation).where(Invitation.sent_at.is_not(None))
     if f.start:
         stmt = stmt.where(Invitation.sent_at >= f.start)
     if f.channels:
         stmt = stmt.where(Invitation.channel.in_(f.channels))
-    stmt = stmt.where(*insights._meta_conditions(s, f))
+    stmt = stmt.where(*filters.meta_conditions(s, f))
     return int(s.scalar(stmt) or 0)
 
 
@@ -245,13 +248,13 @@ def report(before: Figures, after: Figures) -> None:
 
 def run(scratch: str, repeat: int, only: str | None = None) -> Figures:
     db = Database(scratch)
-    last30 = insights.parse_filters({"from": (NOW - timedelta(days=29)).date().isoformat()})
-    last90 = insights.parse_filters({"from": (NOW - timedelta(days=89)).date().isoformat()})
-    every = insights.Filters()
-    sms = insights.parse_filters({"channel": "sms"})
-    store = insights.parse_filters({"store": "store-3"})
-    store90 = insights.parse_filters({"store": "store-3", "from": last90.start.date().isoformat()})  # type: ignore[union-attr]
-    mid = insights.parse_filters({"from": (NOW - timedelta(days=45, hours=5)).isoformat()})
+    last30 = filters.parse_filters({"from": (NOW - timedelta(days=29)).date().isoformat()})
+    last90 = filters.parse_filters({"from": (NOW - timedelta(days=89)).date().isoformat()})
+    every = filters.Filters()
+    sms = filters.parse_filters({"channel": "sms"})
+    store = filters.parse_filters({"store": "store-3"})
+    store90 = filters.parse_filters({"store": "store-3", "from": last90.start.date().isoformat()})  # type: ignore[union-attr]
+    mid = filters.parse_filters({"from": (NOW - timedelta(days=45, hours=5)).isoformat()})
     with db.session() as s:
         total = s.scalar(select(func.count()).select_from(Response))
     print(f"responses: {total:,}")
@@ -276,15 +279,15 @@ def run(scratch: str, repeat: int, only: str | None = None) -> Figures:
         cases.append(
             (
                 f"NPS (distribution), {label}",
-                lambda s, f=f: insights.distribution(s, f),
-                lambda s, f=f: insights.count_responses(s, f),
+                lambda s, f=f: reports.distribution(s, f),
+                lambda s, f=f: filters.count_responses(s, f),
             )
         )
     for label, f in (("all time", every), ("last 90 days", last90), ("store=store-3", store)):
         cases.append(
             (
                 f"response rate by channel, {label}",
-                lambda s, f=f: insights.response_rate(s, f),
+                lambda s, f=f: reports.response_rate(s, f),
                 lambda s, f=f: sent_count(s, f),
             )
         )
@@ -292,23 +295,23 @@ def run(scratch: str, repeat: int, only: str | None = None) -> Figures:
         cases.append(
             (
                 f"trend by week, {label}",
-                lambda s, f=f: insights.trend(s, f, "week"),
-                lambda s, f=f: insights.count_responses(s, f),
+                lambda s, f=f: reports.trend(s, f, "week"),
+                lambda s, f=f: filters.count_responses(s, f),
             )
         )
         for by in ("channel", "survey", "store") if f is not store else ("channel",):
             cases.append(
                 (
                     f"NPS by {by}, {label}",
-                    lambda s, f=f, by=by: insights.breakdown(s, f, by),
-                    lambda s, f=f: insights.count_responses(s, f),
+                    lambda s, f=f, by=by: reports.breakdown(s, f, by),
+                    lambda s, f=f: filters.count_responses(s, f),
                 )
             )
         cases.append(
             (
                 f"themes, {label}",
-                lambda s, f=f: insights.themes(s, f),
-                lambda s, f=f: insights.count_responses(s, f),
+                lambda s, f=f: reports.themes(s, f),
+                lambda s, f=f: filters.count_responses(s, f),
             )
         )
         if f is store:
@@ -316,22 +319,19 @@ def run(scratch: str, repeat: int, only: str | None = None) -> Figures:
         cases.append(
             (
                 f"latest comments (15), {label}",
-                lambda s, f=f: insights.responses(
-                    s, insights.Filters(start=f.start, has_comment=True), limit=15
+                lambda s, f=f: lists.responses(
+                    s, filters.Filters(start=f.start, has_comment=True), limit=15
                 ),
-                lambda s, f=f: insights.count_responses(s, f),
+                lambda s, f=f: filters.count_responses(s, f),
             )
         )
     cases.append(
         (
             "open cases (20 oldest + counts)",
-            lambda s: insights.open_cases(s, every, NOW),
+            lambda s: lists.open_cases(s, every, NOW),
             open_case_count,
         )
     )
-
-    from bot.accounts.apikeys import create_key
-    from bot.web.app import create_app
 
     app = create_app(
         {
@@ -362,11 +362,9 @@ def run(scratch: str, repeat: int, only: str | None = None) -> Figures:
             (
                 f"GET {url} (HTTP, whole request)",
                 api(url),
-                lambda s, f=f: insights.count_responses(s, f),
+                lambda s, f=f: filters.count_responses(s, f),
             )
         )
-
-    from bot.accounts.users import create_user
 
     with db.session() as s:
         uid = create_user(s, f"bench{time.monotonic_ns()}", "bench password 123", NOW).id
@@ -383,7 +381,7 @@ def run(scratch: str, repeat: int, only: str | None = None) -> Figures:
         (
             "GET /dashboard (whole page, default 90 days)",
             page,
-            lambda s: insights.count_responses(s, last90),
+            lambda s: filters.count_responses(s, last90),
         )
     )
 

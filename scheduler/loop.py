@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from bot import insights
+from bot.insights import rollup
 from bot.runtime import Runtime
 from scheduler.alerts import staff_step
 from scheduler.dispatch import dispatch_due, next_due, remind, sweep
@@ -68,7 +68,7 @@ class Loop:
         self.scheduler.add_job(
             self._refresh_insights,
             "interval",
-            seconds=insights.ROLLUP_INTERVAL,
+            seconds=rollup.ROLLUP_INTERVAL,
             id="insights",
             # Not at start: the first dispatch pass gets the process's cores to itself.
             next_run_time=datetime.now(UTC) + STARTUP_GRACE,
@@ -93,7 +93,7 @@ class Loop:
                 log.exception("dispatcher tick failed; retrying next second")
 
     def _refresh_insights(self) -> None:
-        insights.refresh_job(self.rt.db, self.rt.clock().astimezone(UTC).date())
+        rollup.refresh_job(self.rt.db, self.rt.clock().astimezone(UTC).date())
 
     def _wake_loop(self) -> None:
         # New outbox work (a reply) should not wait for the next second, nor a survey due

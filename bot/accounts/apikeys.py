@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from bot.storage.models import ApiKey
 
 PREFIX = "nps_"
+MAX_NAME = 100  # api_keys.name is VARCHAR(100)
 LAST_USED_EVERY = timedelta(minutes=1)
 
 
@@ -26,8 +27,8 @@ def _hash(key: str) -> str:
 def create_key(s: Session, name: str, now: datetime) -> str:
     """A new key for NAME; the only time the key itself is visible."""
     name = name.strip()
-    if not name or len(name) > 100:
-        raise ApiKeyError("the key's name must be 1-100 characters")
+    if not name or len(name) > MAX_NAME:
+        raise ApiKeyError(f"the key's name must be 1-{MAX_NAME} characters")
     if s.scalar(select(ApiKey).where(ApiKey.name == name)) is not None:
         raise ApiKeyError(f"a key named {name!r} exists already (revoke it first)")
     key = PREFIX + secrets.token_urlsafe(32)
@@ -41,7 +42,7 @@ def revoke_key(s: Session, name: str, now: datetime) -> None:
         raise ApiKeyError(f"no active key named {name!r}")
     row.revoked_at = now
     # Free the name for a replacement key.
-    row.name = f"{name} (revoked {now:%Y-%m-%d %H:%M:%S} #{row.id})"[:100]
+    row.name = f"{name} (revoked {now:%Y-%m-%d %H:%M:%S} #{row.id})"[:MAX_NAME]
 
 
 def check_key(s: Session, key: str, now: datetime) -> ApiKey | None:

@@ -64,6 +64,21 @@ def verify_password(password: str, stored: str) -> bool:
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
 
 
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"password: at least {MIN_PASSWORD} characters")
+
+
+def _named(s: Session, username: str) -> StaffUser | None:
+    return s.scalar(select(StaffUser).where(StaffUser.username == username))
+
+
+def active_user(s: Session, user_id: int) -> StaffUser | None:
+    """The user with this id if they may use the dashboard (exists, not disabled)."""
+    user = s.get(StaffUser, user_id)
+    return user if user is not None and user.disabled_at is None else None
+
+
 def create_user(
     s: Session, username: str, password: str, now: datetime, role: str = StaffRole.STAFF
 ) -> StaffUser:
@@ -72,9 +87,8 @@ def create_user(
         raise UserError("username: 2-64 letters, digits or . _ @ + -")
     if role not in tuple(StaffRole):
         raise UserError(f"role: use {' or '.join(StaffRole)}")
-    if len(password) < MIN_PASSWORD:
-        raise UserError(f"password: at least {MIN_PASSWORD} characters")
-    if s.scalar(select(StaffUser).where(StaffUser.username == username)) is not None:
+    _check_password(password)
+    if _named(s, username) is not None:
         raise UserError(f"a user named {username!r} exists already")
     user = StaffUser(
         username=username, password_hash=hash_password(password), role=role, created_at=now
@@ -85,11 +99,10 @@ def create_user(
 
 
 def set_password(s: Session, username: str, password: str) -> None:
-    user = s.scalar(select(StaffUser).where(StaffUser.username == username))
+    user = _named(s, username)
     if user is None:
         raise UserError(f"no user named {username!r}")
-    if len(password) < MIN_PASSWORD:
-        raise UserError(f"password: at least {MIN_PASSWORD} characters")
+    _check_password(password)
     user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
@@ -97,8 +110,9 @@ def set_password(s: Session, username: str, password: str) -> None:
 
 def authenticate(s: Session, username: str, password: str, now: datetime) -> StaffUser | None:
     """The user when the password is right; None otherwise. Raises `Locked` when locked out."""
-    user = s.scalar(select(StaffUser).where(StaffUser.username == username.strip()))
-    if user is None or user.disabled_at is not None:
+    found = _named(s, username.strip())
+    user = active_user(s, found.id) if found is not None else None
+    if user is None:
         verify_password(password, _DUMMY_HASH)
         return None
     if user.locked_until is not None and user.locked_until > now:

@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
-from bot import insights
 from bot.cli.common import runtime
-from bot.insights import FilterError, parse_filters
+from bot.insights import rollup
 from bot.insights.exports import ExportError, export_responses, render_report
+from bot.insights.filters import FilterError, parse_filters
 
 
 def _report_filters(options: dict[str, Any], meta: tuple[str, ...]) -> Any:
@@ -96,10 +96,10 @@ def insights_refresh(full: bool) -> None:
         today = rt.clock().astimezone(UTC).date()
         if full:
             with rt.db.session_for_update() as s:
-                insights.reset_rollup(s)
+                rollup.reset_rollup(s)
         while True:
             with rt.db.session_for_update() as s:
-                done = insights.refresh_rollup(s, today, max_days=insights.ROLLUP_CHUNK_DAYS)
+                done = rollup.refresh_rollup(s, today, max_days=rollup.ROLLUP_CHUNK_DAYS)
             click.echo(f"rollup up to {done.upto}: {done.days} days rebuilt", err=True)
             if not done.behind:
                 break

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import insights
+from bot.insights import filters, lists, reports
 
 COLUMNS = (
     "id",
@@ -55,10 +55,10 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-def render_report(s: Session, f: insights.Filters, interval: str = "week") -> str:
+def render_report(s: Session, f: filters.Filters, interval: str = "week") -> str:
     """The terminal report: NPS now, trend with a sparkline, distribution, breakdowns, themes."""
-    rep = insights.nps_report(s, f)
-    tr = insights.trend(s, f, interval)
+    rep = reports.nps_report(s, f)
+    tr = reports.trend(s, f, interval)
     lines: list[str] = []
     applied = {k: v for k, v in f.to_dict().items() if v not in (None, [], {})}
     lines.append("Filters: " + (", ".join(f"{k}={v}" for k, v in applied.items()) or "none"))
@@ -79,7 +79,7 @@ def render_report(s: Session, f: insights.Filters, interval: str = "week") -> st
     )
     points = tr["points"]
     if points:
-        spark = insights.sparkline([p["nps"] for p in points])
+        spark = reports.sparkline([p["nps"] for p in points])
         lines += ["", f"Trend by {interval}: {spark}"]
         rows = [
             [p["period"], _fmt(p["nps"]), _fmt(p["margin_of_error"], ".1f"), str(p["responses"])]
@@ -99,7 +99,7 @@ def render_report(s: Session, f: insights.Filters, interval: str = "week") -> st
     for score, n in enumerate(dist):
         lines.append(f"  {score:>2} {'█' * round(30 * n / top):<30} {n}")
     for by in ("channel", "survey"):
-        groups = insights.breakdown(s, f, by)
+        groups = reports.breakdown(s, f, by)
         if groups:
             lines += ["", f"By {by}:"]
             lines += _table(
@@ -114,20 +114,20 @@ def render_report(s: Session, f: insights.Filters, interval: str = "week") -> st
                     for g in groups[:10]
                 ],
             )
-    th = insights.themes(s, f)
+    th = reports.themes(s, f)
     for cat in ("detractor", "promoter"):
-        top_t = insights.top_themes(th, cat)
+        top_t = reports.top_themes(th, cat)
         if top_t:
             lines += ["", f"Top themes among {cat}s:"]
             lines += [f"  {t['theme']}: {t[cat + 's']}" for t in top_t]
     return "\n".join(lines)
 
 
-def iter_rows(s: Session, f: insights.Filters) -> Iterator[dict[str, Any]]:
+def iter_rows(s: Session, f: filters.Filters) -> Iterator[dict[str, Any]]:
     """Every response matching `f`, newest first, fetched in pages."""
     cursor: str | None = None
     while True:
-        page = insights.responses(s, f, limit=BATCH, cursor=cursor)
+        page = lists.responses(s, f, limit=BATCH, cursor=cursor)
         for item in page.items:
             case = item["case"] or {}
             yield {
@@ -146,7 +146,7 @@ class ExportError(ValueError):
     pass
 
 
-def export_responses(s: Session, f: insights.Filters, path: str | Path) -> int:
+def export_responses(s: Session, f: filters.Filters, path: str | Path) -> int:
     """Write the responses to `path` (.csv or .xlsx); the number of rows written."""
     path = Path(path)
     suffix = path.suffix.lower()

@@ -34,6 +34,7 @@ from markupsafe import Markup, escape
 
 from bot import insights
 from bot.accounts import users
+from bot.insights import filters, lists, reports
 from bot.storage.models import StaffRole, StaffUser
 from bot.web.context import runtime
 
@@ -210,25 +211,25 @@ def index() -> Any:
     store_key = request.args.get("by_meta", "store")
     comments_cat = request.args.get("comments", "")
     try:
-        f = insights.parse_filters(args, allow=("by_meta", "comments"))
+        f = filters.parse_filters(args, allow=("by_meta", "comments"))
         with rt.db.session() as s:
-            dist = insights.distribution(s, f)
-            result = insights.nps_from_distribution(dist)
-            rate = insights.response_rate(s, f)
-            trend = insights.trend(s, f, insights.parse_interval(args, "week"))
-            by_channel = insights.breakdown(s, f, "channel")
-            by_survey = insights.breakdown(s, f, "survey")
-            by_store = insights.breakdown(s, f, store_key)
-            themes = insights.themes(s, f)
+            dist = reports.distribution(s, f)
+            result = reports.nps_from_distribution(dist)
+            rate = reports.response_rate(s, f)
+            trend = reports.trend(s, f, filters.parse_interval(args, "week"))
+            by_channel = reports.breakdown(s, f, "channel")
+            by_survey = reports.breakdown(s, f, "survey")
+            by_store = reports.breakdown(s, f, store_key)
+            themes = reports.themes(s, f)
             cf = f
-            if comments_cat in insights.CATEGORIES:
-                cf = insights.Filters(**{**f.__dict__, "categories": (comments_cat,)})
-            comments = insights.responses(
-                s, insights.Filters(**{**cf.__dict__, "has_comment": True}), limit=15
+            if comments_cat in filters.CATEGORIES:
+                cf = filters.Filters(**{**f.__dict__, "categories": (comments_cat,)})
+            comments = lists.responses(
+                s, filters.Filters(**{**cf.__dict__, "has_comment": True}), limit=15
             ).items
-            cases = insights.open_cases(s, f, now, limit=8)
-            surveys = insights.survey_keys(s)
-    except insights.FilterError as exc:
+            cases = lists.open_cases(s, f, now, limit=8)
+            surveys = reports.survey_keys(s)
+    except filters.FilterError as exc:
         return render_template("dashboard_error.html", error=exc), 422
     # Filter menu: configured channels and any seen here (no DISTINCT over every response).
     seen = {g["value"] for g in by_channel} | (set(rate["by_channel"]) - {"none"})
@@ -246,7 +247,7 @@ def index() -> Any:
         surveys=surveys,
         channels=channels,
         store_key=store_key,
-        result=insights.result_dict(result),
+        result=reports.result_dict(result),
         rate=rate,
         dist=dist,
         trend=trend,
@@ -255,8 +256,8 @@ def index() -> Any:
         by_channel=by_channel,
         by_survey=by_survey,
         by_store=[g for g in by_store if g["value"] != "(none)"],
-        top_detractor=insights.top_themes(themes, "detractor"),
-        top_promoter=insights.top_themes(themes, "promoter"),
+        top_detractor=reports.top_themes(themes, "detractor"),
+        top_promoter=reports.top_themes(themes, "promoter"),
         comments=comments,
         comments_cat=comments_cat,
         cases=cases,

@@ -1,7 +1,7 @@
 """The reporting API (`/api/v1/nps`, `/nps/trend`, `/nps/breakdown`, `/responses`, `/themes`)
 and the OpenAPI description of the whole API (`/api/v1/openapi.json`).
 
-Thin: query arguments → `bot.insights.Filters` → a query function → JSON. Same API keys as the
+Thin: query arguments → `filters.Filters` → a query function → JSON. Same API keys as the
 business API. A bad argument answers 422 `{"error": "invalid", "field": <param>, "reason": …}`.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import Session
 
-from bot import insights
+from bot.insights import filters, lists, reports
 from bot.web.auth import api_error, api_session, read_with_api_key
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1")
@@ -27,28 +27,28 @@ def _args() -> dict[str, list[str]]:
     return request.args.to_dict(flat=False)
 
 
-def _run(allow: tuple[str, ...], fn: Callable[[Session, insights.Filters], Any]) -> Any:
+def _run(allow: tuple[str, ...], fn: Callable[[Session, filters.Filters], Any]) -> Any:
     try:
-        f = insights.parse_filters(_args(), allow=allow)
+        f = filters.parse_filters(_args(), allow=allow)
         return jsonify(fn(api_session(), f))
-    except insights.FilterError as exc:
+    except filters.FilterError as exc:
         return api_error(422, "invalid", exc.reason, field=exc.param)
 
 
 @bp.get("/nps")
 @read_with_api_key
 def nps() -> Any:
-    return _run((), insights.nps_report)
+    return _run((), reports.nps_report)
 
 
 @bp.get("/nps/trend")
 @read_with_api_key
 def nps_trend() -> Any:
     try:
-        interval = insights.parse_interval(_args())
-    except insights.FilterError as exc:
+        interval = filters.parse_interval(_args())
+    except filters.FilterError as exc:
         return api_error(422, "invalid", exc.reason, field=exc.param)
-    return _run((), lambda s, f: insights.trend(s, f, interval))
+    return _run((), lambda s, f: reports.trend(s, f, interval))
 
 
 @bp.get("/nps/breakdown")
@@ -63,7 +63,7 @@ def nps_breakdown() -> Any:
             field="by",
         )
     return _run(
-        (), lambda s, f: {"by": by, "groups": insights.breakdown(s, f, by), "filters": f.to_dict()}
+        (), lambda s, f: {"by": by, "groups": reports.breakdown(s, f, by), "filters": f.to_dict()}
     )
 
 
@@ -72,13 +72,13 @@ def nps_breakdown() -> Any:
 def responses() -> Any:
     args = _args()
     try:
-        limit = insights.parse_limit(args)
-    except insights.FilterError as exc:
+        limit = filters.parse_limit(args)
+    except filters.FilterError as exc:
         return api_error(422, "invalid", exc.reason, field=exc.param)
     cursor = request.args.get("cursor") or None
 
-    def page(s: Session, f: insights.Filters) -> dict[str, Any]:
-        p = insights.responses(s, f, limit=limit, cursor=cursor)
+    def page(s: Session, f: filters.Filters) -> dict[str, Any]:
+        p = lists.responses(s, f, limit=limit, cursor=cursor)
         return {"items": p.items, "next_cursor": p.next_cursor, "filters": f.to_dict()}
 
     return _run((), page)
@@ -88,10 +88,10 @@ def responses() -> Any:
 @read_with_api_key
 def themes() -> Any:
     try:
-        limit = insights.parse_limit(_args(), default=50)
-    except insights.FilterError as exc:
+        limit = filters.parse_limit(_args(), default=50)
+    except filters.FilterError as exc:
         return api_error(422, "invalid", exc.reason, field=exc.param)
-    return _run((), lambda s, f: insights.themes(s, f, limit=limit))
+    return _run((), lambda s, f: reports.themes(s, f, limit=limit))
 
 
 @cache

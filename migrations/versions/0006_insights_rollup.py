@@ -5,7 +5,7 @@ Revises: 0005
 Create Date: 2026-11-22 21:03:43.148528
 
 Creates the rollup tables empty, with their state row: until the first
-`bot.insights.refresh_rollup` (the dispatcher runs it every minute; `npsbot insights refresh`
+`bot.insights.rollup.refresh_rollup` (the dispatcher runs it every minute; `npsbot insights refresh`
 runs it at once) every report reads the raw tables, exactly as before. The backfill is left to
 that job on purpose: it reads every response, and on a large database it should not hold the
 migration's transaction (nor run again if a later migration is retried).

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from bot import insights
+from bot.insights import filters, lists, plan, reports, rollup
 from bot.runtime import Runtime
 from bot.storage.models import (
     Invitation,
@@ -98,36 +98,36 @@ FILTERS: list[tuple[str, dict[str, str]]] = [
 ]
 
 
-def everything(s: Any, f: insights.Filters) -> dict[str, Any]:
+def everything(s: Any, f: filters.Filters) -> dict[str, Any]:
     return {
-        "distribution": insights.distribution(s, f),
-        "rate": insights.response_rate(s, f),
-        "report": insights.nps_report(s, f),
-        "trend": [insights.trend(s, f, i) for i in insights.INTERVALS],
-        "themes": insights.themes(s, f),
+        "distribution": reports.distribution(s, f),
+        "rate": reports.response_rate(s, f),
+        "report": reports.nps_report(s, f),
+        "trend": [reports.trend(s, f, i) for i in filters.INTERVALS],
+        "themes": reports.themes(s, f),
         "by": {
-            by: insights.breakdown(s, f, by)
+            by: reports.breakdown(s, f, by)
             for by in ("channel", "survey", "language", "store", "meta.store", "sku")
         },
     }
 
 
 def compare(rt: Runtime, args: dict[str, str], label: str = "") -> dict[str, Any]:
-    f = insights.parse_filters(args)
+    f = filters.parse_filters(args)
     with rt.db.session() as s:
-        insights.raw_only(s)
+        rollup.raw_only(s)
         raw = everything(s, f)
     with rt.db.session() as s:
         rolled = everything(s, f)
-        assert insights.rollup_view(s) is not None
+        assert rollup.rollup_view(s) is not None
     assert rolled == raw, label
     return rolled
 
 
-def refresh(rt: Runtime, today: date = TODAY) -> insights.Refreshed:
+def refresh(rt: Runtime, today: date = TODAY) -> rollup.Refreshed:
     # No margin: what this test wrote before is in the refresh's snapshot (it committed).
     with rt.db.session_for_update() as s:
-        return insights.refresh_rollup(s, today, margin=timedelta(0))
+        return rollup.refresh_rollup(s, today, margin=timedelta(0))
 
 
 @pytest.fixture
@@ -149,8 +149,8 @@ def test_rollup_answers_equal_the_raw_queries_for_every_labelled_filter(
     done = refresh(rt)
     assert done.upto == TODAY and not done.behind
     with rt.db.session() as s:
-        view = insights.rollup_view(s)
-        assert view is not None and not view.dirty and not insights.dirty_sent(s, view)
+        view = rollup.rollup_view(s)
+        assert view is not None and not view.dirty and not rollup.dirty_sent(s, view)
     for label, args in FILTERS:
         result = compare(rt, args, label)
         if label == "everything":
@@ -163,7 +163,7 @@ def test_before_the_first_refresh_every_report_reads_the_raw_tables(
     rt: Runtime, filled: list[int]
 ) -> None:
     with rt.db.session() as s:
-        assert insights.rollup_view(s) is None
+        assert rollup.rollup_view(s) is None
         assert s.scalar(select(func.count()).select_from(NpsDay)) == 0
 
 
@@ -171,7 +171,7 @@ def test_a_backfill_in_chunks_is_exact_after_every_chunk(rt: Runtime, filled: li
     rounds = 0
     while True:
         with rt.db.session_for_update() as s:
-            done = insights.refresh_rollup(s, TODAY, max_days=30, margin=timedelta(0))
+            done = rollup.refresh_rollup(s, TODAY, max_days=30, margin=timedelta(0))
         rounds += 1
         compare(rt, {})
         compare(rt, {"from": "2026-09-01T12:00:00Z", "store": "norte"})
@@ -185,15 +185,15 @@ def test_the_store_breakdown_reads_whole_months_from_the_monthly_table(
 ) -> None:
     refresh(rt)
     with rt.db.session() as s:
-        plan = insights._plan(s, insights.parse_filters({}), by_store=True)
-        assert plan is not None
+        split = plan.plan_for(s, filters.parse_filters({}), by_store=True)
+        assert split is not None
         # Whole months, and the current one up to the rollup's end (today is read raw).
-        assert {date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)} <= set(plan[0].months)
-        assert plan[0].raw == ((midnight(TODAY), None),)
+        assert {date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)} <= set(split[0].months)
+        assert split[0].raw == ((midnight(TODAY), None),)
         months = s.scalar(select(func.sum(NpsStoreMonth.responses)))
         daily = s.scalar(
             select(func.sum(NpsDay.responses)).where(
-                NpsDay.day >= min(plan[0].months), NpsDay.day < date(2026, 11, 1)
+                NpsDay.day >= min(split[0].months), NpsDay.day < date(2026, 11, 1)
             )
         )
         first = s.scalar(select(func.min(NpsStoreMonth.day)))
@@ -223,8 +223,8 @@ def test_an_answer_stored_on_a_rolled_up_day_shows_up_at_once(
     after = compare(rt, {"from": "2026-10-10", "to": "2026-10-10"})
     assert after["distribution"][0] == before["distribution"][0] + 1
     with rt.db.session() as s:
-        view = insights.rollup_view(s)
-        assert view is not None and day in view.dirty and day in insights.dirty_sent(s, view)
+        view = rollup.rollup_view(s)
+        assert view is not None and day in view.dirty and day in rollup.dirty_sent(s, view)
     # The next refresh rebuilds the day: the rollup itself now counts the answer.
     refresh(rt)
     with rt.db.session() as s:
@@ -295,8 +295,8 @@ def test_open_cases_are_the_oldest_open_or_taken_merged_with_counts_and_ages(
         ],
     )
     with rt.db.session() as s:
-        cases = insights.open_cases(s, insights.Filters(), now, limit=4)
-        whatsapp_only = insights.open_cases(s, insights.parse_filters({"channel": "whatsapp"}), now)
+        cases = lists.open_cases(s, filters.Filters(), now, limit=4)
+        whatsapp_only = lists.open_cases(s, filters.parse_filters({"channel": "whatsapp"}), now)
     assert (cases["open"], cases["taken"]) == (3, 2)
     # Oldest first across both statuses: created 60, 50, 40 and 20 hours ago.
     assert [c["age_hours"] for c in cases["items"]] == [60.0, 50.0, 40.0, 20.0]

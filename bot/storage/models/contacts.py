@@ -1,0 +1,48 @@
+"""Customers and their address on each channel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bot.storage.models.base import Base, Id, utcnow
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    language: Mapped[str] = mapped_column(String(8))
+    timezone: Mapped[str | None] = mapped_column(String(64))  # IANA
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    channels: Mapped[list[ContactChannel]] = relationship(back_populates="contact")
+
+
+class ContactChannel(Base):
+    """A contact's address and state on one channel: opt-out, reachability, session window."""
+
+    __tablename__ = "contact_channels"
+    __table_args__ = (
+        UniqueConstraint("channel", "address"),
+        UniqueConstraint("contact_id", "channel"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(64))
+    opted_out_at: Mapped[datetime | None]
+    unreachable_at: Mapped[datetime | None]
+    unreachable_reason: Mapped[str | None] = mapped_column(String(200))
+    # The customer's last message opens the provider's free-form window (WhatsApp: 24 h).
+    last_inbound_at: Mapped[datetime | None]
+
+    contact: Mapped[Contact] = relationship(back_populates="channels")
