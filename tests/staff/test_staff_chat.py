@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import bot.staff
 from bot.storage.models import Alert, Case, Message, Response
 from tests.conftest import Clock
 from tests.fakes.base import SPECS
@@ -34,7 +33,6 @@ pytestmark = pytest.mark.skipif(not SPECS.is_dir(), reason=f"provider specs not 
 
 @pytest.fixture
 def world(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[World]:
-    bot.staff._members.clear()
     yield from make_world(database_url, clock, tmp_path)
 
 

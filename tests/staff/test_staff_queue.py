@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-import bot.staff
 from bot.cli import main
-from bot.staff import case_data, digest, read_case_data
+from bot.staff import digest
+from bot.staff.cards import case_data, read_case_data
 from bot.storage.models import Alert
 from scheduler.loop import Loop
 from tests.conftest import SECRET, Clock
@@ -26,7 +26,6 @@ pytestmark = pytest.mark.skipif(not SPECS.is_dir(), reason=f"provider specs not 
 
 @pytest.fixture
 def world(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[World]:
-    bot.staff._members.clear()
     yield from make_world(database_url, clock, tmp_path, notify=True)
 
 
