@@ -134,6 +134,15 @@ def apply(
     outcome: str | None = None,
 ) -> CaseEvent:
     """Make `action` on the (locked) case and record its event; NotAllowed leaves it as it was."""
+    event = step(case, action, actor, now, outcome)
+    s.add(event)
+    return event
+
+
+def step(
+    case: Case, action: str, actor: Actor, now: datetime, outcome: str | None = None
+) -> CaseEvent:
+    """`apply` without the database: the case changed in memory, and its (unsaved) event."""
     t = check(case.status, action, actor.role, outcome)
     if t.assigns and case.assignee is None:
         case.assignee, case.assignee_id, case.taken_at = actor.name, actor.id, now
@@ -148,7 +157,7 @@ def apply(
         case.outcome = outcome
     elif t.outcome == "clear":
         case.outcome = None
-    event = CaseEvent(
+    return CaseEvent(
         case_id=case.id,
         kind=t.event,
         actor_id=actor.id,
@@ -156,8 +165,6 @@ def apply(
         text=outcome,
         at=now,
     )
-    s.add(event)
-    return event
 
 
 def ago(delta: timedelta) -> str:
