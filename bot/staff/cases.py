@@ -127,16 +127,21 @@ def lock(s: Session, case_id: int) -> Case | None:
 
 def apply(
     s: Session,
-    case: Case,
+    case_id: int,
     action: str,
     actor: Actor,
     now: datetime,
     outcome: str | None = None,
-) -> CaseEvent:
-    """Make `action` on the (locked) case and record its event; NotAllowed leaves it as it was."""
+) -> tuple[Case, CaseEvent]:
+    """Lock the case, make `action` and record its event. Raises LookupError (no such case) or
+    NotAllowed (then the case is left as it was). Locking again a case this transaction has
+    locked already is harmless."""
+    case = lock(s, case_id)
+    if case is None:
+        raise LookupError(f"no case {case_id}")
     event = step(case, action, actor, now, outcome)
     s.add(event)
-    return event
+    return case, event
 
 
 def step(

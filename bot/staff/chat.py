@@ -24,8 +24,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
-from bot.staff import cards
 from bot.staff.alerts import STAFF_CHANNEL, split_list, staff_chats, telegram_chat
+from bot.staff.cards import CODES, cards_of, load_view, read_case_data, refresh
 from bot.staff.cases import Actor, NotAllowed, ago, apply, lock
 from bot.storage.messages import queue_outbound
 from bot.storage.models import Alert, Case, CaseEvent, CaseStatus, Contact, ContactChannel, Message
@@ -164,7 +164,7 @@ class StaffChat:
         return self._staff_reply(rt, s, m, msg_id, case_id, now)
 
     def _tap(self, rt: Runtime, s: Session, m: Inbound, now: datetime) -> list[Outbound]:
-        parsed = cards.read_case_data(rt.settings.secret_key, m.button or "")
+        parsed = read_case_data(rt.settings.secret_key, m.button or "")
         if parsed is None:
             return [_say(m, BAD_BUTTON)]
         case_id, code = parsed
@@ -175,12 +175,12 @@ class StaffChat:
         if refusal is not None:
             s.add(_refused(case.id, m, f"tap {code} in chat {m.chat_id}", None, now))
             return [_say(m, refusal)]
-        action, outcome = cards.CODES[code]
+        action, outcome = CODES[code]
         # A stale card (taken meanwhile, say) changes nothing: the refreshed card shows why.
         with suppress(NotAllowed):
-            apply(s, case, action, Actor(m.sender, m.sender_name or m.sender), now, outcome)
+            apply(s, case.id, action, Actor(m.sender, m.sender_name or m.sender), now, outcome)
         s.flush()
-        return cards.refresh(s, rt.settings, case.id, now, tapped=m)
+        return refresh(s, rt.settings, case.id, now, tapped=m)
 
     def _staff_reply(
         self, rt: Runtime, s: Session, m: Inbound, msg_id: int, case_id: int, now: datetime
@@ -189,7 +189,7 @@ class StaffChat:
         if refusal is not None:
             return [_say(m, refusal)]
         case = lock(s, case_id)
-        view = cards.load_view(s, case_id)
+        view = load_view(s, case_id)
         if case is None or view is None:
             return []
         channel = view.response.channel
@@ -229,9 +229,9 @@ class StaffChat:
         replies: list[Outbound] = []
         if case.status == CaseStatus.OPEN:
             # Answering the customer is taking the case.
-            apply(s, case, "take", actor, now)
+            apply(s, case.id, "take", actor, now)
             s.flush()
-            replies = cards.refresh(s, rt.settings, case.id, now)
+            replies = refresh(s, rt.settings, case.id, now)
         rt.wake.set()
         return replies
 
@@ -244,7 +244,7 @@ class StaffChat:
         case_id = s.scalar(_OPEN_CASE, {"contact": contact_id})
         if case_id is None:
             return None
-        found = cards.cards_of(s, case_id)
+        found = cards_of(s, case_id)
         if not found:
             return None
         contact = s.get(Contact, contact_id)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from bot.events import OutboxQueued
 from bot.runtime import Runtime
 from bot.staff.cards import queue_refresh
-from bot.staff.cases import Actor, apply, lock
+from bot.staff.cases import Actor, apply
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,7 @@ def act(rt: Runtime, case_id: int, action: str, actor: Actor, outcome: str | Non
     """Make `action` on case `case_id`. Raises LookupError (no such case) or NotAllowed."""
     now = rt.clock()
     with rt.db.session_for_update() as s:
-        case = lock(s, case_id)
-        if case is None:
-            raise LookupError(f"no case {case_id}")
-        event = apply(s, case, action, actor, now, outcome)
+        case, event = apply(s, case_id, action, actor, now, outcome)
         s.flush()
         edits = queue_refresh(s, rt.settings, case.id, now)
         done = Done(case.id, event.kind, case.status, case.assignee, case.outcome)

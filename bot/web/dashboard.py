@@ -23,6 +23,7 @@ from flask import (
     Blueprint,
     Flask,
     abort,
+    current_app,
     redirect,
     render_template,
     request,
@@ -145,8 +146,6 @@ def login_post() -> Any:
 
 
 def runtime_app() -> Flask:
-    from flask import current_app
-
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     return app
 
