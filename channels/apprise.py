@@ -21,8 +21,9 @@ import apprise
 log = logging.getLogger(__name__)
 
 name = "apprise"
-# Settings whose values are Apprise URLs, hence secrets (survey routes' `notify_urls` too).
-SECRETS = ("STAFF_NOTIFY_URLS",)
+# The settings (fields of bot.config.Settings, as in bot.logs.SECRET_FIELDS) whose values are
+# Apprise URLs, hence secrets; survey routes' `notify_urls` are secrets too.
+SECRETS = ("staff_notify_urls",)
 
 # Apprise loads its plugins on first use, which is not thread-safe: one set-up at a time.
 _setup = threading.Lock()

@@ -1,7 +1,7 @@
 """The case workflow: one table of transitions, applied under a row lock.
 
-    open ──take──▶ taken ──resolve──▶ resolved ──reopen──▶ taken (open when nobody had it)
-      └───────────resolve──────────────▶ │ ◀──outcome── (the outcome chosen after resolving)
+    open ──take──▶ taken ──resolve──▶ resolved ──reopen──▶ taken (open if nobody had it)
+      └───────────resolve───────────────▲   └──outcome──▶ resolved (what came of it)
 
 Every way of acting on a case goes through `TRANSITIONS` and `apply`: the Telegram card's
 buttons and a staff reply (`bot.staff.chat`), the dashboard and `npsbot cases take|resolve|reopen`
@@ -56,7 +56,14 @@ class Transition:
 
 
 TRANSITIONS: tuple[Transition, ...] = (
-    Transition("take", frozenset({CaseStatus.OPEN}), CaseStatus.TAKEN, "taken", STAFF, True),
+    Transition(
+        "take",
+        frozenset({CaseStatus.OPEN}),
+        CaseStatus.TAKEN,
+        "taken",
+        STAFF,
+        assigns=True,
+    ),
     Transition(
         "resolve",
         frozenset({CaseStatus.OPEN, CaseStatus.TAKEN}),
@@ -105,7 +112,7 @@ def check(status: str, action: str, role: StaffRole, outcome: str | None = None)
     if action not in ACTIONS:
         raise NotAllowed(f"no action {action!r}: one of {', '.join(ACTIONS)}")
     if not may(role, action):
-        raise NotAllowed(f"{role} users cannot {action} cases")
+        raise NotAllowed(f"{role} users cannot {VERBS[action]} cases")
     if outcome is not None and outcome not in OUTCOMES:
         raise NotAllowed(f"no outcome {outcome!r}: one of {', '.join(OUTCOMES)}")
     if action == "outcome" and outcome is None:
@@ -119,7 +126,8 @@ def check(status: str, action: str, role: StaffRole, outcome: str | None = None)
 def lock(s: Session, case_id: int) -> Case | None:
     """The case, locked for this transaction (FOR UPDATE on PostgreSQL; on SQLite the session
     already holds the writer lock: `Database.session_for_update`)."""
-    stmt = select(Case).where(Case.id == case_id)
+    # populate_existing: act on the row as locked, not as this session may have read it before.
+    stmt = select(Case).where(Case.id == case_id).execution_options(populate_existing=True)
     if s.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     return s.scalar(stmt)
