@@ -40,7 +40,8 @@ from bot.config import Settings
 from bot.storage.models import Alert, AlertState
 from channels import registry
 
-# The channel whose group chats staff work cases from (cards, buttons, threaded replies).
+# The channel whose group chats staff work cases from (cards, buttons, threaded replies). One
+# today: a second would need the settings and destinations to say which channel a chat is on.
 (STAFF_CHANNEL,) = registry.named(staff_chat=True)
 TELEGRAM = f"{STAFF_CHANNEL}:"  # destination prefix of a staff chat (STAFF_TELEGRAM_CHAT_ID)
 URL = "url:"
