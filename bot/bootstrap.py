@@ -15,6 +15,7 @@ from bot import staff
 from bot.config import Settings
 from bot.events import DetractorResponded, Event, MessageBus, OutboxQueued, ResponseCompleted
 from bot.runtime import NotReady, Runtime
+from bot.staff.chat import StaffChat
 from bot.storage.db import Database
 from bot.storage.migrate import behind
 from bot.survey.surveys import load_surveys, sync_surveys
@@ -52,8 +53,9 @@ def build_runtime(
         for handler in handlers:
             rt.bus.subscribe(kind, partial(handler, rt))
     # Staff chats (groups) and customers with an open case are the staff side's.
-    rt.on_group = staff.on_group
-    rt.on_case_message = staff.on_case_message
+    chat = StaffChat()  # its getChatMember cache lives as long as this runtime
+    rt.on_group = chat.on_group
+    rt.on_case_message = chat.on_case_message
     if sync:
         _sync(rt)
     return rt

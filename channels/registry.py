@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from types import ModuleType
@@ -76,12 +77,23 @@ def load(settings: ChannelSettings) -> dict[str, Channel]:
     return out
 
 
+# Provider modules that are not customer channels but hold credentials in their settings.
+NOTIFIERS = ("channels.apprise",)
+
+
 def secrets(settings: object) -> tuple[str, ...]:
-    """The values of every setting a channel module declares secret (`SECRETS`), when set."""
+    """The values of every setting a provider module declares secret (`SECRETS`), when set; a
+    comma-separated list (several Apprise URLs) counts whole and item by item."""
+    modules = [_module(name) for name in FACTORIES]
+    modules += [importlib.import_module(m) for m in NOTIFIERS]
     fields: list[str] = []
-    for name in FACTORIES:
-        module = _module(name)
+    for module in modules:
         declared: tuple[str, ...] = getattr(module, "SECRETS", ()) if module else ()
         fields += [f for f in declared if f not in fields]
-    values = (getattr(settings, f, None) for f in fields)
-    return tuple(v for v in values if isinstance(v, str) and v)
+    out: list[str] = []
+    for value in (getattr(settings, f, None) for f in fields):
+        if isinstance(value, str) and value:
+            out += [value, *(v for v in re.split(r"[,\s]+", value) if v and v != value)]
+        elif isinstance(value, tuple | list):
+            out += [v for v in value if isinstance(v, str) and v]
+    return tuple(out)

@@ -23,17 +23,17 @@ from sqlalchemy.orm import Session
 from bot.events import Event
 from bot.inbound.receive import complete
 from bot.runtime import Runtime
-from bot.staff import digest, render_alert
+from bot.staff import digest
 from bot.staff.alerts import (
     TELEGRAM,
     URL,
     destinations,
     enqueue,
     escalation_destinations,
-    notify,
     telegram_chat,
     url_for,
 )
+from bot.staff.cards import render_alert
 from bot.storage.models import (
     Alert,
     AlertState,
@@ -45,6 +45,7 @@ from bot.storage.models import (
     Response,
 )
 from bot.storage.models import InvitationState as S
+from channels.apprise import notify
 from channels.base import Button, Outbound
 from channels.errors import SendError, SendFailed, Throttled
 from scheduler.claim import claim

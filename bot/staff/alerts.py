@@ -2,8 +2,9 @@
 
 An alert is a row in `alerts` per (case, destination, kind), inserted when a response completes
 (the `DetractorResponded` / `ResponseCompleted` handlers in `bot.staff`) and sent by the
-scheduler (`scheduler.alerts.send_alerts`): at least once, deduplicated by the unique key,
-retried with backoff, paced per Telegram group, and still there after a restart.
+scheduler (`scheduler.alerts.send_alerts`; URLs through `channels.apprise`): at least once,
+deduplicated by the unique key, retried with backoff, paced per Telegram group, and still there
+after a restart.
 
 Destinations:
 - "telegram:<chat id>": the interactive staff group (`STAFF_TELEGRAM_CHAT_ID`), a store's group
@@ -24,10 +25,7 @@ Survey options (the surveys file; unknown keys land in `Survey.options`):
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
-import threading
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,10 +38,12 @@ from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.storage.models import Alert, AlertState
+from channels import registry
 
-log = logging.getLogger(__name__)
-
-TELEGRAM = "telegram:"
+# The channel whose group chats staff work cases from (cards, buttons, threaded replies). One
+# today: a second would need the settings and destinations to say which channel a chat is on.
+(STAFF_CHANNEL,) = registry.named(staff_chat=True)
+TELEGRAM = f"{STAFF_CHANNEL}:"  # destination prefix of a staff chat (STAFF_TELEGRAM_CHAT_ID)
 URL = "url:"
 DEFAULT_ALERT_ON = ("detractor",)
 
@@ -173,25 +173,6 @@ def enqueue(
         if s.execute(stmt).scalar_one_or_none() is not None:
             added += 1
     return added
-
-
-# --- one-way destinations through Apprise ----------------------------------------------------
-_apprise_lock = threading.Lock()
-
-
-def notify(url: str, title: str, body: str) -> bool:
-    """Send one notification to an Apprise URL; True when the service accepted it."""
-    import apprise
-
-    with _apprise_lock, warnings.catch_warnings():
-        # Apprise loads its plugins on first use; one of them imports `imghdr`, deprecated
-        # since Python 3.11. That is Apprise's business, not a problem of ours.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        sender = apprise.Apprise()
-        if not sender.add(url):
-            log.warning("notification URL %s is not a valid Apprise URL", url_key(url))
-            return False
-    return bool(sender.notify(body=body, title=title))
 
 
 def url_for(settings: Settings, key: str, options: Iterable[Mapping[str, Any]]) -> str | None:

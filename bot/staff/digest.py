@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.staff.cases import ago
 from bot.storage.models import Case, CaseStatus, Contact, Response
 from scoring import DEFAULT_TAXONOMY, Comparison, NpsResult, compare_nps, nps
 
@@ -99,8 +100,6 @@ def _nps(result: NpsResult) -> str:
 
 
 def render(d: Digest, now: datetime) -> str:
-    from bot.staff import ago
-
     label = "Week" if d.period == "weekly" else "Day"
     last = (d.end - timedelta(days=1)).date().isoformat()
     span = d.start.date().isoformat() + ("" if d.period == "daily" else f" – {last}")

@@ -23,6 +23,7 @@ from flask import (
     Blueprint,
     Flask,
     abort,
+    current_app,
     redirect,
     render_template,
     request,
@@ -32,9 +33,10 @@ from flask import (
 from flask.sansio.blueprints import BlueprintSetupState
 from markupsafe import Markup, escape
 
-from bot import insights
 from bot.accounts import users
 from bot.insights import filters, lists, reports
+from bot.staff import cases
+from bot.staff.desk import act
 from bot.storage.models import StaffRole, StaffUser
 from bot.web.context import runtime
 
@@ -144,8 +146,6 @@ def login_post() -> Any:
 
 
 def runtime_app() -> Flask:
-    from flask import current_app
-
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     return app
 
@@ -167,21 +167,23 @@ def logout() -> Any:
 @bp.post("/cases/<int:case_id>/<action>")
 @login_required
 def case_action(case_id: int, action: str) -> Any:
+    """Take or resolve (with an outcome) through the case workflow the staff chat uses."""
     _check_csrf()
-    if session.get("role") == StaffRole.READONLY:
+    if action not in ("take", "resolve"):
+        abort(404)
+    role = StaffRole(session.get("role", StaffRole.READONLY))
+    if not cases.may(role, action):
         abort(403, description="read-only users cannot act on cases")
-    rt = runtime()
-    who = str(session.get("user", "staff"))
+    outcome = request.form.get("outcome") if action == "resolve" else None
+    if action == "resolve" and outcome not in cases.OUTCOMES:
+        abort(400, description="choose an outcome: " + ", ".join(cases.OUTCOMES.values()))
+    actor = cases.Actor(f"dashboard:{session['uid']}", str(session.get("user", "staff")), role)
     try:
-        with rt.db.session() as s:
-            if action == "take":
-                insights.take_case(s, case_id, who, rt.clock())
-            elif action == "resolve":
-                insights.resolve_case(s, case_id, who, rt.clock())
-            else:
-                abort(404)
+        act(runtime(), case_id, action, actor, outcome)
     except LookupError:
         abort(404, description=f"no case {case_id}")
+    except cases.NotAllowed:
+        pass  # taken or resolved meanwhile: the page shows by whom
     back = request.form.get("back", "")
     return redirect(back if back.startswith("/dashboard") else url_for("dashboard.index"))
 
@@ -227,7 +229,7 @@ def index() -> Any:
             comments = lists.responses(
                 s, filters.Filters(**{**cf.__dict__, "has_comment": True}), limit=15
             ).items
-            cases = lists.open_cases(s, f, now, limit=8)
+            open_cases = lists.open_cases(s, f, now, limit=8)
             surveys = reports.survey_keys(s)
     except filters.FilterError as exc:
         return render_template("dashboard_error.html", error=exc), 422
@@ -260,7 +262,8 @@ def index() -> Any:
         top_promoter=reports.top_themes(themes, "promoter"),
         comments=comments,
         comments_cat=comments_cat,
-        cases=cases,
+        cases=open_cases,
+        outcomes=cases.OUTCOMES,
         benchmark=bench,
         back=request.full_path,
     )

@@ -85,3 +85,24 @@ def test_values_too_short_to_be_secrets_are_left_alone() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "abc and %s", (TOKEN,), None)
     redaction(short).filter(record)
     assert record.getMessage() == f"abc and {MASK}"
+
+
+def test_apprise_urls_are_masked_whole_and_one_by_one() -> None:
+    slack = "slack://T1A2B3C4D/B5E6F7G8H/abcdefghijklmnopqrstuvwx"
+    mail = "mailtos://user:hunter2-long-password@example.com"
+    conf = dataclasses.replace(CONF, staff_notify_urls=f"{slack}, {mail}")
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(redaction(conf))
+    log = logging.getLogger("tests.redaction.apprise")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("notify failed for %s", slack)
+        log.warning("all of them: %s", conf.staff_notify_urls)
+    finally:
+        log.removeHandler(handler)
+        log.propagate = True
+    assert "abcdefghijklmnopqrstuvwx" not in out.getvalue()
+    assert "hunter2" not in out.getvalue()
+    assert out.getvalue().count(MASK) == 2

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from bot.accounts.users import MAX_FAILURES, create_user
 from bot.runtime import Runtime
-from bot.storage.models import Case, StaffRole
+from bot.staff.cases import OUTCOMES
+from bot.storage.models import Case, CaseEvent, StaffRole
 from scoring import nps
 from tests.conftest import Clock
 from tests.insights.seed import Answer, api_key, seed
@@ -131,9 +132,41 @@ def test_staff_take_and_resolve_a_case(client: FlaskClient, rt: Runtime, staff: 
     with rt.db.session() as s:
         case = s.get(Case, case_id)
         assert case is not None and (case.status, case.assignee) == ("taken", "ana")
-    client.post(f"/dashboard/cases/{case_id}/resolve", data={"csrf": token})
+    r = client.post(
+        f"/dashboard/cases/{case_id}/resolve", data={"csrf": token, "outcome": "refunded"}
+    )
+    assert r.status_code == 302
     with rt.db.session() as s:
-        assert s.scalar(select(Case.status).where(Case.id == case_id)) == "resolved"
+        case = s.get(Case, case_id)
+        assert case is not None
+        assert (case.status, case.assignee, case.outcome) == ("resolved", "ana", "refunded")
+        assert case.taken_at is not None and case.resolved_at is not None
+        events = s.execute(
+            select(CaseEvent.kind, CaseEvent.actor_name, CaseEvent.text)
+            .where(CaseEvent.case_id == case_id)
+            .order_by(CaseEvent.id)
+        ).all()
+        assert [tuple(e) for e in events] == [
+            ("taken", "ana", None),
+            ("resolved", "ana", "refunded"),
+        ]
+
+
+def test_resolving_from_the_dashboard_needs_one_of_the_outcomes(
+    client: FlaskClient, rt: Runtime, staff: None
+) -> None:
+    log_in(client)
+    html = client.get("/dashboard").get_data(as_text=True)
+    for key, label in OUTCOMES.items():
+        assert f'<option value="{key}">{label}</option>' in html
+    case_id = int(re.search(r'data-case="(\d+)"', html).group(1))  # type: ignore[union-attr]
+    for outcome in ({}, {"outcome": "resolved"}):
+        r = client.post(
+            f"/dashboard/cases/{case_id}/resolve", data={"csrf": csrf_of(html), **outcome}
+        )
+        assert r.status_code == 400
+    with rt.db.session() as s:
+        assert s.scalar(select(Case.status).where(Case.id == case_id)) == "open"
 
 
 def test_read_only_users_see_cases_but_cannot_act(

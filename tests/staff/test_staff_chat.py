@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import bot.staff
-from bot.storage.models import Alert, Case, Message, Response
+from bot.events import DetractorResponded
+from bot.inbound.receive import complete
+from bot.storage.models import Alert, Case, Contact, Message, Response
+from bot.survey.purchases import create_invitation, survey_by_key
 from tests.conftest import Clock
 from tests.fakes.base import SPECS
 from tests.staff.world import (
@@ -34,7 +36,6 @@ pytestmark = pytest.mark.skipif(not SPECS.is_dir(), reason=f"provider specs not 
 
 @pytest.fixture
 def world(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[World]:
-    bot.staff._members.clear()
     yield from make_world(database_url, clock, tmp_path)
 
 
@@ -202,8 +203,6 @@ def test_routes_by_store_and_one_alert_per_destination(world: World) -> None:
     world.tick()
     assert len(world.sent_to(POLANCO)) == 1 and len(world.sent_to(STAFF)) == 1
     # A redelivered event alerts nobody twice.
-    from bot.events import DetractorResponded
-
     case = world.case()
     world.rt.bus.publish(DetractorResponded(case.response_id, case.id))
     world.tick()
@@ -216,10 +215,6 @@ def test_routes_by_store_and_one_alert_per_destination(world: World) -> None:
 
 
 def test_a_staff_group_gets_at_most_twenty_messages_a_minute(world: World) -> None:
-    from bot.inbound.receive import complete
-    from bot.storage.models import Contact
-    from bot.storage.models import Response as R
-
     now = world.clock()
     events: list[object] = []
     inv_id = world.purchase()
@@ -227,8 +222,6 @@ def test_a_staff_group_gets_at_most_twenty_messages_a_minute(world: World) -> No
         contact = s.scalar(select(Contact))
         assert contact is not None
         for i in range(25):
-            from bot.survey.purchases import create_invitation, survey_by_key
-
             survey = survey_by_key(s, "post-purchase")
             assert survey is not None
             inv = create_invitation(
@@ -241,7 +234,7 @@ def test_a_staff_group_gets_at_most_twenty_messages_a_minute(world: World) -> No
                 channels=["whatsapp"],
             )
             inv.state = "completed"
-            r = R(
+            r = Response(
                 invitation_id=inv.id,
                 survey_id=survey.id,
                 contact_id=contact.id,

@@ -12,13 +12,13 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-import bot.staff
 from bot.cli import main
-from bot.staff import case_data, digest, read_case_data
+from bot.staff import digest
+from bot.staff.cards import case_data, read_case_data
 from bot.storage.models import Alert
 from scheduler.loop import Loop
 from tests.conftest import SECRET, Clock
-from tests.fakes.base import SPECS
+from tests.fakes.base import SPECS, Answer
 from tests.staff.world import LUIS, STAFF, World, make_world
 
 pytestmark = pytest.mark.skipif(not SPECS.is_dir(), reason=f"provider specs not found at {SPECS}")
@@ -26,7 +26,6 @@ pytestmark = pytest.mark.skipif(not SPECS.is_dir(), reason=f"provider specs not 
 
 @pytest.fixture
 def world(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[World]:
-    bot.staff._members.clear()
     yield from make_world(database_url, clock, tmp_path, notify=True)
 
 
@@ -79,8 +78,6 @@ def test_one_way_destinations_get_the_alert_through_apprise(world: World) -> Non
 
 
 def test_a_failing_destination_is_retried_later(world: World) -> None:
-    from tests.fakes.base import Answer
-
     world.receiver.queue(Answer(status=500))
     detractor(world)
     world.tick()

@@ -7,6 +7,7 @@ import itertools
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -228,8 +229,6 @@ class World:
 
 
 def _hours(n: float) -> Any:
-    from datetime import timedelta
-
     return timedelta(hours=n)
 
 

@@ -1,0 +1,208 @@
+"""The case workflow: one table of transitions, applied under a row lock.
+
+    open ──take──▶ taken ──resolve──▶ resolved ──reopen──▶ taken (open if nobody had it)
+      └───────────resolve───────────────▲   └──outcome──▶ resolved (what came of it)
+
+Every way of acting on a case goes through `TRANSITIONS` and `apply`: the Telegram card's
+buttons and a staff reply (`bot.staff.chat`), the dashboard and `npsbot cases take|resolve|reopen`
+(`bot.staff.desk`). Each records the same CaseEvent, with its actor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.storage.models import Case, CaseEvent, CaseStatus, Contact, Response, StaffRole
+
+# What came of a resolved case (stored in `cases.outcome`), with its label on cards and forms.
+OUTCOMES: dict[str, str] = {
+    "called_back": "📞 Called back",
+    "refunded": "💸 Refunded",
+    "replaced": "📦 Replaced",
+    "no_action": "No action",
+}
+VERBS = {
+    "take": "take",
+    "resolve": "resolve",
+    "reopen": "reopen",
+    "outcome": "record the outcome of",
+}
+ACTIONS = tuple(VERBS)
+STAFF = frozenset({StaffRole.STAFF})  # read-only dashboard users act on nothing
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a Telegram user (id = user id), a dashboard user or an operator at the CLI."""
+
+    id: str
+    name: str
+    role: StaffRole = StaffRole.STAFF
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    sources: frozenset[str]  # the statuses it applies to
+    status: str  # the status it leads to
+    event: str  # the CaseEvent kind it records
+    who: frozenset[StaffRole]  # the roles that may do it
+    assigns: bool = False  # the actor becomes the assignee when the case has none
+    outcome: str = "keep"  # "set" (to the one chosen, maybe none), "clear" or "keep"
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(
+        "take",
+        frozenset({CaseStatus.OPEN}),
+        CaseStatus.TAKEN,
+        "taken",
+        STAFF,
+        assigns=True,
+    ),
+    Transition(
+        "resolve",
+        frozenset({CaseStatus.OPEN, CaseStatus.TAKEN}),
+        CaseStatus.RESOLVED,
+        "resolved",
+        STAFF,
+        assigns=True,
+        outcome="set",
+    ),
+    # Back to whoever had it; a case nobody has is open (see `apply`).
+    Transition(
+        "reopen",
+        frozenset({CaseStatus.RESOLVED}),
+        CaseStatus.TAKEN,
+        "reopened",
+        STAFF,
+        outcome="clear",
+    ),
+    Transition(
+        "outcome",
+        frozenset({CaseStatus.RESOLVED}),
+        CaseStatus.RESOLVED,
+        "outcome",
+        STAFF,
+        outcome="set",
+    ),
+)
+
+
+class NotAllowed(Exception):
+    """The actor may not do this, or not to a case in this state; the message says why."""
+
+
+def may(role: StaffRole, action: str) -> bool:
+    """Whether `role` may ever do `action` (read-only users may do nothing)."""
+    return any(t.action == action and role in t.who for t in TRANSITIONS)
+
+
+def transition(status: str, action: str) -> Transition | None:
+    """The transition `action` makes from `status`; None when it does not apply there."""
+    return next((t for t in TRANSITIONS if t.action == action and status in t.sources), None)
+
+
+def check(status: str, action: str, role: StaffRole, outcome: str | None = None) -> Transition:
+    """The transition to make, or NotAllowed with the reason."""
+    if action not in ACTIONS:
+        raise NotAllowed(f"no action {action!r}: one of {', '.join(ACTIONS)}")
+    if not may(role, action):
+        raise NotAllowed(f"{role} users cannot {VERBS[action]} cases")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise NotAllowed(f"no outcome {outcome!r}: one of {', '.join(OUTCOMES)}")
+    if action == "outcome" and outcome is None:
+        raise NotAllowed("which outcome? one of " + ", ".join(OUTCOMES))
+    t = transition(status, action)
+    if t is None:
+        raise NotAllowed(f"cannot {VERBS[action]} a {status} case")
+    return t
+
+
+def lock(s: Session, case_id: int) -> Case | None:
+    """The case, locked for this transaction (FOR UPDATE on PostgreSQL; on SQLite the session
+    already holds the writer lock: `Database.session_for_update`)."""
+    # populate_existing: act on the row as locked, not as this session may have read it before.
+    stmt = select(Case).where(Case.id == case_id).execution_options(populate_existing=True)
+    if s.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return s.scalar(stmt)
+
+
+def apply(
+    s: Session,
+    case_id: int,
+    action: str,
+    actor: Actor,
+    now: datetime,
+    outcome: str | None = None,
+) -> tuple[Case, CaseEvent]:
+    """Lock the case, make `action` and record its event. Raises LookupError (no such case) or
+    NotAllowed (then the case is left as it was). Locking again a case this transaction has
+    locked already is harmless."""
+    case = lock(s, case_id)
+    if case is None:
+        raise LookupError(f"no case {case_id}")
+    event = step(case, action, actor, now, outcome)
+    s.add(event)
+    return case, event
+
+
+def step(
+    case: Case, action: str, actor: Actor, now: datetime, outcome: str | None = None
+) -> CaseEvent:
+    """`apply` without the database: the case changed in memory, and its (unsaved) event."""
+    t = check(case.status, action, actor.role, outcome)
+    if t.assigns and case.assignee is None:
+        case.assignee, case.assignee_id, case.taken_at = actor.name, actor.id, now
+    leaving = case.status == CaseStatus.RESOLVED and t.status != CaseStatus.RESOLVED
+    # "Taken" means someone has it.
+    case.status = t.status if t.status != CaseStatus.TAKEN or case.assignee else CaseStatus.OPEN
+    if t.status == CaseStatus.RESOLVED and case.resolved_at is None:
+        case.resolved_at = now
+    if leaving:
+        case.resolved_at, case.reopened_at = None, now
+    if t.outcome == "set":
+        case.outcome = outcome
+    elif t.outcome == "clear":
+        case.outcome = None
+    return CaseEvent(
+        case_id=case.id,
+        kind=t.event,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        text=outcome,
+        at=now,
+    )
+
+
+def ago(delta: timedelta) -> str:
+    """A duration as staff read it: "4 min", "2 h 5 min", "3 d 1 h"."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def list_open_cases(s: Session, now: datetime) -> list[str]:
+    """`npsbot cases`: one line per unresolved case, oldest first."""
+    rows = s.execute(
+        select(Case, Response.score, Response.channel, Contact.name)
+        .join(Response, Response.id == Case.response_id)
+        .join(Contact, Contact.id == Case.contact_id)
+        .where(Case.status != CaseStatus.RESOLVED)
+        .order_by(Case.created_at, Case.id)
+    ).all()
+    return [
+        f"#{case.id:<5} {case.status:<6} {ago(now - case.created_at):>10}  {score:>2}/10  "
+        f"{channel:<9} {name or '—':<20} {case.assignee or 'nobody'}"
+        for case, score, channel, name in rows
+    ]
