@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, request
 
-from bot.inbound.receive import handle_webhook
+from bot.inbound.webhook import handle_webhook
 from bot.web.context import runtime
 from channels.base import WebRequest
 

@@ -216,7 +216,7 @@ def test_routes_by_store_and_one_alert_per_destination(world: World) -> None:
 
 
 def test_a_staff_group_gets_at_most_twenty_messages_a_minute(world: World) -> None:
-    from bot.inbound.receive import complete
+    from bot.inbound.answer import complete
     from bot.storage.models import Contact
     from bot.storage.models import Response as R
 
