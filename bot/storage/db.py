@@ -42,9 +42,8 @@ def make_engine(url: str, *, pool_size: int = POOL_SIZE, **kwargs: Any) -> Engin
         )
         _sqlite_setup(engine, wal=not memory)
         return engine
-    # No JIT: it compiles for 40+ ms to save less on report queries of 10-300 ms, and an
-    # OLTP statement never gains from it. Set per connection, not per transaction (no extra
-    # round trip per report).
+    # No JIT: its compile time outweighs what it saves on report queries, and an OLTP
+    # statement never gains from it. Set per connection (no extra round trip per report).
     connect_args = {"options": "-c jit=off", **kwargs.pop("connect_args", {})}
     return create_engine(
         url,
