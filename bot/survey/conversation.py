@@ -142,8 +142,8 @@ def step(f: Facts) -> Turn:
         elif f.tapped is not None or f.callback:
             # A forged button, or one from a survey that is no longer open.
             return Turn(("stale_button",), acks_tap=True)
-        # Otherwise a WhatsApp template quick reply: its payload is fixed, not our signed
-        # data, and its label (Twilio's Body) is read like a typed reply.
+        # Otherwise a template's quick reply: its payload is fixed by the template, not our
+        # signed data, and its label (the message's text) is read like a typed reply.
     if survey is None:
         return replace(_closed(f), relay=f.in_case)
     return STATES[survey.state](f, survey, given)
