@@ -5,7 +5,7 @@ its response, and a detractor's case. Core statements built once, run on the uni
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
 from sqlalchemy import Connection, Row, Table, bindparam, case, select, update
 from sqlalchemy.orm import Session
@@ -23,6 +23,8 @@ from bot.storage.models import (
 from bot.storage.models import InvitationState as S
 from bot.survey import conversation
 from bot.survey.contacts import INBOUND_STATES, Found
+
+Record: TypeAlias = Row[*tuple[Any, ...]]  # a row read by name
 
 CHANNELS = cast(Table, ContactChannel.__table__)
 INVITATIONS = cast(Table, Invitation.__table__)
@@ -80,12 +82,12 @@ _INSERT_RESPONSE = RESPONSES.insert().returning(_resp.id)
 _INSERT_CASE = CASES.insert().returning(CASES.c.id)
 
 
-def latest(conn: Connection, contact_id: int) -> Row[*tuple[Any, ...]] | None:
+def latest(conn: Connection, contact_id: int) -> Record | None:
     """The invitation a contact's message acts on (see `_LATEST`), or None."""
     return conn.execute(_LATEST, {"contact_id": contact_id}).first()
 
 
-def survey_of(row: Row[*tuple[Any, ...]]) -> conversation.Survey:
+def survey_of(row: Record) -> conversation.Survey:
     return conversation.Survey(
         id=row.id,
         state=S(row.state),
@@ -97,12 +99,12 @@ def survey_of(row: Row[*tuple[Any, ...]]) -> conversation.Survey:
     )
 
 
-def link(conn: Connection, token: str) -> Row[*tuple[Any, ...]] | None:
+def link(conn: Connection, token: str) -> Record | None:
     """The invitation a deep link's payload names, or None."""
     return conn.execute(_LINK, {"token": token}).first()
 
 
-def link_of(row: Row[*tuple[Any, ...]]) -> conversation.Link:
+def link_of(row: Record) -> conversation.Link:
     return conversation.Link(row.contact_id, S(row.state), row.link_expires_at)
 
 
@@ -112,8 +114,8 @@ def apply(
     *,
     sender: Found,
     channel: str,
-    survey: Row[*tuple[Any, ...]] | None,
-    linked: Row[*tuple[Any, ...]] | None,
+    survey: Record | None,
+    linked: Record | None,
     now: datetime,
     events: list[Event],
 ) -> None:
@@ -142,7 +144,7 @@ def apply(
 def _answer(
     conn: Connection,
     turn: conversation.Turn,
-    inv: Row[*tuple[Any, ...]],
+    inv: Record,
     contact_id: int,
     channel: str,
     now: datetime,
