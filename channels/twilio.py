@@ -312,6 +312,8 @@ class TwilioChannel:
             status=status,
             error_code=form.get("ErrorCode") or None,
             at=now(),
+            # https://www.twilio.com/docs/api/errors/63016 : free-form text outside the window
+            outside_window=form.get("ErrorCode") == "63016",
         )
         return (update,)
 

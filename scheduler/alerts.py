@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.events import Event
-from bot.inbound.receive import complete
+from bot.inbound.answer import complete
 from bot.runtime import Runtime
 from bot.staff import digest
 from bot.staff.alerts import (

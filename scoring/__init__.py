@@ -7,6 +7,7 @@ Pure Python: no web framework, no database. Public API:
 - :func:`analyze_comment`, :class:`CommentAnalysis`, :class:`Taxonomy`,
   :data:`DEFAULT_TAXONOMY`, :func:`detect_language` — language, themes, sentiment and
   contradictions of the "why".
+- :func:`reason_from`, :func:`fold` — the "why" that came with a score in the same message.
 - :func:`nps`, :class:`NpsResult`, :func:`compare_nps`, :class:`Comparison` — NPS with its
   95 % margin of error, and whether a change between two periods is significant.
 """
@@ -20,6 +21,7 @@ from scoring.comments import (
     detect_language,
 )
 from scoring.parse import parse_score
+from scoring.reason import fold, reason_from
 from scoring.stats import Comparison, NpsResult, compare_nps, nps
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "classify",
     "compare_nps",
     "detect_language",
+    "fold",
     "nps",
     "parse_score",
+    "reason_from",
 ]

@@ -10,7 +10,7 @@ import click
 
 from bot.bootstrap import build_runtime
 from bot.cli.common import settings
-from bot.inbound.receive import handle_webhook
+from bot.inbound.webhook import handle_webhook
 from bot.logs import setup_logging
 from bot.runtime import Runtime
 from channels.base import Polling, WebhookAdmin, WebRequest

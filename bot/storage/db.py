@@ -9,18 +9,13 @@ before the first read, so two processes can never act on the same state.
 from __future__ import annotations
 
 import threading
-from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.sql import ClauseElement, TextClause
 
 from bot.config import normalise_database_url
 
@@ -47,9 +42,8 @@ def make_engine(url: str, *, pool_size: int = POOL_SIZE, **kwargs: Any) -> Engin
         )
         _sqlite_setup(engine, wal=not memory)
         return engine
-    # No JIT: it compiles for 40+ ms to save less on report queries of 10-300 ms, and an
-    # OLTP statement never gains from it. Set per connection, not per transaction (no extra
-    # round trip per report).
+    # No JIT: its compile time outweighs what it saves on report queries, and an OLTP
+    # statement never gains from it. Set per connection (no extra round trip per report).
     connect_args = {"options": "-c jit=off", **kwargs.pop("connect_args", {})}
     return create_engine(
         url,
@@ -170,135 +164,3 @@ class Unit:
     def close(self) -> None:
         if self._session is not None:
             self._session.close()
-
-
-# --- prepared statements for the webhook's hot path ------------------------------------------
-
-
-class Prepared:
-    """A Core statement compiled once per dialect and set of parameter names, and run on the
-    driver's own cursor, inside the connection's transaction.
-
-    SQLAlchemy's per-execution steps (cache key, execution context, result wrapping, events)
-    cost about 60 µs a statement, more than SQLite took to run it, and a survey answer runs
-    six. What stays SQLAlchemy's: the SQL, each type's conversion of parameters and results,
-    the columns' Python defaults (`default=` / `onupdate=`) and its exception types.
-    `rows()` returns the rows as named tuples (plain tuples for a `text()` statement).
-    """
-
-    def __init__(self, stmt: ClauseElement) -> None:
-        self.stmt = stmt
-        self._plans: dict[tuple[str, frozenset[str]], _Plan] = {}
-
-    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
-        """Run once; the rows it returns, if any."""
-        plan = self._plan(conn.dialect, params)
-        args = plan.args(params)
-        with self._cursor(conn, plan.sql, args) as cur:
-            cur.execute(plan.sql, args)
-            # A text statement may or may not return rows: its cursor tells.
-            returns = plan.row is not None if plan.typed else cur.description is not None
-            return plan.result(cur.fetchall()) if returns else []
-
-    def many(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> None:
-        """Run once per parameter set (all naming the same parameters)."""
-        if len(params) < 2:
-            # One row: psycopg's executemany runs a pipeline, several times an execute's cost.
-            for p in params:
-                self.rows(conn, p)
-            return
-        plan = self._plan(conn.dialect, params[0])
-        args = [plan.args(p) for p in params]
-        with self._cursor(conn, plan.sql, args) as cur:
-            cur.executemany(plan.sql, args)
-
-    def _plan(self, dialect: Dialect, params: Mapping[str, Any]) -> _Plan:
-        key = (dialect.name, frozenset(params))
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = _plan(self.stmt, dialect, params)
-        return plan
-
-    @staticmethod
-    @contextmanager
-    def _cursor(conn: Connection, sql: str, args: Any) -> Iterator[Any]:
-        """The driver's cursor; its errors raised as SQLAlchemy's, as `conn.execute` would. (A
-        connection lost meanwhile goes back to the pool as it is: `pool_pre_ping` replaces it
-        at the next checkout.)"""
-        driver: Any = conn.connection.driver_connection
-        cur = driver.cursor()
-        error = conn.dialect.loaded_dbapi.Error
-        try:
-            yield cur
-        except error as exc:
-            raise DBAPIError.instance(sql, args, exc, error, dialect=conn.dialect) from exc
-        finally:
-            cur.close()
-
-
-@dataclass(frozen=True)
-class _Bind:
-    key: str  # the parameter that gives its value; "" for a literal or a column's default
-    value: Any  # the literal, or the default (a callable of SQLAlchemy's, taking a context)
-    call: bool
-    process: Callable[[Any], Any] | None
-
-
-@dataclass(frozen=True)
-class _Plan:
-    sql: str
-    names: tuple[str, ...]  # the parameters' names in the SQL, in order (repeats included)
-    binds: tuple[_Bind, ...]  # one for each name
-    positional: bool
-    typed: bool  # a Core statement (not `text()`): rows come back when `row` is set
-    row: Callable[..., Any] | None  # a named tuple's class
-    process: list[Callable[[Any], Any] | None]
-
-    def args(self, params: Mapping[str, Any]) -> Any:
-        values = []
-        for b in self.binds:
-            v = params[b.key] if b.key else (b.value(None) if b.call else b.value)
-            values.append(b.process(v) if b.process else v)
-        return values if self.positional else dict(zip(self.names, values, strict=True))
-
-    def result(self, rows: list[Any]) -> list[Any]:
-        if any(self.process):
-            rows = [
-                tuple(p(v) if p else v for p, v in zip(self.process, r, strict=True)) for r in rows
-            ]
-        return [self.row(*r) for r in rows] if self.row else rows
-
-
-def _plan(stmt: ClauseElement, dialect: Dialect, params: Mapping[str, Any]) -> _Plan:
-    compiled: Any = stmt.compile(dialect=dialect, column_keys=list(params))
-    # Columns whose Python default SQLAlchemy would compute for this execution.
-    defaults = {c.key: c.default for c in compiled.insert_prefetch}
-    defaults |= {c.key: c.onupdate for c in compiled.update_prefetch}
-    by_name = {name: bind for bind, name in compiled.bind_names.items()}
-    order = compiled.positiontup if compiled.positional else list(by_name)
-    binds = []
-    for name in order:
-        bind = by_name[name]
-        if bind.expanding:
-            raise ArgumentError(f"{name}: a list parameter is rendered per execution")
-        if bind.key in params:
-            source, value, call = bind.key, None, False
-        elif bind.key in defaults:
-            default = defaults[bind.key]
-            source, value, call = "", default.arg, default.is_callable
-        elif bind.required:
-            raise ArgumentError(f"a value is required for the parameter {bind.key!r}")
-        else:
-            source, value, call = "", bind.value, False
-        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        binds.append(_Bind(source, value, call, process))
-    columns = getattr(stmt, "exported_columns", None)
-    row: Callable[..., Any] | None = None
-    process = []
-    if columns is not None and len(columns):
-        row = namedtuple("Row", columns.keys(), rename=True)  # type: ignore[misc,no-redef]
-        process = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
-    typed = not isinstance(stmt, TextClause)
-    return _Plan(
-        compiled.string, tuple(order), tuple(binds), compiled.positional, typed, row, process
-    )

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import cast
 
 import phonenumbers
-from sqlalchemy import Connection, Table, TextClause, bindparam, select, text
+from sqlalchemy import Connection, Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from bot.config import LANGUAGES
-from bot.storage.db import Prepared
+from bot.runtime import Runtime
 from bot.storage.models import (
     OPEN_STATES,
+    Case,
     CaseStatus,
     Contact,
     ContactChannel,
     Invitation,
 )
 from bot.storage.models import InvitationState as S
+from channels import registry
 from channels.base import Inbound
 
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
-
-PHONE_CHANNELS = ("sms", "whatsapp")
+# Channels whose address is the customer's phone number.
+PHONE_CHANNELS = registry.named(phone_address=True)
+# Channels a customer opens with a deep link: their chat id is `Contact.telegram_chat_id`.
+CHAT_CHANNELS = registry.named(needs_deep_link=True)
 CLOSED_STATES = (S.COMPLETED, S.EXPIRED, S.UNANSWERED)
 # Invitations an inbound message can act on: an open one, or a closed one it may add to.
 INBOUND_STATES = (*OPEN_STATES, *CLOSED_STATES)
@@ -45,7 +47,7 @@ def normalise_phone(raw: str, country: str = "MX") -> str:
 def address_for(contact: Contact, channel: str) -> str | None:
     if channel in PHONE_CHANNELS:
         return contact.phone
-    if channel == "telegram":
+    if channel in CHAT_CHANNELS:
         return contact.telegram_chat_id
     return None
 
@@ -66,53 +68,38 @@ def ensure_channel(s: Session, contact: Contact, channel: str, address: str) -> 
 
 
 CHANNELS = cast(Table, ContactChannel.__table__)
+CONTACTS = cast(Table, Contact.__table__)
+INVITATIONS = cast(Table, Invitation.__table__)
+CASES = cast(Table, Case.__table__)
 
-
-def _context(contact_id: str) -> str:
-    """SQL columns: whether the contact has an invitation an inbound message can act on, and
-    an unresolved case (the staff module may relay the message)."""
-    states = ", ".join(f"'{st.value}'" for st in INBOUND_STATES)
-    return (
-        f"EXISTS (SELECT 1 FROM invitations WHERE invitations.contact_id = {contact_id}"
-        f" AND invitations.state IN ({states})) AS surveyed,"
-        f" EXISTS (SELECT 1 FROM cases WHERE cases.contact_id = {contact_id}"
-        f" AND cases.status != '{CaseStatus.RESOLVED.value}') AS in_case"
+# The sender's channel row and contact, locked for the transaction (on PostgreSQL; SQLite
+# renders no FOR UPDATE: the unit's writer lock serialises instead), so a customer's second
+# message waits for the first one's; with the context a message needs: whether the contact has
+# an invitation it can act on, and an unresolved case (the staff module may relay the message).
+_SENDER = (
+    select(
+        CHANNELS.c.id,
+        CHANNELS.c.contact_id,
+        CONTACTS.c.language,
+        exists()
+        .where(
+            INVITATIONS.c.contact_id == CHANNELS.c.contact_id,
+            INVITATIONS.c.state.in_(INBOUND_STATES),
+        )
+        .label("surveyed"),
+        exists()
+        .where(CASES.c.contact_id == CHANNELS.c.contact_id, CASES.c.status != CaseStatus.RESOLVED)
+        .label("in_case"),
     )
-
-
-# Text: SQLAlchemy leaves an updated table's columns unqualified in RETURNING (inside the
-# subqueries they would name the subqueries' own tables), and loses the bound values of
-# subqueries inside a CTE.
-_NOW = bindparam("now", type_=CHANNELS.c.last_inbound_at.type)
-# SQLite (the transaction already holds the write lock): mark the channel seen and read the
-# sender's context in one statement.
-_SEEN_RETURNING = Prepared(
-    text(
-        "UPDATE contact_channels SET last_inbound_at = :now"
-        " WHERE channel = :channel AND address = :address"
-        " RETURNING id, contact_id,"
-        " (SELECT language FROM contacts WHERE contacts.id = contact_channels.contact_id),"
-        f" {_context('contact_channels.contact_id')}"
-    ).bindparams(_NOW)
+    .join_from(CHANNELS, CONTACTS, CONTACTS.c.id == CHANNELS.c.contact_id)
+    .where(CHANNELS.c.channel == bindparam("channel"), CHANNELS.c.address == bindparam("address"))
+    .with_for_update(of=[CHANNELS, CONTACTS])
 )
-
-
-def lock_and_mark(then: str = "", also: str = "") -> TextClause:
-    """PostgreSQL: lock the channel row and its contact (a customer's second message waits for
-    the first one's transaction), read the context and mark the channel seen, in one
-    statement; `then` adds CTEs reading `sender`, and `also` columns to the row."""
-    return text(
-        "WITH sender AS ("
-        " SELECT contact_channels.id, contact_channels.contact_id, contacts.language,"
-        f" {_context('contacts.id')}"
-        " FROM contact_channels JOIN contacts ON contacts.id = contact_channels.contact_id"
-        " WHERE contact_channels.channel = :channel AND contact_channels.address = :address"
-        " FOR UPDATE OF contact_channels, contacts"
-        "), seen AS ("
-        " UPDATE contact_channels SET last_inbound_at = :now FROM sender"
-        " WHERE contact_channels.id = sender.id"
-        f"){then} SELECT id, contact_id, language, surveyed, in_case{also} FROM sender"
-    ).bindparams(_NOW)
+_SEEN = (
+    update(CHANNELS)
+    .where(CHANNELS.c.id == bindparam("cc"))
+    .values(last_inbound_at=bindparam("now", type_=CHANNELS.c.last_inbound_at.type))
+)
 
 
 @dataclass(frozen=True)
@@ -128,21 +115,17 @@ class Found:
     in_case: bool = True
 
 
-def mark_seen(conn: Connection, m: Inbound, now: datetime) -> Found | None:
-    """SQLite: the sender's channel row, marked seen (`last_inbound_at`), with its context,
-    under the write lock the transaction holds. (PostgreSQL's lookup locks rows instead:
-    `lock_and_mark`, which `bot.inbound.receive` extends to store the message in the same
-    statement.)
-    The context's subqueries are not locked on either: the rows they look for are only created
-    outside the customer's lock (invitations by the dispatcher; a case the webhook creates has
-    no card yet, and only a case with a card in a staff chat takes messages)."""
-    rows = _SEEN_RETURNING.rows(conn, {"channel": m.channel, "address": m.sender, "now": now})
-    return found_from(rows[0]) if rows else None
-
-
-def found_from(row: Any) -> Found:
-    """`Found` from a row of `mark_seen`'s statement or of one `lock_and_mark` makes."""
-    return Found(row[0], row[1], row[2], bool(row[3]), bool(row[4]))
+def find_sender(conn: Connection, m: Inbound, now: datetime) -> Found | None:
+    """The sender's channel row (locked, and marked seen: `last_inbound_at`) with its context;
+    None for a sender never seen on this channel.
+    The context's subqueries lock nothing: the rows they look for are only created outside the
+    customer's lock (invitations by the dispatcher; a case the webhook creates has no card yet,
+    and only a case with a card in a staff chat takes messages)."""
+    row = conn.execute(_SENDER, {"channel": m.channel, "address": m.sender}).one_or_none()
+    if row is None:
+        return None
+    conn.execute(_SEEN, {"cc": row.id, "now": now})
+    return Found(row.id, row.contact_id, row.language, bool(row.surveyed), bool(row.in_case))
 
 
 _BY_LINK = select(Invitation).where(Invitation.link_token == bindparam("token"))
@@ -152,10 +135,10 @@ _LOCK_CONTACT = select(Contact.id).where(Contact.id == bindparam("id")).with_for
 
 def create_for_inbound(rt: Runtime, s: Session, m: Inbound, now: datetime) -> Found:
     """A channel row for a sender seen for the first time: an existing contact (same phone, or
-    the Telegram deep link's) or a new one."""
+    the deep link's) or a new one."""
     contact = None
     if m.start_payload:
-        # Telegram onboarding: the deep link names the invitation, and so the contact.
+        # Deep-link onboarding: the link names the invitation, and so the contact.
         inv = s.scalar(_BY_LINK, {"token": m.start_payload})
         if inv is not None:
             contact = inv.contact
@@ -167,7 +150,7 @@ def create_for_inbound(rt: Runtime, s: Session, m: Inbound, now: datetime) -> Fo
         contact = Contact(
             name=m.sender_name,
             phone=m.sender if m.channel in PHONE_CHANNELS and m.sender.startswith("+") else None,
-            telegram_chat_id=m.sender if m.channel == "telegram" else None,
+            telegram_chat_id=m.sender if m.channel in CHAT_CHANNELS else None,
             language=hint if hint in LANGUAGES else rt.settings.default_language,
             created_at=now,
         )
@@ -178,8 +161,7 @@ def create_for_inbound(rt: Runtime, s: Session, m: Inbound, now: datetime) -> Fo
         s.flush()
         # A contact created just now has no invitation and no case: nothing more to look up.
         return Found(cc.id, contact.id, contact.language, surveyed=False, in_case=False)
-    if rt.db.postgres:
-        s.execute(_LOCK_CONTACT, {"id": contact.id})
+    s.execute(_LOCK_CONTACT, {"id": contact.id})  # as `_SENDER` does
     cc = ensure_channel(s, contact, m.channel, m.sender)
     cc.last_inbound_at = now
     return Found(cc.id, contact.id, contact.language)

@@ -1,22 +1,31 @@
-"""The survey conversation as a pure state machine.
+"""The whole customer dialogue as a pure state machine.
 
-`step(state, incoming, texts)` takes where an invitation is and what the customer sent, and
-returns where it goes and what to say. No database, no web, no provider:
-`bot.inbound.receive` loads the state under a lock, calls `step` and stores the `Turn`.
+`step(facts)` takes what a customer's message meets (`Facts`: the text, the provider's signals,
+the invitation it may act on, the deep link it names…) and returns what to do (`Turn`: the
+invitation's next state, the score and comment to store, an opt-out, the reply keys). No
+database, no web, no provider: `bot.inbound.receive` loads the facts under the customer's lock,
+calls `step` once and applies the turn (`bot.inbound.answer`).
+
+After python-telegram-bot's examples/conversationbot.py: one small function per state (`STATES`),
+tried after what applies in any state (a deep link, STOP/START/HELP, a stale button).
 """
 
 from __future__ import annotations
 
 import enum
-import re
-import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
+from bot.storage.models import OPEN_STATES
 from bot.storage.models import InvitationState as S
-from bot.texts import Texts
-from scoring import Category, classify, parse_score
+from scoring import Category, classify, fold, parse_score, reason_from
 
 MAX_REASKS = 2  # then the survey closes politely
+# A message this soon after the thanks adds to the comment.
+APPEND_WINDOW = timedelta(hours=1)
+# An answer this soon after a survey expired is still recorded (flagged late).
+LATE_WINDOW = timedelta(days=7)
 
 
 class Keyword(enum.StrEnum):
@@ -36,176 +45,78 @@ KEYWORDS: dict[str, Keyword] = {
 }
 
 
-def fold(text: str) -> str:
-    """Lower-case, accents off: "BAJA", "Bájá" and "baja" compare equal."""
-    nfkd = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in nfkd if not unicodedata.combining(c))
-
-
 def keyword(text: str) -> Keyword | None:
     word = fold(text).strip(" \t\r\n.!¡?¿,;:-_*\"'")
     return KEYWORDS.get(word)
 
 
-# Words that surround a score without saying why ("le doy un 10", "I'd give you a 9, thanks").
-_FILLER = frozenset(
-    [
-        "le",
-        "te",
-        "les",
-        "lo",
-        "doy",
-        "daria",
-        "pongo",
-        "pondria",
-        "seria",
-        "es",
-        "un",
-        "una",
-        "uno",
-        "a",
-        "al",
-        "de",
-        "del",
-        "sobre",
-        "en",
-        "mi",
-        "la",
-        "el",
-        "y",
-        "o",
-        "nota",
-        "calificacion",
-        "puntaje",
-        "puntuacion",
-        "numero",
-        "escala",
-        "gracias",
-        "si",
-        "ok",
-        "okay",
-        "vale",
-        "listo",
-        "i",
-        "id",
-        "d",
-        "i'd",
-        "would",
-        "give",
-        "you",
-        "a",
-        "an",
-        "the",
-        "it",
-        "its",
-        "is",
-        "my",
-        "score",
-        "rating",
-        "out",
-        "of",
-        "on",
-        "scale",
-        "to",
-        "and",
-        "thanks",
-        "thank",
-        "yes",
-        "sure",
-        "eu",
-        "dou",
-        "daria",
-        "um",
-        "uma",
-        "o",
-        "os",
-        "as",
-        "ao",
-        "para",
-        "por",
-        "minha",
-        "meu",
-        "e",
-        "em",
-        "obrigado",
-        "obrigada",
-        "sim",
-        "nota",
-        "escala",
-        "cero",
-        "uno",
-        "dos",
-        "tres",
-        "cuatro",
-        "cinco",
-        "seis",
-        "siete",
-        "ocho",
-        "nueve",
-        "diez",
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "zero",
-        "um",
-        "dois",
-        "duas",
-        "tres",
-        "quatro",
-        "cinco",
-        "seis",
-        "sete",
-        "oito",
-        "nove",
-        "dez",
-    ]
-)
-_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
-# A score at the start of a reply, with its scale and separators: "8, ", "9/10 - ", "10!! ".
-_LEADING_SCORE = re.compile(
-    r"^\s*#?\s*(?:\d{1,2}|[^\W\d_]+)\s*(?:(?:/|de|out of|of|sobre)\s*10)?\s*[,.;:!\-–—)]*\s*",
-    re.IGNORECASE,
-)
+@dataclass(frozen=True)
+class Survey:
+    """The invitation a message may act on: the open one, else the last one closed."""
 
-
-def reason_from(text: str) -> str | None:
-    """The "why" that came with a score in one message ("8, la entrega tardó"), if any."""
-    words = [w for w in _WORD.findall(fold(text)) if w not in _FILLER and len(w) > 1]
-    if not words:
-        return None
-    rest = _LEADING_SCORE.sub("", text, count=1).strip()
-    # Only strip the prefix when what it removed was the score; otherwise keep the whole text.
-    if not rest or parse_score(text[: len(text) - len(rest)]) is None:
-        rest = text.strip()
-    return rest
+    id: int
+    state: S
+    reasks: int = 0
+    language: str | None = None
+    score: int | None = None  # its response's (a response always has one); None: no response
+    completed_at: datetime | None = None  # its response's
+    updated_at: datetime | None = None  # the invitation's last change (an expiry, when expired)
 
 
 @dataclass(frozen=True)
-class Incoming:
+class Link:
+    """The invitation a `/start <payload>` deep link names."""
+
+    contact_id: int
+    state: S
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What one customer message meets."""
+
+    now: datetime
+    contact_id: int
     text: str = ""
     media_count: int = 0
-    button_score: int | None = None  # a validated tap on a score button
-    language: str | None = None
+    # The provider already handled (and confirmed) its own STOP/START/HELP.
+    opt_out: Keyword | None = None
+    # The channel needs deep links: its chats open with "/start <payload>".
+    deep_link: bool = False
+    start_payload: str | None = None
+    link: Link | None = None  # the invitation `start_payload` names, if any
+    button: bool = False  # the message is a tapped button
+    tapped: tuple[int, int] | None = None  # a genuine score button's (invitation id, score)
+    callback: bool = False  # the tap waits for an answer (the client shows a spinner)
+    survey: Survey | None = None
+    in_case: bool = False  # the contact has an unresolved case (staff may take the message)
+
+
+class Voice(enum.StrEnum):
+    """Whose texts a turn's replies are said in."""
+
+    CONTACT = "contact"  # the contact's language
+    SURVEY = "survey"  # the survey's texts in the invitation's language
 
 
 @dataclass(frozen=True)
 class Turn:
-    state: S
-    replies: tuple[str, ...] = ()
+    replies: tuple[str, ...] = ()  # text keys, said in order
+    voice: Voice = Voice.CONTACT
+    state: S | None = None  # the survey's next state (None: untouched)
+    reasks: int = 0
     score: int | None = None  # a score given (or corrected) in this message
     comment: str | None = None  # a reason given in this message
-    append: bool = False  # the comment adds to one already stored
-    reasks: int = 0
-    completed: bool = False
-    effects: tuple[str, ...] = field(default_factory=tuple)
+    append: bool = False  # the comment adds to the one already stored
+    completed: bool = False  # the response is complete: it counts from now on
+    late: bool = False  # an answer to a survey that had expired
+    opt_out: bool | None = None  # True: STOP on this channel; False: START again
+    use_link: bool = False  # the deep link is spent (single use)
+    send_now: bool = False  # the linked survey is sent now, on this channel
+    relay: bool = False  # offer the message to staff's open case first
+    show_choice: bool = False  # edit the question to show the tapped score
+    acks_tap: bool = False  # the first reply answers the tapped button
 
 
 def _why(category: Category) -> str:
@@ -216,60 +127,136 @@ def _thanks(category: Category) -> str:
     return f"thanks_{category.value}"
 
 
-def step(state: S, reasks: int, score: int | None, incoming: Incoming, texts: Texts) -> Turn:
-    """One customer message against an invitation in `state`."""
-    text = incoming.text.strip()
-    if state is S.ASKED:
-        given = incoming.button_score
-        if given is None:
-            given = parse_score(text, incoming.language)
-        if given is None:
-            n = reasks + 1
-            if n > MAX_REASKS:
-                return Turn(S.UNANSWERED, (texts("give_up"),), reasks=n)
-            hint = "reask_media" if incoming.media_count and not text else "reask"
-            return Turn(S.ASKED, (texts(hint),), reasks=n)
-        cat = classify(given)
-        reason = None if incoming.button_score is not None else reason_from(text)
-        if reason:
-            return Turn(
-                S.COMPLETED,
-                (texts(_thanks(cat)),),
-                score=given,
-                comment=reason,
-                reasks=reasks,
-                completed=True,
-            )
-        return Turn(S.AWAITING_REASON, (texts(_why(cat)),), score=given, reasks=reasks)
+def step(f: Facts) -> Turn:
+    """One customer message: what applies in any state first, then the survey's state."""
+    if f.deep_link and f.text.startswith("/start"):
+        return _deep_link(f)
+    kw = f.opt_out or keyword(f.text)
+    if kw is not None:
+        return _keyword(kw, said=f.opt_out is not None)
+    survey = f.survey if f.survey is not None and f.survey.state in OPEN_STATES else None
+    given = None
+    if f.button:
+        if f.tapped is not None and survey is not None and f.tapped[0] == survey.id:
+            given = f.tapped[1]
+        elif f.tapped is not None or f.callback:
+            # A forged button, or one from a survey that is no longer open.
+            return Turn(("stale_button",), acks_tap=True)
+        # Otherwise a template's quick reply: its payload is fixed by the template, not our
+        # signed data, and its label (the message's text) is read like a typed reply.
+    if survey is None:
+        return replace(_closed(f), relay=f.in_case)
+    return STATES[survey.state](f, survey, given)
 
-    if state is S.AWAITING_REASON:
-        assert score is not None
-        corrected = incoming.button_score
-        if corrected is None and reason_from(text) is None:
-            corrected = parse_score(text, incoming.language)
-        if corrected is not None:
-            # A bare number while we wait for the why is a correction of the score.
-            return Turn(
-                S.AWAITING_REASON,
-                (texts(_why(classify(corrected))),),
-                score=corrected,
-                reasks=reasks,
-            )
-        comment = text or (
-            f"[{incoming.media_count} attachment(s)]" if incoming.media_count else ""
-        )
-        if not comment:
-            return Turn(S.AWAITING_REASON, (texts(_why(classify(score))),), reasks=reasks)
-        return Turn(
-            S.COMPLETED,
-            (texts(_thanks(classify(score))),),
-            comment=comment,
-            reasks=reasks,
+
+def _deep_link(f: Facts) -> Turn:
+    """`/start <payload>`: link the chat, and send the pending survey now."""
+    if not f.start_payload:
+        return Turn(("help",))
+    link = f.link
+    if link is None or link.expires_at is None or link.expires_at <= f.now:
+        return Turn(("stale_button",))
+    if link.contact_id != f.contact_id:
+        return Turn(("stale_button",))
+    return Turn(use_link=True, send_now=link.state is S.SCHEDULED)
+
+
+def _keyword(kw: Keyword, *, said: bool) -> Turn:
+    """STOP/START/HELP; no reply when the provider's own opt-out handling already answered."""
+    reply = {Keyword.STOP: "stopped", Keyword.START: "started", Keyword.HELP: "help"}[kw]
+    replies = () if said else (reply,)
+    opt_out = {Keyword.STOP: True, Keyword.START: False}.get(kw)
+    return Turn(replies, opt_out=opt_out)
+
+
+def _asked(f: Facts, survey: Survey, given: int | None) -> Turn:
+    """The question was asked: a score (typed or tapped), maybe with its reason."""
+    text = f.text.strip()
+    said = Turn(voice=Voice.SURVEY, reasks=survey.reasks, show_choice=f.callback)
+    tapped = given is not None
+    if given is None:
+        given = parse_score(text, survey.language)
+    if given is None:
+        n = survey.reasks + 1
+        if n > MAX_REASKS:
+            return replace(said, replies=("give_up",), state=S.UNANSWERED, reasks=n)
+        hint = "reask_media" if f.media_count and not text else "reask"
+        return replace(said, replies=(hint,), state=S.ASKED, reasks=n)
+    cat = classify(given)
+    reason = None if tapped else reason_from(text)
+    if reason:
+        return replace(
+            said,
+            replies=(_thanks(cat),),
+            state=S.COMPLETED,
+            score=given,
+            comment=reason,
             completed=True,
         )
+    return replace(said, replies=(_why(cat),), state=S.AWAITING_REASON, score=given)
 
-    if state is S.COMPLETED and text:
-        # A second message right after the thanks usually finishes the first one's thought.
-        return Turn(S.COMPLETED, (texts("added"),), comment=text, append=True, reasks=reasks)
 
-    raise ValueError(f"no conversation step from state {state}")
+def _awaiting_reason(f: Facts, survey: Survey, given: int | None) -> Turn:
+    """The score is stored: the reason, or a bare number correcting the score."""
+    assert survey.score is not None
+    text = f.text.strip()
+    said = Turn(voice=Voice.SURVEY, reasks=survey.reasks, show_choice=f.callback)
+    if given is None and reason_from(text) is None:
+        given = parse_score(text, survey.language)
+    if given is not None:
+        return replace(said, replies=(_why(classify(given)),), state=S.AWAITING_REASON, score=given)
+    comment = text or (f"[{f.media_count} attachment(s)]" if f.media_count else "")
+    if not comment:
+        return replace(said, replies=(_why(classify(survey.score)),), state=S.AWAITING_REASON)
+    return replace(
+        said,
+        replies=(_thanks(classify(survey.score)),),
+        state=S.COMPLETED,
+        comment=comment,
+        completed=True,
+    )
+
+
+STATES: dict[S, Callable[[Facts, Survey, int | None], Turn]] = {
+    S.ASKED: _asked,
+    S.AWAITING_REASON: _awaiting_reason,
+}
+
+
+def _closed(f: Facts) -> Turn:
+    """No survey open: add to the comment just thanked for, record a late answer, or say so."""
+    survey, text = f.survey, f.text.strip()
+    if survey is None or not text:
+        return Turn(("no_survey",))
+    turn = None
+    if survey.state is S.COMPLETED:
+        turn = _after_thanks(f, survey, text)
+    elif survey.state is S.EXPIRED:
+        turn = _expired(f, survey)
+    return turn or Turn(("no_survey",), voice=Voice.SURVEY)
+
+
+def _after_thanks(f: Facts, survey: Survey, text: str) -> Turn | None:
+    """A message right after the thanks usually finishes the first one's thought."""
+    done = survey.completed_at
+    if survey.score is None or done is None or f.now - done > APPEND_WINDOW:
+        return None
+    return Turn(("added",), voice=Voice.SURVEY, comment=text, append=True)
+
+
+def _expired(f: Facts, survey: Survey) -> Turn | None:
+    """A score soon after the survey expired is recorded, flagged late, and never lost."""
+    expired = survey.updated_at
+    if survey.score is not None or expired is None or f.now - expired > LATE_WINDOW:
+        return None
+    score = parse_score(f.text, survey.language)
+    if score is None:
+        return None
+    return Turn(
+        ("late",),
+        voice=Voice.SURVEY,
+        score=score,
+        comment=reason_from(f.text),
+        completed=True,
+        late=True,
+    )

@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, request
 
-from bot.inbound.receive import handle_webhook
+from bot.inbound.webhook import handle_webhook
 from bot.web.context import runtime
 from channels.base import WebRequest
 
@@ -17,8 +17,8 @@ def web_request() -> WebRequest:
     body = request.get_data(cache=True)
     form: dict[str, str] = {}
     if request.mimetype == "application/x-www-form-urlencoded":
-        # The body, decoded directly: werkzeug's form parser (a stream, a MultiDict) cost more
-        # per webhook than verifying Twilio's signature. Last value wins, as WebRequest says.
+        # The body, decoded directly (no werkzeug form stream or MultiDict for a flat form).
+        # Last value wins, as WebRequest says.
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     return WebRequest(
         method=request.method,

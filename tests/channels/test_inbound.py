@@ -20,8 +20,10 @@ from bot.runtime import Runtime
 from bot.storage.messages import queue_outbound
 from bot.storage.models import Message
 from bot.web.app import create_app
-from channels.base import Outbound, WebRequest
+from channels.base import Outbound, Template, WebRequest
+from tests.channels import rows_whatsapp
 from tests.channels.cases import InboundCase
+from tests.channels.rows_whatsapp import INVITE
 from tests.channels.test_outbound import _row_modules
 from tests.conftest import Clock, make_settings
 from tests.helpers import open_survey
@@ -127,5 +129,51 @@ def test_inbound(module: ModuleType, case: InboundCase, database_url: str, clock
                         select(Message.status).where(Message.provider_id == provider_id)
                     ).all()
                 assert status in statuses
+        finally:
+            rt.close()
+
+
+@pytest.mark.parametrize(
+    ("template", "resent"),
+    [
+        pytest.param(INVITE, 1, id="with-a-template-it-goes-again-as-the-template"),
+        pytest.param(None, 0, id="without-a-template-it-stays-failed"),
+    ],
+)
+def test_free_form_text_refused_outside_the_window(
+    database_url: str, clock: Clock, template: Template | None, resent: int
+) -> None:
+    """Twilio's 63016 status callback (`StatusUpdate.outside_window`) on a message that has an
+    approved template queues that template; the refused message stays failed."""
+    with rows_whatsapp.FAKE() as fake:
+        app = create_app(make_settings(database_url, **rows_whatsapp.settings(fake.url)))
+        rt: Runtime = app.extensions["npsbot"]
+        rt.clock = clock
+        try:
+            body = (PAYLOADS / "twilio" / "status_wa_failed_63016.form").read_bytes().strip()
+            form = dict(parse_qsl(body.decode(), keep_blank_values=True))
+            url = "http://localhost/webhooks/twilio/status"
+            with rt.db.session() as s:
+                row = queue_outbound(
+                    s,
+                    Outbound(channel="whatsapp", to=form["To"], text="Hola", template=template),
+                    contact_id=None,
+                    kind="question",
+                    now=rt.clock(),
+                )
+                row.provider_id, row.status = form["MessageSid"], "sent"
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                **rows_whatsapp.sign(url, form, body, rt.settings),
+            }
+            r = app.test_client().post(url, data=body, headers=headers)
+            assert r.status_code == 200
+            with rt.db.session() as s:
+                refused = s.scalar(select(Message).where(Message.provider_id == form["MessageSid"]))
+                again = s.scalars(select(Message).where(Message.provider_id.is_(None))).all()
+                assert refused is not None and refused.status == "failed"
+                assert len(again) == resent
+                for msg in again:
+                    assert msg.status == "queued" and msg.payload["needs_template"] is True
         finally:
             rt.close()

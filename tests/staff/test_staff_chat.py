@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.events import DetractorResponded
-from bot.inbound.receive import complete
+from bot.inbound.answer import complete
 from bot.storage.models import Alert, Case, Contact, Message, Response
 from bot.survey.purchases import create_invitation, survey_by_key
 from tests.conftest import Clock

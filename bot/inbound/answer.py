@@ -1,0 +1,230 @@
+"""A conversation `Turn` applied to the rows: the channel's opt-out, the deep link, the invitation,
+its response, and a detractor's case. Core statements built once, run on the unit's connection.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeAlias, cast
+
+from sqlalchemy import Connection, Row, Table, bindparam, case, select, update
+from sqlalchemy.orm import Session
+
+import scoring
+from bot.events import ContactOptedOut, DetractorResponded, Event, OutboxQueued, ResponseCompleted
+from bot.storage.models import (
+    OPEN_STATES,
+    Case,
+    ContactChannel,
+    Invitation,
+    Response,
+    Survey,
+)
+from bot.storage.models import InvitationState as S
+from bot.survey import conversation
+from bot.survey.contacts import INBOUND_STATES, Found
+
+Record: TypeAlias = Row[*tuple[Any, ...]]  # a row read by name
+
+CHANNELS = cast(Table, ContactChannel.__table__)
+INVITATIONS = cast(Table, Invitation.__table__)
+RESPONSES = cast(Table, Response.__table__)
+SURVEYS = cast(Table, Survey.__table__)
+CASES = cast(Table, Case.__table__)
+
+_inv, _resp = INVITATIONS.c, RESPONSES.c
+_is_open = _inv.state.in_(OPEN_STATES)
+# The invitation a message acts on, with its survey's texts and its response, as one row: the
+# open one (newest first), else the closed one last updated. Locked on PostgreSQL (SQLite
+# renders no FOR UPDATE: the unit's writer lock serialises instead).
+_LATEST = (
+    select(
+        _inv.id,
+        _inv.state,
+        _inv.reasks,
+        _inv.language,
+        _inv.survey_id,
+        _inv.updated_at,
+        SURVEYS.c.texts,
+        _resp.id.label("response_id"),
+        _resp.score,
+        _resp.category,
+        _resp.comment,
+        _resp.completed_at,
+    )
+    .select_from(
+        INVITATIONS.join(SURVEYS, SURVEYS.c.id == _inv.survey_id).outerjoin(
+            RESPONSES, _resp.invitation_id == _inv.id
+        )
+    )
+    .where(_inv.contact_id == bindparam("contact_id"), _inv.state.in_(INBOUND_STATES))
+    .order_by(
+        case((_is_open, 0), else_=1),
+        case((_is_open, None), else_=_inv.updated_at).desc(),
+        _inv.id.desc(),
+    )
+    .limit(1)
+    .with_for_update(of=INVITATIONS)
+)
+_LINK = select(_inv.id, _inv.contact_id, _inv.state, _inv.link_expires_at, _inv.channels).where(
+    _inv.link_token == bindparam("token")
+)
+_OPTED_OUT = update(CHANNELS).where(CHANNELS.c.id == bindparam("cc"))
+_OPTED_OUT_INVITATIONS = (
+    update(INVITATIONS)
+    .where(_inv.contact_id == bindparam("contact"), _inv.state.in_(OPEN_STATES))
+    .values(state=S.OPTED_OUT)
+)
+# SET takes the columns the parameters name (state, reasks; score, comment, completed_at…).
+_UPDATE_INVITATION = update(INVITATIONS).where(_inv.id == bindparam("inv"))
+_UPDATE_RESPONSE = update(RESPONSES).where(_resp.id == bindparam("rid"))
+_INSERT_RESPONSE = RESPONSES.insert().returning(_resp.id)
+_INSERT_CASE = CASES.insert().returning(CASES.c.id)
+
+
+def latest(conn: Connection, contact_id: int) -> Record | None:
+    """The invitation a contact's message acts on (see `_LATEST`), or None."""
+    return conn.execute(_LATEST, {"contact_id": contact_id}).first()
+
+
+def survey_of(row: Record) -> conversation.Survey:
+    return conversation.Survey(
+        id=row.id,
+        state=S(row.state),
+        reasks=row.reasks,
+        language=row.language,
+        score=row.score,
+        completed_at=row.completed_at,
+        updated_at=row.updated_at,
+    )
+
+
+def link(conn: Connection, token: str) -> Record | None:
+    """The invitation a deep link's payload names, or None."""
+    return conn.execute(_LINK, {"token": token}).first()
+
+
+def link_of(row: Record) -> conversation.Link:
+    return conversation.Link(row.contact_id, S(row.state), row.link_expires_at)
+
+
+def apply(
+    conn: Connection,
+    turn: conversation.Turn,
+    *,
+    sender: Found,
+    channel: str,
+    survey: Record | None,
+    linked: Record | None,
+    now: datetime,
+    events: list[Event],
+) -> None:
+    """Store what `turn` says: the opt-out, the deep link's use, the survey's answer."""
+    if turn.opt_out is not None:
+        conn.execute(
+            _OPTED_OUT, {"cc": sender.cc_id, "opted_out_at": now if turn.opt_out else None}
+        )
+        if turn.opt_out:
+            conn.execute(_OPTED_OUT_INVITATIONS, {"contact": sender.contact_id})
+            events.append(ContactOptedOut(sender.contact_id, channel))
+    if turn.use_link and linked is not None:
+        values: dict[str, Any] = {"inv": linked.id, "link_token": None}
+        if turn.send_now:
+            # The customer is here now: this channel first, no quiet hours, no delay.
+            values |= {
+                "channels": [channel, *[c for c in linked.channels if c != channel]],
+                "due_at": now,
+            }
+            events.append(OutboxQueued())
+        conn.execute(_UPDATE_INVITATION, values)
+    if survey is not None:
+        _answer(conn, turn, survey, sender.contact_id, channel, now, events)
+
+
+def _answer(
+    conn: Connection,
+    turn: conversation.Turn,
+    inv: Record,
+    contact_id: int,
+    channel: str,
+    now: datetime,
+    events: list[Event],
+) -> None:
+    """The invitation's state, and its response's score, comment and completion."""
+    if turn.state is not None and (turn.state != inv.state or turn.reasks != inv.reasks):
+        conn.execute(
+            _UPDATE_INVITATION, {"inv": inv.id, "state": turn.state, "reasks": turn.reasks}
+        )
+    rid, score, category = inv.response_id, inv.score, inv.category
+    values: dict[str, Any] = {}
+    if turn.score is not None:
+        score, category = turn.score, scoring.classify(turn.score)
+        values |= {"score": score, "category": category}
+    if turn.comment and score is not None:
+        comment = f"{inv.comment}\n{turn.comment}" if turn.append and inv.comment else turn.comment
+        values |= _comment(comment, score, now)
+    if rid is None and score is not None:
+        row = dict(
+            invitation_id=inv.id,
+            survey_id=inv.survey_id,
+            contact_id=contact_id,
+            channel=channel,
+            scored_at=now,
+            late=turn.late,
+            **values,
+        )
+        rid = conn.execute(_INSERT_RESPONSE, row).scalar_one()
+    elif values and rid is not None:
+        conn.execute(_UPDATE_RESPONSE, {"rid": rid, **values})
+    if turn.completed and rid is not None and inv.completed_at is None:
+        conn.execute(_UPDATE_RESPONSE, {"rid": rid, "completed_at": now})
+        _completed(conn, rid, inv.id, contact_id, score, category, now, events)
+
+
+def _comment(comment: str, score: int, now: datetime) -> dict[str, Any]:
+    """The response's comment columns for `comment`."""
+    analysis = scoring.analyze_comment(comment, score=score)
+    return {
+        "comment": comment,
+        "commented_at": now,
+        "themes": list(analysis.themes),
+        "sentiment": analysis.sentiment,
+        "comment_language": analysis.language,
+        "contradiction": analysis.contradiction,
+    }
+
+
+def complete(s: Session, response: Response, now: datetime, events: list[Event]) -> None:
+    """Close a response: it counts from now on, and a detractor becomes a case for staff."""
+    if response.completed_at is not None:
+        return
+    response.completed_at = now
+    s.flush()
+    _completed(
+        s.connection(),
+        response.id,
+        response.invitation_id,
+        response.contact_id,
+        response.score,
+        response.category,
+        now,
+        events,
+    )
+
+
+def _completed(
+    conn: Connection,
+    rid: int,
+    inv_id: int,
+    contact_id: int,
+    score: int | None,
+    category: str | None,
+    now: datetime,
+    events: list[Event],
+) -> None:
+    assert score is not None and category is not None  # a response always has its score
+    events.append(ResponseCompleted(rid, inv_id, score, category))
+    if category == scoring.Category.DETRACTOR:
+        values = {"response_id": rid, "contact_id": contact_id, "created_at": now}
+        case_id = conn.execute(_INSERT_CASE, values).scalar_one()
+        events.append(DetractorResponded(rid, case_id))
