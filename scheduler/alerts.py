@@ -45,10 +45,12 @@ from bot.storage.models import (
     Response,
 )
 from bot.storage.models import InvitationState as S
+from channels import registry
 from channels.base import Button, Outbound
 from channels.errors import SendError, SendFailed, Throttled
 from scheduler.claim import claim
-from scheduler.dispatch import MAX_ATTEMPTS, backoff
+from scheduler.retry import MAX_ATTEMPTS, backoff
+from scheduler.send import Sender
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ GROUP_PER_MINUTE = (
     20  # https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this
 )
 MINUTE = timedelta(seconds=60)
+# The channel whose group chats get `telegram:` destinations' alerts.
+(STAFF_CHANNEL,) = registry.named(staff_chat=True)
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,7 @@ def _recent_sends(s: Session, destination: str, now: datetime) -> tuple[int, dat
     ).one()
     messages = s.execute(
         select(func.count(Message.id), func.min(Message.status_at)).where(
-            Message.channel == "telegram",
+            Message.channel == STAFF_CHANNEL,
             Message.direction == "out",
             Message.address == chat,
             Message.status_at > since,
@@ -132,15 +136,14 @@ def _claim(rt: Runtime, now: datetime, limit: int) -> list[Work]:
         return work
 
 
-def _send(rt: Runtime, w: Work) -> str:
+def _send(rt: Runtime, sender: Sender, w: Work) -> str:
     """Deliver one alert; its provider id. Raises SendError."""
     chat = telegram_chat(w.destination)
     if chat is not None:
-        channel = rt.channels.get("telegram")
-        if channel is None:
+        if STAFF_CHANNEL not in rt.channels:
             raise SendFailed("TELEGRAM_BOT_TOKEN is not set", retryable=False)
-        msg = Outbound(channel="telegram", to=chat, text=w.text, buttons=w.buttons)
-        return channel.send(msg).provider_id
+        msg = Outbound(channel=STAFF_CHANNEL, to=chat, text=w.text, buttons=w.buttons)
+        return sender.send(msg).provider_id
     if w.destination.startswith(URL):
         url = url_for(rt.settings, w.destination, [d.options for d in rt.surveys])
         if url is None:
@@ -151,12 +154,12 @@ def _send(rt: Runtime, w: Work) -> str:
     raise SendFailed(f"unknown destination kind {w.destination.split(':')[0]}", retryable=False)
 
 
-def send_alerts(rt: Runtime, now: datetime, limit: int = 50) -> int:
+def send_alerts(rt: Runtime, now: datetime, sender: Sender, limit: int = 50) -> int:
     """Send due alerts; returns how many were attempted."""
     work = _claim(rt, now, limit)
     for w in work:
         try:
-            provider_id: str | None = _send(rt, w)
+            provider_id: str | None = _send(rt, sender, w)
             error: SendError | None = None
         except SendError as exc:
             provider_id, error = None, exc
@@ -279,9 +282,9 @@ def queue_digest(rt: Runtime, now: datetime) -> int:
         )
 
 
-def staff_step(rt: Runtime, now: datetime) -> int:
+def staff_step(rt: Runtime, now: datetime, sender: Sender) -> int:
     """Everything staff-related the loop does each tick; returns alerts attempted."""
     complete_stale_reasons(rt, now)
     escalate(rt, now)
     queue_digest(rt, now)
-    return send_alerts(rt, now)
+    return send_alerts(rt, now, sender)

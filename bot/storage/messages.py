@@ -6,10 +6,13 @@ with `outbound_from_payload`."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.storage.models import Message
@@ -66,3 +69,45 @@ def queue_outbound(
     )
     s.add(row)
     return row
+
+
+@dataclass(frozen=True)
+class SentRow:
+    """An outbound message the provider already accepted, for `write_sent`."""
+
+    msg: Outbound
+    provider_id: str | None
+    status: str
+    contact_id: int | None
+    invitation_id: int | None
+    kind: str
+    at: datetime  # when it was sent
+
+
+def write_sent(conn: Connection, rows: Sequence[SentRow]) -> None:
+    """Many sent messages in one INSERT (an executemany), encoded as `queue_outbound` does."""
+    if not rows:
+        return
+    conn.execute(
+        insert(Message),
+        [
+            {
+                "channel": r.msg.channel,
+                "direction": "out",
+                "provider_id": r.provider_id,
+                "address": r.msg.to,
+                "contact_id": r.contact_id,
+                "invitation_id": r.invitation_id,
+                "in_reply_to_id": None,
+                "kind": r.kind,
+                "text": r.msg.text,
+                "payload": outbound_payload(r.msg),
+                "status": r.status,
+                "attempts": 1,
+                "next_attempt_at": r.at,
+                "created_at": r.at,
+                "status_at": r.at,
+            }
+            for r in rows
+        ],
+    )
