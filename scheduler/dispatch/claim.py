@@ -10,7 +10,7 @@ UPDATEs: the ones to send become `sending`, with one lease for the whole batch.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, bindparam, case, func, select, update
@@ -22,7 +22,7 @@ from bot.survey.rules import (
     IN_FLIGHT,
     History,
     contact_zone,
-    due_at,
+    outside_quiet_hours,
     skip_reason,
     survey_quiet,
 )
@@ -168,9 +168,9 @@ def claim_batch(rt: Runtime, now: datetime, limit: int) -> tuple[list[Job], Batc
                 skipped[reason].append(j.id)
                 in_flight[cid] -= 1
                 continue
-            later = due_at(
-                now, timedelta(0), now, contact_zone(j.contact), survey_quiet(j.survey.options)
-            )
+            # Quiet hours hold at send time too: deferred, never dropped.
+            quiet = survey_quiet(j.survey.options)
+            later = outside_quiet_hours(now, contact_zone(j.contact), quiet)
             if later > now:
                 deferred.append({"b_id": j.id, "b_due": later})  # not a failed attempt
                 continue
