@@ -20,9 +20,10 @@ the fake and record them. Measured, in one run on one database server:
 - start-up: process start -> runtime built -> the loop's first pass done, with 1,000,000
   pending invitations (due over the next day, as real surveys are).
 
-Targets (issue 7): 1 worker >= 0.5 x baseline, 4 workers near-linear, >= 95 % of the 300 msg/s
-limit, start-up < 2 s. The load average is printed beside the figures (compare ratios within
-a run). Scratch databases are dropped at the end.
+Targets (issue 15): 1 worker >= 1,000 surveys/s against the zero-latency fake (the baseline and
+the floor are printed for context; issue 7's >= 0.5 x baseline target is retired), 4 workers
+near-linear, >= 95 % of the 300 msg/s limit, start-up < 2 s. The load average is printed
+beside the figures (compare ratios within a run). Scratch databases are dropped at the end.
 """
 
 from __future__ import annotations
@@ -224,7 +225,8 @@ def main() -> None:
             rates[workers] = run_workers(url, tmp, surveys, n, workers, {})
             print(
                 f"{workers} worker(s), zero-latency fake, {n:,} invitations: "
-                f"{rates[workers]:,.0f} /s = {rates[workers] / base:.3f} x baseline",
+                f"{rates[workers]:,.0f} /s (target for 1: >= 1,000 /s) "
+                f"= {rates[workers] / base:.3f} x baseline",
                 flush=True,
             )
         print(

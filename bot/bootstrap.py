@@ -20,7 +20,6 @@ from bot.storage.db import Database
 from bot.storage.migrate import behind
 from bot.survey.surveys import load_surveys, sync_surveys
 from channels import registry
-from scheduler.ratelimit import Limiter, parse_rates
 
 # Advisory lock key for the start-up survey sync (any constant; "npsb" in ASCII).
 SYNC_LOCK = 0x6E707362
@@ -47,7 +46,6 @@ def build_runtime(
         channels=registry.load(settings),
         bus=bus or MessageBus(),
         surveys=load_surveys(settings.surveys_file),
-        limiter=Limiter(parse_rates(settings.send_rate_limits), settings.redis_url),
     )
     for kind, handlers in HANDLERS.items():
         for handler in handlers:

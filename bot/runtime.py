@@ -22,7 +22,6 @@ from channels.base import Channel, Inbound, Outbound
 
 if TYPE_CHECKING:
     from bot.survey.surveys import SurveyDef
-    from scheduler.ratelimit import Limiter
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,6 @@ class Runtime:
     # Each hook runs inside the inbound message's transaction and returns replies to queue;
     # `on_case_message` returns None when the message is not for a case.
     on_group: GroupHook | None = None
-    limiter: Limiter | None = None
     on_case_message: CaseHook | None = None
 
     def route(self, name: str) -> Channel | None:

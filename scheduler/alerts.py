@@ -25,6 +25,7 @@ from bot.inbound.answer import complete
 from bot.runtime import Runtime
 from bot.staff import digest
 from bot.staff.alerts import (
+    STAFF_CHANNEL,
     TELEGRAM,
     URL,
     destinations,
@@ -49,7 +50,8 @@ from channels.apprise import notify
 from channels.base import Button, Outbound
 from channels.errors import SendError, SendFailed, Throttled
 from scheduler.claim import claim
-from scheduler.dispatch import MAX_ATTEMPTS, backoff
+from scheduler.retry import MAX_ATTEMPTS, backoff
+from scheduler.send import Sender
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ def _recent_sends(s: Session, destination: str, now: datetime) -> tuple[int, dat
     ).one()
     messages = s.execute(
         select(func.count(Message.id), func.min(Message.status_at)).where(
-            Message.channel == "telegram",
+            Message.channel == STAFF_CHANNEL,
             Message.direction == "out",
             Message.address == chat,
             Message.status_at > since,
@@ -133,15 +135,14 @@ def _claim(rt: Runtime, now: datetime, limit: int) -> list[Work]:
         return work
 
 
-def _send(rt: Runtime, w: Work) -> str:
+def _send(rt: Runtime, sender: Sender, w: Work) -> str:
     """Deliver one alert; its provider id. Raises SendError."""
     chat = telegram_chat(w.destination)
     if chat is not None:
-        channel = rt.channels.get("telegram")
-        if channel is None:
+        if STAFF_CHANNEL not in rt.channels:
             raise SendFailed("TELEGRAM_BOT_TOKEN is not set", retryable=False)
-        msg = Outbound(channel="telegram", to=chat, text=w.text, buttons=w.buttons)
-        return channel.send(msg).provider_id
+        msg = Outbound(channel=STAFF_CHANNEL, to=chat, text=w.text, buttons=w.buttons)
+        return sender.send(msg).provider_id
     if w.destination.startswith(URL):
         url = url_for(rt.settings, w.destination, [d.options for d in rt.surveys])
         if url is None:
@@ -152,12 +153,12 @@ def _send(rt: Runtime, w: Work) -> str:
     raise SendFailed(f"unknown destination kind {w.destination.split(':')[0]}", retryable=False)
 
 
-def send_alerts(rt: Runtime, now: datetime, limit: int = 50) -> int:
+def send_alerts(rt: Runtime, now: datetime, sender: Sender, limit: int = 50) -> int:
     """Send due alerts; returns how many were attempted."""
     work = _claim(rt, now, limit)
     for w in work:
         try:
-            provider_id: str | None = _send(rt, w)
+            provider_id: str | None = _send(rt, sender, w)
             error: SendError | None = None
         except SendError as exc:
             provider_id, error = None, exc
@@ -280,9 +281,9 @@ def queue_digest(rt: Runtime, now: datetime) -> int:
         )
 
 
-def staff_step(rt: Runtime, now: datetime) -> int:
+def staff_step(rt: Runtime, now: datetime, sender: Sender) -> int:
     """Everything staff-related the loop does each tick; returns alerts attempted."""
     complete_stale_reasons(rt, now)
     escalate(rt, now)
     queue_digest(rt, now)
-    return send_alerts(rt, now)
+    return send_alerts(rt, now, sender)

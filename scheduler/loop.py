@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -16,8 +15,12 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from bot.insights import rollup
 from bot.runtime import Runtime
 from scheduler.alerts import staff_step
-from scheduler.dispatch import dispatch_due, next_due, remind, sweep
+from scheduler.dispatch import Dispatcher, next_due
 from scheduler.outbox import send_outbox
+from scheduler.ratelimit import Limiter, parse_rates
+from scheduler.reminders import remind
+from scheduler.retry import sweep
+from scheduler.send import Sender
 
 log = logging.getLogger(__name__)
 
@@ -26,37 +29,42 @@ POLL = 0.5  # seconds the waker sleeps at most between looks at `_next` and at s
 STARTUP_GRACE = timedelta(seconds=10)  # before the first insights refresh
 
 
-def tick(rt: Runtime, pool: ThreadPoolExecutor | None = None, batch: int = 100) -> int:
+def tick(rt: Runtime, dispatcher: Dispatcher | None = None) -> int:
     """One pass over all due work; returns how many items were handled.
 
-    Invitations are claimed `batch` at a time and sent in `pool` (inline without one) until
-    none is due (`scheduler.dispatch.dispatch_due`)."""
+    Invitations are claimed a batch at a time and sent by `dispatcher` until none is due
+    (inline, without a rate limiter, when none is given: the tests' way)."""
+    dispatcher = dispatcher or Dispatcher(rt, Sender(rt.channels))
+    sender = dispatcher.sender
     now = rt.clock()
     rt.wake.clear()
     sweep(rt, now)
     remind(rt, now)
     # Staff alerts first: a detractor's alert should not wait behind a batch of surveys.
-    done = staff_step(rt, now)
-    done += send_outbox(rt, now)
+    done = staff_step(rt, now, sender)
+    done += send_outbox(rt, now, sender)
 
     def between() -> None:
         # ... nor behind a long drain of due surveys.
         later = rt.clock()
-        staff_step(rt, later)
-        send_outbox(rt, later)
+        staff_step(rt, later, sender)
+        send_outbox(rt, later, sender)
 
-    return done + dispatch_due(rt, now, pool, batch, between)
+    return done + dispatcher.drain(now, between)
 
 
 class Loop:
     def __init__(self, rt: Runtime, *, blocking: bool = False, workers: int | None = None) -> None:
         self.rt = rt
         workers = workers or rt.settings.dispatch_concurrency  # DISPATCH_CONCURRENCY
+        # The one limiter of this process's sends (shared with other processes through Redis).
+        limiter = Limiter(parse_rates(rt.settings.send_rate_limits), rt.settings.redis_url)
         # A claim costs a few statements whatever its size, so claim at least 100; the next is
         # claimed only when fewer sends than threads are waiting, so a claimed invitation
         # waits at most about two batches' sends for its turn (see dispatch's lease invariant).
-        self.batch = max(2 * workers, 100)
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send")
+        self.dispatcher = Dispatcher(
+            rt, Sender(rt.channels, limiter), workers, batch=max(2 * workers, 100)
+        )
         cls = BlockingScheduler if blocking else BackgroundScheduler
         self.scheduler = cls(job_defaults={"coalesce": True, "max_instances": 1})
         # The first pass runs at start, not one interval later.
@@ -82,7 +90,7 @@ class Loop:
         with self._lock:
             self._next = None
             try:
-                while tick(self.rt, self.pool, self.batch):
+                while tick(self.rt, self.dispatcher):
                     pass  # drain: more may be due
                 due, now = next_due(self.rt), self.rt.clock()
                 # Only a future time: one due already is another worker's claim in progress
@@ -120,6 +128,6 @@ class Loop:
             self.scheduler.shutdown(wait=False)
         # Let a running pass finish, so no connection outlives the loop.
         with self._lock:
-            self.pool.shutdown(wait=True)
+            self.dispatcher.close()
         if self._waker.is_alive():
             self._waker.join(timeout=5)

@@ -12,12 +12,14 @@ from bot.storage.messages import outbound_from_row
 from bot.storage.models import Message
 from channels.errors import SendError, Throttled
 from scheduler.claim import claim
-from scheduler.dispatch import MAX_ATTEMPTS, backoff
+from scheduler.retry import MAX_ATTEMPTS, backoff
+from scheduler.send import Sender
 
 log = logging.getLogger(__name__)
 
 
-def send_outbox(rt: Runtime, now: datetime, limit: int = 100) -> int:
+def send_outbox(rt: Runtime, now: datetime, sender: Sender, limit: int = 100) -> int:
+    """Send due queued replies at their channels' pace; returns how many were attempted."""
     with rt.db.session_for_update() as s:
         rows = claim(
             s,
@@ -39,12 +41,9 @@ def send_outbox(rt: Runtime, now: datetime, limit: int = 100) -> int:
             row.next_attempt_at = now
         work = [(row.id, outbound_from_row(row), row.attempts) for row in rows]
     for row_id, msg, attempts in work:
-        channel = rt.channels.get(msg.channel)
         result: dict[str, object]
         try:
-            if channel is None:
-                raise SendError(f"channel {msg.channel} is not configured")
-            sent = channel.send(msg)
+            sent = sender.send(msg)
             result = {"status": sent.status, "provider_id": sent.provider_id}
         except SendError as exc:
             log.warning("reply %s on %s failed: %s", row_id, msg.channel, type(exc).__name__)

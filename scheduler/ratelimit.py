@@ -10,7 +10,9 @@ import time
 
 from limits import RateLimitItemPerSecond, storage, strategies
 
-# Messages per second per channel: Telegram's ~30/s bot limit, Twilio's default sender MPS.
+# Messages per second per channel: Telegram's ~30/s bot limit
+# (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this), Twilio's
+# default sender MPS (https://help.twilio.com/articles/115002943027).
 DEFAULTS = {"telegram": 30, "whatsapp": 20, "sms": 10}
 
 

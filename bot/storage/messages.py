@@ -8,7 +8,7 @@ replies); every sender turns a row back into an `Outbound` with `outbound_from_p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -50,7 +50,7 @@ def outbound_row(
     invitation_id: int | None = None,
     in_reply_to: int | None = None,
     kind: str = "reply",
-    status: DeliveryStatus = DeliveryStatus.QUEUED,
+    status: str = DeliveryStatus.QUEUED,
     status_at: datetime | None = None,
     now: datetime,
 ) -> dict[str, Any]:
@@ -191,3 +191,40 @@ def replies_to(conn: Connection, channel: str, provider_id: str) -> list[Outboun
     """The replies stored for an inbound message, in order."""
     params = {"channel": channel, "provider_id": provider_id}
     return [outbound_from_payload(p) for p in conn.scalars(_REPLIES, params)]
+
+
+# --- messages the dispatcher already sent ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SentRow:
+    """An outbound message the provider already accepted (or refused), for `write_sent`."""
+
+    msg: Outbound
+    provider_id: str | None
+    status: str
+    contact_id: int | None
+    invitation_id: int | None
+    kind: str
+    at: datetime  # when it was sent
+
+
+def write_sent(conn: Connection, rows: Sequence[SentRow]) -> None:
+    """Many sent messages in one INSERT (an executemany), encoded by `outbound_row`."""
+    if rows:
+        conn.execute(
+            _INSERT,
+            [
+                outbound_row(
+                    r.msg,
+                    contact_id=r.contact_id,
+                    invitation_id=r.invitation_id,
+                    kind=r.kind,
+                    status=r.status,
+                    status_at=r.at,
+                    now=r.at,
+                )
+                | {"provider_id": r.provider_id, "attempts": 1}
+                for r in rows
+            ],
+        )

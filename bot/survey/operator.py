@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -31,8 +31,6 @@ def resolve_unknown(rt: Runtime, invitation_id: int, outcome: str) -> None:
         if inv.state != S.UNKNOWN:
             raise ValueError(f"invitation {invitation_id} is {inv.state}, not unknown")
         if outcome == "sent":
-            from datetime import timedelta
-
             inv.state, inv.sent_at = S.ASKED, inv.sent_at or now
             inv.channel = inv.channel or (inv.channels[0] if inv.channels else None)
             inv.expires_at = now + timedelta(hours=inv.survey.expiry_hours)

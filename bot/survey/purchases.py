@@ -17,8 +17,15 @@ from sqlalchemy.orm import Session
 from bot.config import LANGUAGES
 from bot.runtime import Runtime
 from bot.storage.models import Contact, Invitation, InvitationState, Survey
-from bot.survey.contacts import PHONE_CHANNELS, normalise_phone
-from bot.survey.rules import contact_zone, outside_quiet_hours, parse_quiet, skip_reason, zone
+from bot.survey.contacts import address_for, normalise_phone
+from bot.survey.rules import (
+    contact_zone,
+    due_at,
+    load_history,
+    skip_reason,
+    survey_quiet,
+    zone,
+)
 from channels import registry
 from channels.base import DeepLinking
 
@@ -236,9 +243,9 @@ def _schedule(rt: Runtime, s: Session, p: Purchase, now: datetime) -> Invitation
         s.execute(select(Contact.id).where(Contact.id == contact.id).with_for_update())
     occurred = p.occurred_at or now
     delay = survey.delay_minutes if p.delay_minutes is None else p.delay_minutes
-    due = max(occurred + timedelta(minutes=delay), now)
-    quiet = parse_quiet(survey.options.get("quiet_hours"))
-    due = outside_quiet_hours(due, contact_zone(contact), quiet)
+    due = due_at(
+        occurred, timedelta(minutes=delay), now, contact_zone(contact), survey_quiet(survey.options)
+    )
     inv = Invitation(
         survey=survey,
         contact=contact,
@@ -252,10 +259,15 @@ def _schedule(rt: Runtime, s: Session, p: Purchase, now: datetime) -> Invitation
         meta=dict(p.metadata),
         created_at=now,
     )
-    reason = skip_reason(s, survey, contact, list(channels), now)
+    reason = skip_reason(load_history(s, contact.id), channels, survey.resurvey_days, now)
     if reason is not None:
         inv.state, inv.skip_reason = InvitationState.SKIPPED, reason
-    elif "telegram" in channels and contact.telegram_chat_id is None and "telegram" in rt.channels:
+    elif any(
+        registry.capabilities(c).needs_deep_link
+        and c in rt.channels
+        and not address_for(contact, c)
+        for c in channels
+    ):
         # A bot cannot write first: the order confirmation carries a deep link instead.
         inv.link_token = secrets.token_urlsafe(24)
         inv.link_expires_at = now + LINK_TTL
@@ -264,13 +276,21 @@ def _schedule(rt: Runtime, s: Session, p: Purchase, now: datetime) -> Invitation
     return inv
 
 
+def _needs_link(rt: Runtime, contact: Contact, channel: str) -> bool:
+    """The channel cannot write first and the contact has no chat on it yet."""
+    caps = registry.capabilities(channel)
+    return caps.needs_deep_link and channel in rt.channels and not address_for(contact, channel)
+
+
 def _channels(rt: Runtime, survey: Survey, p: Purchase) -> tuple[str, ...]:
     if p.channels is not None:
         for i, name in enumerate(p.channels):
             if name not in rt.channels:
                 raise Invalid(f"channels[{i}]", f"channel {name!r} is not configured")
         return p.channels
-    configured = tuple(c for c in survey.channels if c in rt.channels and c != "sandbox")
+    configured = tuple(
+        c for c in survey.channels if c in rt.channels and not registry.capabilities(c).sandbox
+    )
     if not configured:
         raise Invalid("channels", f"none of survey {survey.key!r}'s channels is configured")
     return configured
@@ -278,9 +298,10 @@ def _channels(rt: Runtime, survey: Survey, p: Purchase) -> tuple[str, ...]:
 
 def _reachable(rt: Runtime, contact: Contact, channels: Sequence[str]) -> None:
     for name in channels:
-        if name in PHONE_CHANNELS and contact.phone:
+        caps = registry.capabilities(name)
+        if caps.phone_address and contact.phone:
             return
-        if name == "telegram":
+        if caps.needs_deep_link:
             return  # a known chat, or a deep link for the order confirmation
     raise Invalid("customer.phone", "the customer has no address on any of the channels")
 
@@ -311,6 +332,7 @@ def create_invitation(
     """An invitation without the rules (the sandbox and tests)."""
     occurred = occurred_at or now
     delay = survey.delay_minutes if delay_minutes is None else delay_minutes
+    due = due_at(occurred, timedelta(minutes=delay), now, contact_zone(contact))
     inv = Invitation(
         survey=survey,
         contact=contact,
@@ -319,7 +341,7 @@ def create_invitation(
         language=contact.language,
         channels=list(channels or survey.channels),
         occurred_at=occurred,
-        due_at=max(occurred + timedelta(minutes=delay), now),
+        due_at=due,  # no quiet hours: the dispatcher defers at send time
         meta=dict(meta or {}),
         created_at=now,
     )
@@ -336,8 +358,12 @@ def mark_delivered(rt: Runtime, order_id: str, delivered_at: datetime) -> Invita
         if inv is None:
             raise LookupError(order_id)
         if inv.state == InvitationState.SCHEDULED:
-            due = max(delivered_at + timedelta(minutes=inv.survey.delay_minutes), now)
-            quiet = parse_quiet(inv.survey.options.get("quiet_hours"))
-            inv.due_at = outside_quiet_hours(due, contact_zone(inv.contact), quiet)
+            inv.due_at = due_at(
+                delivered_at,
+                timedelta(minutes=inv.survey.delay_minutes),
+                now,
+                contact_zone(inv.contact),
+                survey_quiet(inv.survey.options),
+            )
             inv.meta = {**inv.meta, "delivered_at": delivered_at.isoformat()}
         return inv

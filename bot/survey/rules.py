@@ -1,22 +1,27 @@
 """The rules a good survey program keeps: when to ask, whom not to ask, on which channel.
 
-Each rule that says "no" gives a reason, stored on the invitation (`skip_reason`).
+Each rule is a pure function over facts already loaded (`History`, `Reach`), so the purchase
+path, the dispatcher's set-based claim and the reminders all call the same copy. Each rule that
+says "no" gives a reason, stored on the invitation (`skip_reason`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from phonenumbers import timezone as phone_tz
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from bot.storage.models import Contact, ContactChannel, Invitation, InvitationState, Survey
+from bot.storage.models import Contact, ContactChannel, Invitation, InvitationState
 
 S = InvitationState
 DEFAULT_QUIET = (time(21, 0), time(9, 0))
+NO_QUIET = (time(0, 0), time(0, 0))  # start == end: never quiet
 # States that mean "this contact already has a survey in flight".
 IN_FLIGHT = (S.SCHEDULED, S.SENDING, S.UNKNOWN, S.ASKED, S.AWAITING_REASON)
 
@@ -51,6 +56,11 @@ def parse_quiet(value: object) -> tuple[time, time]:
     return (time.fromisoformat(str(value[0])), time.fromisoformat(str(value[1])))
 
 
+def survey_quiet(options: Mapping[str, object]) -> tuple[time, time]:
+    """A survey's quiet hours, from its options."""
+    return parse_quiet(options.get("quiet_hours"))
+
+
 def in_quiet(local: time, quiet: tuple[time, time]) -> bool:
     start, end = quiet
     if start == end:
@@ -74,34 +84,98 @@ def outside_quiet_hours(when: datetime, tz: ZoneInfo, quiet: tuple[time, time]) 
     return end.astimezone(when.tzinfo)
 
 
-def skip_reason(
-    s: Session,
-    survey: Survey,
-    contact: Contact,
-    channels: list[str],
+def due_at(
+    start: datetime,
+    delay: timedelta,
     now: datetime,
-    *,
-    exclude: int | None = None,
+    tz: ZoneInfo,
+    quiet: tuple[time, time] = NO_QUIET,
+) -> datetime:
+    """When a survey goes out: `delay` after `start`, never in the past, and outside the quiet
+    hours in the customer's zone `tz`."""
+    return outside_quiet_hours(max(start + delay, now), tz, quiet)
+
+
+@dataclass(frozen=True)
+class History:
+    """What the rules know of a contact's other invitations and channels."""
+
+    in_flight: int  # other invitations still in flight (`IN_FLIGHT`)
+    last_sent: datetime | None  # the latest send of another invitation
+    stopped: frozenset[str]  # channels the contact opted out of
+
+
+def skip_reason(
+    history: History, channels: Sequence[str], resurvey_days: int, now: datetime
 ) -> str | None:
-    """Why this contact must not get this survey now, or None."""
-    others = [Invitation.contact_id == contact.id]
-    if exclude is not None:
-        others.append(Invitation.id != exclude)
-    open_count = s.scalar(
-        select(func.count()).select_from(Invitation).where(*others, Invitation.state.in_(IN_FLIGHT))
-    )
-    if open_count:
+    """Why this contact must not get a survey on `channels` now, or None."""
+    if history.in_flight:
         return "open_invitation"
-    last_sent = s.scalar(select(func.max(Invitation.sent_at)).where(*others))
-    if last_sent is not None and now - last_sent < timedelta(days=survey.resurvey_days):
+    last = history.last_sent
+    if last is not None and now - last < timedelta(days=resurvey_days):
         return "resurvey_window"
-    stopped = set(
-        s.scalars(
-            select(ContactChannel.channel).where(
-                ContactChannel.contact_id == contact.id, ContactChannel.opted_out_at.is_not(None)
-            )
-        )
-    )
-    if channels and all(c in stopped for c in channels):
+    if channels and all(c in history.stopped for c in channels):
         return "opted_out"
     return None
+
+
+def load_history(s: Session, contact_id: int, *, exclude: int | None = None) -> History:
+    """`History` for one contact, from the database (`exclude`: the invitation being decided)."""
+    others = [Invitation.contact_id == contact_id]
+    if exclude is not None:
+        others.append(Invitation.id != exclude)
+    flying, last = s.execute(
+        select(
+            func.coalesce(func.sum(case((Invitation.state.in_(IN_FLIGHT), 1), else_=0)), 0),
+            func.max(Invitation.sent_at),
+        ).where(*others)
+    ).one()
+    stopped = s.scalars(
+        select(ContactChannel.channel).where(
+            ContactChannel.contact_id == contact_id, ContactChannel.opted_out_at.is_not(None)
+        )
+    )
+    return History(int(flying), last, frozenset(stopped))
+
+
+@dataclass(frozen=True)
+class Reach:
+    """A contact's row on one channel, as the channel choice needs it."""
+
+    address: str
+    opted_out: bool = False
+    unreachable: bool = False
+    last_inbound: datetime | None = None  # the customer's last message on it
+
+
+def choose_channel(
+    order: Sequence[str],
+    usable: Collection[str],
+    known: Mapping[str, Reach],
+    address_for: Callable[[str], str | None],
+) -> tuple[str, str] | None:
+    """The first channel in the invitation's `order` that is `usable` (configured, not tried)
+    and reachable: (channel, address). `known` holds the contact's channel rows; a channel
+    without one is reached at `address_for(channel)` if the contact has such an address."""
+    for name in order:
+        if name not in usable:
+            continue
+        reach = known.get(name)
+        if reach is None:
+            address = address_for(name)
+            if address is not None:
+                return name, address
+            continue
+        if not (reach.opted_out or reach.unreachable):
+            return name, reach.address
+    return None
+
+
+def in_session_window(
+    last_inbound: datetime | None, window: timedelta | None, now: datetime
+) -> bool:
+    """Free-form text is allowed: the channel has no session window, or the customer's last
+    message opened one that is still open."""
+    if window is None:
+        return True
+    return last_inbound is not None and now - last_inbound < window

@@ -104,4 +104,6 @@ def invitation(invitation_id: int) -> Any:
         inv = s.get(Invitation, invitation_id)
         if inv is None:
             return api_error(404, "not_found", f"no invitation {invitation_id}")
-        return jsonify(invitation_json(inv, deep_link(rt, inv)))
+        body = invitation_json(inv)
+    body["telegram_link"] = deep_link(rt, inv)  # it may ask the provider: after the transaction
+    return jsonify(body)

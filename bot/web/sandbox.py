@@ -13,7 +13,9 @@ from bot.storage.models import Contact, ContactChannel, Invitation, Message
 from bot.survey.contacts import ensure_channel
 from bot.survey.purchases import create_invitation, survey_by_key
 from bot.web.context import runtime
+from channels import registry
 
+(SANDBOX,) = registry.named(sandbox=True)  # the channel this page plays
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
 
@@ -40,7 +42,7 @@ def purchase() -> Any:
         return _bad(f"language must be one of {', '.join(LANGUAGES)}", "language")
     survey_key = str(data.get("survey") or rt.surveys[0].key)
     now = rt.clock()
-    with rt.db.session() as s:
+    with rt.db.session_for_update() as s:  # it writes: SQLite's writer lock first
         survey = survey_by_key(s, survey_key)
         if survey is None:
             return _bad(f"unknown survey {survey_key!r}", "survey")
@@ -48,14 +50,14 @@ def purchase() -> Any:
         s.add(contact)
         s.flush()
         address = f"sandbox-{secrets.token_hex(6)}"
-        ensure_channel(s, contact, "sandbox", address)
+        ensure_channel(s, contact, SANDBOX, address)
         inv = create_invitation(
             s,
             survey,
             contact,
             now=now,
             delay_minutes=0,
-            channels=["sandbox"],
+            channels=[SANDBOX],
             order_id=f"sandbox-{secrets.token_hex(6)}",
             meta={"item": str(data.get("item", ""))[:100]},
         )
@@ -70,7 +72,7 @@ def conversation(address: str) -> Any:
     with rt.db.session() as s:
         cc = s.scalar(
             select(ContactChannel).where(
-                ContactChannel.channel == "sandbox", ContactChannel.address == address
+                ContactChannel.channel == SANDBOX, ContactChannel.address == address
             )
         )
         if cc is None:

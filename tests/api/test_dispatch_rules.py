@@ -11,8 +11,9 @@ from sqlalchemy import select
 from bot.runtime import Runtime
 from bot.storage.models import ContactChannel, Invitation, Message
 from bot.survey.operator import resolve_unknown, unknown_invitations
-from scheduler.dispatch import claim_batch, sweep
+from scheduler.dispatch import claim_batch
 from scheduler.loop import tick
+from scheduler.retry import sweep
 from tests.conftest import Clock
 from tests.fakes.counting_channel import CountingChannel
 from tests.helpers import SandboxCustomer
