@@ -52,6 +52,7 @@ def build_runtime(
             rt.bus.subscribe(kind, partial(handler, rt))
     # Staff chats (groups) and customers with an open case are the staff side's.
     chat = StaffChat()  # its getChatMember cache lives as long as this runtime
+    rt.check_group = chat.check
     rt.on_group = chat.on_group
     rt.on_case_message = chat.on_case_message
     if sync:

@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-GroupHook = Callable[["Runtime", Session, Inbound, int, datetime], list[Outbound]]
+# A group message: the runtime, the session, the message, its row id, now, and what `GroupCheck`
+# answered before the transaction (None: may act; else the refusal to show).
+GroupHook = Callable[["Runtime", Session, Inbound, int, datetime, str | None], list[Outbound]]
+GroupCheck = Callable[["Runtime", Inbound], str | None]
 CaseHook = Callable[["Runtime", Session, Inbound, int, datetime], list[Outbound] | None]
 
 
@@ -41,8 +44,10 @@ class Runtime:
     # The time source; tests drive it to test expiry, reminders and escalations.
     clock: Callable[[], datetime] = utcnow
     # Staff chats (groups) and customers with an open case are handled by the staff module.
-    # Each hook runs inside the inbound message's transaction and returns replies to queue;
+    # `check_group` runs before the inbound message's transaction (it may ask the provider who
+    # is in the chat); the other hooks run inside it and return replies to queue;
     # `on_case_message` returns None when the message is not for a case.
+    check_group: GroupCheck | None = None
     on_group: GroupHook | None = None
     on_case_message: CaseHook | None = None
 

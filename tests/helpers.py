@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
+from bot.config import normalise_database_url
 from bot.runtime import Runtime
 from bot.storage.models import Invitation, Message, Response
 from scheduler.loop import tick
@@ -85,3 +87,30 @@ def open_survey(rt: Runtime, channel: str, address: str, *, language: str = "es"
         inv.sent_at = now
         inv.expires_at = now + timedelta(hours=72)
         return inv.id
+
+
+def write_blockers(url: str) -> list[str]:
+    """What keeps another connection from writing to the database at `url` now: a test that a
+    provider call runs outside every transaction asks it from the loopback fake."""
+    if url.startswith("sqlite"):
+        probe = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=0)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.rollback()
+        except sqlite3.OperationalError as exc:
+            return [f"sqlite: {exc}"]
+        finally:
+            probe.close()
+        return []
+    engine = create_engine(normalise_database_url(url))
+    try:
+        with engine.connect() as conn:
+            states = conn.scalars(
+                text(
+                    "SELECT state FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
+                )
+            )
+            return [f"postgresql: a session {s}" for s in states]
+    finally:
+        engine.dispose()

@@ -39,10 +39,13 @@ def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Out
     """Apply one inbound message; returns the replies (already stored)."""
     now = rt.clock()
     events: list[Event] = []
+    group = m.chat_type != "private"
+    # Who may act in a group is the provider's to say: asked before the transaction, never in it.
+    refusal = rt.check_group(rt, m) if group and rt.check_group else None
     with rt.db.unit_for_update() as u:
         found: Found | None = None
         # Group chats never enter a customer survey (staff chats are groups).
-        if m.chat_type == "private":
+        if not group:
             found = find_sender(u.conn, m, now)
             if found is None:
                 # A sender's first message: the contact first, so the message row names it (a
@@ -55,7 +58,8 @@ def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Out
             log.info("duplicate %s message %s: answering as before", m.channel, m.provider_id)
             return replies_to(u.conn, m.channel, m.provider_id)
         if found is None:
-            replies = rt.on_group(rt, u.session, m, msg_id, now) if rt.on_group else _ack(m)
+            hook = rt.on_group
+            replies = hook(rt, u.session, m, msg_id, now, refusal) if hook else _ack(m)
         else:
             replies = _converse(rt, u, m, found, now, events)
         if replies:

@@ -120,8 +120,8 @@ def case_for_ref(s: Session, channel: str, ref: str) -> int | None:
 
 
 class StaffChat:
-    """The hooks bootstrap wires into the Runtime (`on_group`, `on_case_message`); each runs
-    inside the inbound message's transaction and returns the replies to queue."""
+    """The hooks bootstrap wires into the Runtime: `check` before the inbound message's
+    transaction (it may call getChatMember), `on_group` and `on_case_message` inside it."""
 
     def __init__(self, members: Members | None = None) -> None:
         self.members = members or Members()
@@ -148,27 +148,38 @@ class StaffChat:
             self.members.put(chat, user, member)
         return None if member else NOT_MEMBER
 
+    def check(self, rt: Runtime, m: Inbound) -> str | None:
+        """Before the transaction: may the sender of a tap or a reply in this chat act on cases?
+        (None: yes, or nothing to act on; else the refusal `on_group` shows.)"""
+        if not registry.capabilities(m.channel).staff_chat:
+            return None
+        if m.button is None and m.reply_to is None:
+            return None  # group chatter: nothing to act on
+        return self.may_act(rt, m.channel, m.chat_id, m.sender)
+
     def on_group(
-        self, rt: Runtime, s: Session, m: Inbound, msg_id: int, now: datetime
+        self, rt: Runtime, s: Session, m: Inbound, msg_id: int, now: datetime, refusal: str | None
     ) -> list[Outbound]:
-        """A message or a button tap in a group chat (the staff side of a case)."""
+        """A message or a button tap in a group chat (the staff side of a case); `refusal` is
+        what `check` answered before the transaction."""
         if not registry.capabilities(m.channel).staff_chat:
             return []
         if m.button is not None:
-            return self._tap(rt, s, m, now)
+            return self._tap(rt, s, m, now, refusal)
         if m.reply_to is None:
             return []  # group chatter: not for us
         case_id = case_for_ref(s, m.channel, m.reply_to)
         if case_id is None:
             return []
-        return self._staff_reply(rt, s, m, msg_id, case_id, now)
+        return self._staff_reply(rt, s, m, msg_id, case_id, now, refusal)
 
-    def _tap(self, rt: Runtime, s: Session, m: Inbound, now: datetime) -> list[Outbound]:
+    def _tap(
+        self, rt: Runtime, s: Session, m: Inbound, now: datetime, refusal: str | None
+    ) -> list[Outbound]:
         parsed = read_case_data(rt.settings.secret_key, m.button or "")
         if parsed is None:
             return [_say(m, BAD_BUTTON)]
         case_id, code = parsed
-        refusal = self.may_act(rt, m.channel, m.chat_id, m.sender)
         case = lock(s, case_id)
         if case is None:
             return [_say(m, BAD_BUTTON)]
@@ -183,9 +194,15 @@ class StaffChat:
         return refresh(s, rt.settings, case.id, now, tapped=m)
 
     def _staff_reply(
-        self, rt: Runtime, s: Session, m: Inbound, msg_id: int, case_id: int, now: datetime
+        self,
+        rt: Runtime,
+        s: Session,
+        m: Inbound,
+        msg_id: int,
+        case_id: int,
+        now: datetime,
+        refusal: str | None,
     ) -> list[Outbound]:
-        refusal = self.may_act(rt, m.channel, m.chat_id, m.sender)
         if refusal is not None:
             return [_say(m, refusal)]
         case = lock(s, case_id)

@@ -8,17 +8,14 @@ and another connection can take the writer lock (SQLite) / no session sits in a 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, text
 
 from bot.accounts.apikeys import create_key
-from bot.config import normalise_database_url
 from bot.events import RecordingBus
 from bot.runtime import Runtime
 from bot.web.app import create_app
@@ -26,6 +23,7 @@ from tests.channels.rows_telegram import settings as telegram_settings
 from tests.conftest import Clock, make_settings
 from tests.fakes.base import Recorded
 from tests.fakes.bot_api import FakeBotApi
+from tests.helpers import write_blockers
 
 SURVEYS = """
 [[survey]]
@@ -90,39 +88,13 @@ class Shop:
             self.runtime(app).close()
 
 
-def _lock_holders(url: str) -> list[str]:
-    """What keeps another connection from writing now."""
-    if url.startswith("sqlite"):
-        probe = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=0)
-        try:
-            probe.execute("BEGIN IMMEDIATE")
-            probe.rollback()
-        except sqlite3.OperationalError as exc:
-            return [f"sqlite: {exc}"]
-        finally:
-            probe.close()
-        return []
-    engine = create_engine(normalise_database_url(url))
-    try:
-        with engine.connect() as conn:
-            states = conn.scalars(
-                text(
-                    "SELECT state FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
-                )
-            )
-            return [f"postgresql: a session {s}" for s in states]
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture
 def shop(database_url: str, tmp_path: Path, clock: Clock) -> Iterator[tuple[Shop, WatchingBotApi]]:
     holder: list[Shop] = []
 
     def busy() -> list[str]:
         pool = holder[0].checked_out()
-        return [f"{pool} connection(s) checked out"] * bool(pool) + _lock_holders(database_url)
+        return [f"{pool} connection(s) checked out"] * bool(pool) + write_blockers(database_url)
 
     with WatchingBotApi(busy) as fake:
         s = Shop(database_url, fake.url, tmp_path, clock)

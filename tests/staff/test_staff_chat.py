@@ -20,6 +20,7 @@ from bot.storage.models import Alert, Case, Contact, Message, Response
 from bot.survey.purchases import create_invitation, survey_by_key
 from tests.conftest import Clock
 from tests.fakes.base import SPECS
+from tests.helpers import write_blockers
 from tests.staff.world import (
     ESCALATION,
     LUIS,
@@ -157,6 +158,25 @@ def test_a_reply_outside_the_whatsapp_window_is_refused_with_the_reason(world: W
     assert len(world.whatsapp_sent()) == sent_before
     (refusal,) = [f["text"] for m, f in world.sent_to(STAFF) if m == "sendMessage"][1:]
     assert "WhatsApp only allows replies within 24 h" in refusal and "25 h" in refusal
+
+
+def test_membership_is_asked_of_telegram_outside_any_transaction(
+    world: World, database_url: str
+) -> None:
+    detractor(world)
+    world.tick()
+    ref = world.card()
+    pool = world.rt.db.engine.pool
+    world.telegram.busy = lambda: (
+        [f"{pool.checkedout()} checked out"]
+        * bool(  # type: ignore[attr-defined]
+            pool.checkedout()  # type: ignore[attr-defined]
+        )
+        + write_blockers(database_url)
+    )
+    world.tap(STRANGER, ref, "Take it")
+    world.staff_replies(MARTA, ref, "Hola Ana, te llamo hoy")
+    assert world.telegram.busy_seen == [[], []]  # one getChatMember each, nothing held
 
 
 def test_escalations_when_not_taken_and_when_not_resolved(world: World) -> None:

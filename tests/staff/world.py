@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -60,9 +60,14 @@ class StaffBotApi(FakeBotApi):
     def __init__(self) -> None:
         super().__init__()
         self.members: dict[int, set[int]] = {}
+        # Set by a test: asked at each getChatMember what keeps the database from writing.
+        self.busy: Callable[[], list[str]] | None = None
+        self.busy_seen: list[list[str]] = []
 
     def default_body(self, req: Recorded) -> Mapping[str, Any]:
         if self.method(req) == "getChatMember":
+            if self.busy is not None:
+                self.busy_seen.append(self.busy())
             chat, user = int(req.form["chat_id"]), int(req.form["user_id"])
             status = "member" if user in self.members.get(chat, set()) else "left"
             return ok({"status": status, "user": {"id": user, "is_bot": False, "first_name": "X"}})
