@@ -13,12 +13,13 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot import staff
 from bot.config import Settings
+from bot.definitions import load_surveys
 from bot.events import DetractorResponded, Event, MessageBus, OutboxQueued, ResponseCompleted
 from bot.runtime import NotReady, Runtime
 from bot.staff.chat import StaffChat
 from bot.storage.db import Database
 from bot.storage.migrate import behind
-from bot.survey.surveys import load_surveys, sync_surveys
+from bot.survey.surveys import sync_surveys
 from channels import registry
 
 # Advisory lock key for the start-up survey sync (any constant; "npsb" in ASCII).

@@ -10,18 +10,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
+from bot.definitions import SurveyDef
 from bot.events import MessageBus
 from bot.storage.db import Database
 from bot.storage.models import utcnow
 from channels.base import Channel, Inbound, Outbound
-
-if TYPE_CHECKING:
-    from bot.survey.surveys import SurveyDef
 
 log = logging.getLogger(__name__)
 

@@ -201,6 +201,8 @@ class Capabilities:
     staff_chat: bool = False
     # A test channel: customers are made on the sandbox page, never from a phone number.
     sandbox: bool = False
+    # Messages per second a sender may send by default; None: no provider limit.
+    rate: int | None = None
 
 
 @runtime_checkable

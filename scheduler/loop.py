@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from bot.config import parse_rates
 from bot.insights import rollup
 from bot.runtime import Runtime
 from scheduler.alerts import staff_step
 from scheduler.dispatch import Dispatcher, next_due
 from scheduler.outbox import send_outbox
-from scheduler.ratelimit import Limiter, parse_rates
+from scheduler.ratelimit import Limiter
 from scheduler.reminders import remind
 from scheduler.retry import sweep
 from scheduler.send import Sender

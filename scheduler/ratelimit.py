@@ -10,24 +10,6 @@ import time
 
 from limits import RateLimitItemPerSecond, storage, strategies
 
-# Messages per second per channel: Telegram's ~30/s bot limit
-# (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this), Twilio's
-# default sender MPS (https://help.twilio.com/articles/115002943027).
-DEFAULTS = {"telegram": 30, "whatsapp": 20, "sms": 10}
-
-
-def parse_rates(text: str | None) -> dict[str, int]:
-    """ "telegram=30,sms=1" -> {"telegram": 30, "sms": 1}; ValueError naming the bad part."""
-    rates = dict(DEFAULTS)
-    for part in (text or "").replace(";", ",").split(","):
-        if not part.strip():
-            continue
-        name, _, value = part.partition("=")
-        if not name.strip() or not value.strip().isdigit() or int(value) <= 0:
-            raise ValueError(f"{part.strip()!r} is not channel=messages_per_second")
-        rates[name.strip()] = int(value)
-    return rates
-
 
 class Limiter:
     def __init__(self, rates: dict[str, int], redis_url: str | None = None) -> None:

@@ -20,9 +20,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bot.config import VARIABLES, normalise_database_url
+from bot.definitions import load_surveys
 from bot.storage.migrate import upgrade
 from bot.storage.models import Base
-from bot.survey.surveys import load_surveys, sync_surveys
+from bot.survey.surveys import sync_surveys
 
 ROOT = Path(__file__).resolve().parents[2]
 SURVEY_KEY = "dispatch-proof"
