@@ -1,8 +1,8 @@
 """Settings from environment variables (and an optional `.env`), validated once at start-up.
 
 Every variable is documented in the README's configuration table; `VARIABLES` below is the
-source of that table. A bad value stops start-up with a message naming the variable. Over 400
-lines because every setting is declared, documented and validated here, one place for all.
+source of that table. A bad value stops start-up with a message naming the variable.
+Over 400 lines: every setting is declared, documented and validated here, in one place.
 """
 
 from __future__ import annotations

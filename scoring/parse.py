@@ -1,5 +1,7 @@
 """Read the one 0–10 score a customer's reply gives.
 
+Over 400 lines: one reader, whose steps below only make sense together (table-tested).
+
 The rule is *precision over recall*: when a reply does not give exactly one
 plausible score, :func:`parse_score` returns ``None`` and the conversation asks
 again. A wrong score is the worst outcome; asking again is cheap.

@@ -4,6 +4,7 @@ Addresses: `Inbound.sender` / `Outbound.to` are chat ids as strings. Our provide
 messages are "<chat_id>:<message_id>" (a message id is only unique within its chat); an edit's
 receipt is "<chat_id>:<message_id>#edit-<random>", a callback answered alone "callback:<id>";
 the webhook's provider id is the `update_id`.
+Over 400 lines: the Bot API's update shapes and send paths, parsed and called in one place.
 """
 
 from __future__ import annotations
