@@ -56,7 +56,7 @@ class Settings:
     telegram_webhook_secret: str | None = field(default=None, repr=False)
     telegram_api_url: str | None = None
     staff_telegram_chat_id: str | None = None
-    # Staff alerts and cases (bot/staff.py, docs/staff.md).
+    # Staff alerts and cases (bot/staff/, docs/staff.md).
     staff_escalation_chat_id: str | None = None
     staff_telegram_user_ids: str | None = None
     staff_notify_urls: str | None = field(default=None, repr=False)  # URLs carry tokens
@@ -71,7 +71,7 @@ class Settings:
     sms_smart_encoding: bool = True
     send_rate_limits: str | None = None
     nps_benchmark: str | None = None
-    # The dispatcher (scheduler/dispatch.py, scheduler/loop.py).
+    # The dispatcher (scheduler/dispatch/, scheduler/loop.py).
     dispatch_lease_seconds: int = 120
     dispatch_concurrency: int = 8
 

@@ -203,6 +203,8 @@ class Capabilities:
     sandbox: bool = False
     # Messages per second a sender may send by default; None: no provider limit.
     rate: int | None = None
+    # How people call it (staff-facing texts); empty: the registry name.
+    label: str = ""
 
 
 @runtime_checkable

@@ -27,9 +27,9 @@ FACTORIES: dict[str, str] = {
 
 # What each channel can do, known without loading its provider library or its settings.
 CAPABILITIES: dict[str, Capabilities] = {
-    "sandbox": Capabilities(buttons=True, inline_replies=True, sandbox=True),
+    "sandbox": Capabilities(buttons=True, inline_replies=True, sandbox=True, label="Sandbox"),
     # Twilio's default sender MPS: https://help.twilio.com/articles/115002943027
-    "sms": Capabilities(inline_replies=True, phone_address=True, rate=10),
+    "sms": Capabilities(inline_replies=True, phone_address=True, rate=10, label="SMS"),
     # https://developers.facebook.com/docs/whatsapp/pricing#customer-service-windows
     "whatsapp": Capabilities(
         inline_replies=True,
@@ -37,10 +37,13 @@ CAPABILITIES: dict[str, Capabilities] = {
         address_prefix="whatsapp:",
         session_window=timedelta(hours=24),
         rate=20,
+        label="WhatsApp",
     ),
     # https://core.telegram.org/bots/features#deep-linking (bots cannot message first);
     # ~30 messages/s: https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this
-    "telegram": Capabilities(buttons=True, needs_deep_link=True, staff_chat=True, rate=30),
+    "telegram": Capabilities(
+        buttons=True, needs_deep_link=True, staff_chat=True, rate=30, label="Telegram"
+    ),
 }
 
 

@@ -29,6 +29,7 @@ from bot.staff.cards import CODES, cards_of, load_view, read_case_data, refresh
 from bot.staff.cases import Actor, NotAllowed, ago, apply, lock
 from bot.storage.messages import queue_outbound
 from bot.storage.models import Alert, Case, CaseEvent, CaseStatus, Contact, ContactChannel, Message
+from bot.survey.rules import in_session_window
 from channels import registry
 from channels.base import Inbound, Outbound
 from channels.errors import SendError
@@ -49,7 +50,6 @@ OUTSIDE_WINDOW = (
     "({ago}). Call them, or wait for them to write again."
 )
 # How the staff chat names a channel in its texts (the channel's name otherwise).
-NAMES = {"whatsapp": "WhatsApp", "sms": "SMS"}
 OPTED_OUT = "⚠️ Not sent: the customer opted out of {channel}."
 RESOLVED = "⚠️ Not sent: case #{case} is resolved. Tap Reopen first."
 NOT_TEXT = "⚠️ Only text can be relayed to the customer."
@@ -311,7 +311,7 @@ def _problem(
     window = registry.capabilities(channel).session_window
     if window is not None and not in_window(channel, cc.last_inbound_at, now):
         last = f"theirs was {ago(now - cc.last_inbound_at)} ago" if cc.last_inbound_at else "none"
-        named = NAMES.get(channel, channel)
+        named = registry.capabilities(channel).label or channel
         return OUTSIDE_WINDOW.format(channel=named, window=ago(window), ago=last)
     return None
 
@@ -319,6 +319,4 @@ def _problem(
 def in_window(channel: str, last_inbound_at: datetime | None, now: datetime) -> bool:
     """May free-form text go to a customer on `channel` now? Not outside its session window."""
     window = registry.capabilities(channel).session_window
-    if window is None:
-        return True
-    return last_inbound_at is not None and now - last_inbound_at < window
+    return in_session_window(last_inbound_at, window, now)

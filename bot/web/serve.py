@@ -8,6 +8,8 @@ from gunicorn.app.base import BaseApplication
 
 from bot.config import Settings
 from bot.logs import setup_logging, warm_up
+from bot.web.app import create_app
+from scheduler.loop import Loop
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -21,14 +23,10 @@ class _Server(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from bot.web.app import create_app
-
         setup_logging(self.settings)
         warm_up()
         app = create_app(self.settings)
         if self.settings.scheduler_enabled:
-            from scheduler.loop import Loop
-
             Loop(app.extensions["npsbot"]).start()
         return app
 
