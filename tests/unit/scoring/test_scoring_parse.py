@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from scoring_parse_table import rows
 
 from scoring import parse_score
+from tests.unit.scoring.scoring_parse_table import rows
 
 ROWS = rows()
 

@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scoring_comment_eval import evaluate, load
 
 from scoring import DEFAULT_TAXONOMY, CommentAnalysis, Taxonomy, analyze_comment, detect_language
+from tests.unit.scoring.scoring_comment_eval import evaluate, load
 
 DEFAULT_KEYS = (
     "price",

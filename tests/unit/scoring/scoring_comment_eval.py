@@ -1,6 +1,6 @@
 """Accuracy of analyze_comment on the labelled set ``comments_labelled.tsv``.
 
-Run ``.venv/bin/python tests/scoring/scoring_comment_eval.py`` to print the figures
+Run ``.venv/bin/python tests/unit/scoring/scoring_comment_eval.py`` to print the figures
 quoted in docs/scoring.md. Polarity: sentiment > 0.05 is positive, < −0.05 negative.
 """
 
