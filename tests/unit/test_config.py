@@ -151,11 +151,3 @@ def test_the_cli_reports_bad_configuration_without_a_traceback(
     assert result.exit_code == 1
     assert "TWILIO_AUTH_TOKEN: required when TWILIO_ACCOUNT_SID is set" in result.output
     assert "Traceback" not in result.output
-
-
-def test_an_unmigrated_database_is_named_with_what_to_do(tmp_path: Path) -> None:
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/empty.db"}
-    result = CliRunner().invoke(main, ["apikey", "create", "shop"], env=env)
-    assert result.exit_code == 1
-    assert "is behind this version: run `npsbot db upgrade`" in result.output
-    assert "Traceback" not in result.output
