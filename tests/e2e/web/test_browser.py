@@ -1,0 +1,169 @@
+"""The dashboard in a real headless browser (Debian's Chromium driven by Playwright).
+
+Skips when Chromium or Playwright is missing (`make browser-deps` installs Chromium).
+`UPDATE_SCREENSHOTS=1` writes the README's screenshots to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from bot.accounts.users import create_user
+from bot.runtime import Runtime
+from bot.storage.models import StaffRole
+from tests.conftest import Clock
+from tests.integration.insights.seed import Answer, api_key, seed
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+PASSWORD = "correct horse battery"
+
+try:
+    from playwright.sync_api import Page, sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None  # type: ignore[assignment]
+
+pytestmark = [
+    pytest.mark.skipif(sync_playwright is None, reason="playwright is not installed (pip)"),
+    pytest.mark.skipif(
+        not (Path(CHROMIUM).exists() or shutil.which("chromium")),
+        reason=f"no Chromium at {CHROMIUM}: run `make browser-deps` (apt-get install chromium)",
+    ),
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
+
+COMMENTS = {
+    "detractor": [
+        ("El pedido llegó tarde y frío", ["delivery"]),
+        ("Muy caro para lo que es", ["price"]),
+        ("Nadie contestó en soporte", ["support"]),
+        ("Late delivery, again", ["delivery"]),
+    ],
+    "passive": [("Bien, pero la app es lenta", ["app"]), ("Ok, a bit pricey", ["price"])],
+    "promoter": [
+        ("¡Excelente atención de Marta!", ["staff"]),
+        ("Rápido y todo perfecto", ["delivery"]),
+        ("Great quality coffee", ["quality"]),
+        ("Ótimo atendimento", ["staff"]),
+    ],
+}
+
+
+def week_of_answers(clock: Clock) -> list[Answer]:
+    rnd = random.Random(9)
+    answers = []
+    for i in range(260):
+        day = i % 7
+        score = rnd.choice([10, 10, 9, 9, 9, 8, 8, 7, 6, 5, 3, 10, 9, 8, 2, 9])
+        if day >= 5 and rnd.random() < 0.3:
+            score = min(10, score + 2)  # the week improves a bit
+        cat = "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+        comment, themes = rnd.choice(COMMENTS[cat]) if rnd.random() < 0.7 else (None, [])
+        answers.append(
+            Answer(
+                score,
+                clock() - timedelta(days=6 - day, hours=rnd.randint(0, 10)),
+                channel=rnd.choice(["whatsapp", "whatsapp", "sms", "telegram"]),
+                comment=comment,
+                themes=themes,
+                store=rnd.choice(["Centro", "Norte", "Aeropuerto"]),
+                language=rnd.choice(["es", "es", "en", "pt"]),
+                case=rnd.choice(["open", "taken", "resolved"]) if cat == "detractor" else None,
+            )
+        )
+    answers += [
+        Answer(
+            None, clock() - timedelta(days=d % 7), channel=["sms", "whatsapp", "telegram"][d % 3]
+        )
+        for d in range(60)
+    ]
+    return answers
+
+
+@pytest.fixture
+def server(app: Flask, rt: Runtime, clock: Clock) -> Iterator[str]:
+    seed(rt, week_of_answers(clock))
+    with rt.db.session() as s:
+        create_user(s, "owner", PASSWORD, clock(), StaffRole.STAFF)
+    runtime = app.extensions["npsbot"]
+    runtime.settings = replace(runtime.settings, nps_benchmark="Retail=45")
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    thread.join()
+    srv.server_close()
+
+
+def nps_shown(page: Page) -> float:
+    value = page.get_attribute("#nps-value", "data-nps")
+    assert value
+    return float(value)
+
+
+def test_owner_logs_in_filters_by_channel_and_sees_the_api_numbers(
+    server: str, rt: Runtime, app: Flask, tmp_path: Path
+) -> None:
+    headers = api_key(rt)
+    client = app.test_client()
+
+    def api(query: str) -> Any:
+        return client.get(f"/api/v1/nps?{query}", headers=headers).json
+
+    shots = SHOTS if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    assert sync_playwright is not None
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{server}/dashboard?interval=day")
+            assert "/dashboard/login" in page.url
+            page.fill("#username", "owner")
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#nps-value")
+            everything = api("from=2026-08-25")
+            assert nps_shown(page) == everything["nps"]
+            assert page.inner_text("#nps-responses") == str(everything["responses"])
+            page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+
+            page.select_option("#filter-channel", "sms")
+            page.click("#apply")
+            page.wait_for_url("**channel=sms**")
+            sms = api("from=2026-08-25&channel=sms")
+            assert nps_shown(page) == sms["nps"] and sms["responses"] < everything["responses"]
+            assert page.locator("#by-channel tr[data-value]").count() == 1
+
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+            phone.context.add_cookies(page.context.cookies())
+            phone.goto(f"{server}/dashboard?interval=day")
+            phone.wait_for_selector("#nps-value")
+            assert nps_shown(phone) == everything["nps"]
+            # One column on a phone: nothing wider than the screen.
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"the page is {width}px wide on a 390px phone"
+            phone.screenshot(path=str(shots / "dashboard-phone.png"), full_page=False)
+        finally:
+            browser.close()

@@ -1,0 +1,208 @@
+"""The staff dashboard: log-in, CSRF, lock-out, read-only users, and the numbers it shows."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from bot.accounts.users import MAX_FAILURES, create_user
+from bot.runtime import Runtime
+from bot.staff.cases import OUTCOMES
+from bot.storage.models import Case, CaseEvent, StaffRole
+from scoring import nps
+from tests.conftest import Clock
+from tests.integration.insights.seed import Answer, api_key, seed
+
+PASSWORD = "correct horse battery"
+SCORES = [10, 9, 3, 8, 6, 10]
+
+
+@pytest.fixture
+def staff(rt: Runtime, clock: Clock) -> None:
+    with rt.db.session() as s:
+        create_user(s, "ana", PASSWORD, clock())
+        create_user(s, "luis", PASSWORD, clock(), StaffRole.READONLY)
+    seed(
+        rt,
+        [
+            Answer(
+                sc,
+                clock() - timedelta(days=3, hours=i),
+                channel="sms" if i < 3 else "whatsapp",
+                comment=f"comment {i}",
+                themes=["delivery"] if sc < 7 else ["staff"],
+                case="open" if sc < 7 else None,
+            )
+            for i, sc in enumerate(SCORES)
+        ],
+    )
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, "no CSRF token in the page"
+    return m.group(1)
+
+
+def log_in(client: FlaskClient, user: str = "ana", password: str = PASSWORD) -> int:
+    token = csrf_of(client.get("/dashboard/login").get_data(as_text=True))
+    r = client.post(
+        "/dashboard/login", data={"csrf": token, "username": user, "password": password}
+    )
+    return r.status_code
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no storage semantics
+def test_the_dashboard_needs_a_log_in(client: FlaskClient, staff: None) -> None:
+    r = client.get("/dashboard")
+    assert r.status_code == 302 and "/dashboard/login" in r.headers["Location"]
+
+
+def test_staff_log_in_and_see_the_nps_with_its_margin(client: FlaskClient, staff: None) -> None:
+    assert log_in(client) == 302
+    html = client.get("/dashboard").get_data(as_text=True)
+    expected = nps(SCORES)
+    assert f'data-nps="{round(expected.score, 1)}"' in html
+    assert f'data-margin="{round(expected.margin_of_error, 1)}"' in html
+    for section in (
+        "trend",
+        "distribution",
+        "by-channel",
+        "by-survey",
+        "themes",
+        "cases",
+        "comments",
+        "rates",
+    ):
+        assert f'id="{section}"' in html
+    assert "<svg" in html and "cdn" not in html.lower()
+
+
+def test_the_numbers_match_the_api_for_a_channel_filter(
+    client: FlaskClient, rt: Runtime, staff: None
+) -> None:
+    log_in(client)
+    html = client.get("/dashboard?channel=sms&from=2026-01-01").get_data(as_text=True)
+    api = client.get("/api/v1/nps?channel=sms&from=2026-01-01", headers=api_key(rt)).json
+    assert api is not None
+    assert f'data-nps="{api["nps"]}"' in html
+    assert f'data-n="{api["responses"]}"' in html and api["responses"] == 3
+
+
+def test_a_wrong_password_is_refused_and_the_account_locks_after_repeated_failures(
+    client: FlaskClient, staff: None
+) -> None:
+    for _ in range(MAX_FAILURES):
+        assert log_in(client, password="wrong password!") == 401
+    assert log_in(client) == 429  # locked, even with the right password
+    assert log_in(client, user="nobody", password="whatever12") == 401
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no storage semantics
+def test_log_in_is_rate_limited_per_client_address(
+    app: Flask, client: FlaskClient, staff: None
+) -> None:
+    limiter = app.extensions["npsbot_login_limiter"]
+    limiter.limit = 3
+    codes = [log_in(client, user=f"user{i}", password="whatever12") for i in range(4)]
+    assert codes == [401, 401, 401, 429]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no storage semantics
+def test_forms_without_the_csrf_token_are_refused(client: FlaskClient, staff: None) -> None:
+    r = client.post("/dashboard/login", data={"username": "ana", "password": PASSWORD})
+    assert r.status_code == 400
+    log_in(client)
+    r = client.post("/dashboard/cases/1/take", data={"csrf": "forged"})
+    assert r.status_code == 400
+
+
+def test_staff_take_and_resolve_a_case(client: FlaskClient, rt: Runtime, staff: None) -> None:
+    log_in(client)
+    html = client.get("/dashboard").get_data(as_text=True)
+    case_id = int(re.search(r'data-case="(\d+)"', html).group(1))  # type: ignore[union-attr]
+    token = csrf_of(html)
+    assert client.post(f"/dashboard/cases/{case_id}/take", data={"csrf": token}).status_code == 302
+    with rt.db.session() as s:
+        case = s.get(Case, case_id)
+        assert case is not None and (case.status, case.assignee) == ("taken", "ana")
+    r = client.post(
+        f"/dashboard/cases/{case_id}/resolve", data={"csrf": token, "outcome": "refunded"}
+    )
+    assert r.status_code == 302
+    with rt.db.session() as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        assert (case.status, case.assignee, case.outcome) == ("resolved", "ana", "refunded")
+        assert case.taken_at is not None and case.resolved_at is not None
+        events = s.execute(
+            select(CaseEvent.kind, CaseEvent.actor_name, CaseEvent.text)
+            .where(CaseEvent.case_id == case_id)
+            .order_by(CaseEvent.id)
+        ).all()
+        assert [tuple(e) for e in events] == [
+            ("taken", "ana", None),
+            ("resolved", "ana", "refunded"),
+        ]
+
+
+def test_resolving_from_the_dashboard_needs_one_of_the_outcomes(
+    client: FlaskClient, rt: Runtime, staff: None
+) -> None:
+    log_in(client)
+    html = client.get("/dashboard").get_data(as_text=True)
+    for key, label in OUTCOMES.items():
+        assert f'<option value="{key}">{label}</option>' in html
+    case_id = int(re.search(r'data-case="(\d+)"', html).group(1))  # type: ignore[union-attr]
+    for outcome in ({}, {"outcome": "resolved"}):
+        r = client.post(
+            f"/dashboard/cases/{case_id}/resolve", data={"csrf": csrf_of(html), **outcome}
+        )
+        assert r.status_code == 400
+    with rt.db.session() as s:
+        assert s.scalar(select(Case.status).where(Case.id == case_id)) == "open"
+
+
+def test_read_only_users_see_cases_but_cannot_act(
+    client: FlaskClient, rt: Runtime, staff: None
+) -> None:
+    log_in(client, "luis")
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert "data-case=" in html and ">Take</button>" not in html
+    case_id = int(re.search(r'data-case="(\d+)"', html).group(1))  # type: ignore[union-attr]
+    r = client.post(f"/dashboard/cases/{case_id}/take", data={"csrf": csrf_of(html)})
+    assert r.status_code == 403
+    with rt.db.session() as s:
+        assert s.scalar(select(Case.status).where(Case.id == case_id)) == "open"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no storage semantics
+def test_a_bad_filter_shows_which_parameter_is_wrong(client: FlaskClient, staff: None) -> None:
+    log_in(client)
+    r = client.get("/dashboard?from=yesterday")
+    assert r.status_code == 422 and "from" in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no storage semantics
+def test_the_benchmark_line_shows_when_configured(
+    app: Flask, client: FlaskClient, staff: None
+) -> None:
+    runtime = app.extensions["npsbot"]
+    runtime.settings = replace(runtime.settings, nps_benchmark="Retail=45")
+    log_in(client)
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert 'class="bench"' in html and "Retail" in html
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no storage semantics
+def test_log_out_ends_the_session(client: FlaskClient, staff: None) -> None:
+    log_in(client)
+    token = csrf_of(client.get("/dashboard").get_data(as_text=True))
+    assert client.post("/dashboard/logout", data={"csrf": token}).status_code == 302
+    assert client.get("/dashboard").status_code == 302
