@@ -13,7 +13,6 @@ from bot.storage.models import Invitation, Message
 from bot.storage.models import InvitationState as S
 
 MAX_ATTEMPTS = 6
-LEASE = timedelta(minutes=2)  # outbox rows and alerts; invitations use `lease_for`
 
 
 def backoff(attempt: int, retry_after: float | None = None) -> timedelta:
@@ -23,7 +22,7 @@ def backoff(attempt: int, retry_after: float | None = None) -> timedelta:
 
 
 def lease_for(rt: Runtime) -> timedelta:
-    """How long a worker holds an invitation it is sending (`DISPATCH_LEASE_SECONDS`)."""
+    """How long a worker holds invitations or replies it sends (`DISPATCH_LEASE_SECONDS`)."""
     return timedelta(seconds=rt.settings.dispatch_lease_seconds)
 
 
@@ -34,7 +33,8 @@ def guard(rt: Runtime) -> timedelta:
 
 
 def sweep(rt: Runtime, now: datetime) -> None:
-    """Time-based moves: expired leases become `unknown`, unanswered surveys expire."""
+    """Time-based moves: expired leases (invitations, outbox replies) become `unknown`,
+    unanswered surveys expire."""
     with rt.db.session() as s:
         s.execute(
             update(Invitation)
@@ -54,7 +54,8 @@ def sweep(rt: Runtime, now: datetime) -> None:
                 Message.direction == "out",
                 Message.status == "sending",
                 Message.provider_id.is_(None),  # always, while sending: the outbox index's rows
-                Message.next_attempt_at < now - LEASE,
+                Message.lease_until < now,
             )
-            .values(status="unknown")
+            # Never resent by itself: the provider may have it (`npsbot outbox unknown`).
+            .values(status="unknown", lease_until=None, status_at=now)
         )

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from bot.cli import apikey, db, purchases, reports, run, staff, telegram, users
+from bot.cli import apikey, db, outbox, purchases, reports, run, staff, telegram, users
 from bot.runtime import NotReady
 
 
@@ -33,6 +33,7 @@ for command in (
     apikey.apikey,
     purchases.import_cmd,
     purchases.invitations,
+    outbox.outbox,
     telegram.telegram,
     staff.cases,
     staff.digest,

@@ -9,7 +9,7 @@ import click
 
 from bot.cli.common import runtime
 from bot.survey.importer import import_purchases, rows
-from bot.survey.operator import resolve_unknown, unknown_invitations
+from bot.survey.operator import OUTCOMES, resolve_unknown, unknown_invitations
 
 
 @click.command("import")
@@ -50,15 +50,19 @@ def invitations_unknown() -> None:
     click.echo(f"{len(rows)} unknown", err=True)
 
 
-@invitations.command("resolve")
-@click.argument("invitation_id", type=int)
-@click.option(
+# `--as` of every `resolve` command (invitations, outbox replies).
+outcome_option = click.option(
     "--as",
     "outcome",
-    type=click.Choice(["sent", "resend", "failed"]),
+    type=click.Choice(OUTCOMES),
     required=True,
     help="sent: the customer got it; resend: schedule it again; failed: give up.",
 )
+
+
+@invitations.command("resolve")
+@click.argument("invitation_id", type=int)
+@outcome_option
 def invitations_resolve(invitation_id: int, outcome: str) -> None:
     """Decide what happened to an `unknown` invitation."""
     try:

@@ -78,19 +78,20 @@ def build(settings: Settings) -> CountingChannel | None:
     return CountingChannel(path, float(os.environ.get("COUNTING_CHANNEL_LATENCY", "0")))
 
 
-def records(path: str | Path) -> list[tuple[int, int]]:
-    """(invitation id, sending pid) for each survey sent, in the order they were sent."""
+def records(path: str | Path, prefix: str = "inv-") -> list[tuple[int, int]]:
+    """(invitation id, sending pid) for each survey sent, in the order they were sent; with
+    `prefix="reply-"`, (n, pid) for each message sent to the address `reply-<n>`."""
     p = Path(path)
     if not p.exists():
         return []
     out = []
     for line in p.read_text().splitlines():
         ref, _, pid = line.partition(" ")
-        if ref.startswith("inv-") and pid:
-            out.append((int(ref[4:]), int(pid)))
+        if ref.startswith(prefix) and pid:
+            out.append((int(ref[len(prefix) :]), int(pid)))
     return out
 
 
-def sent_counts(path: str | Path) -> Counter[int]:
-    """How many times each invitation id was sent."""
-    return Counter(inv for inv, _pid in records(path))
+def sent_counts(path: str | Path, prefix: str = "inv-") -> Counter[int]:
+    """How many times each invitation id (or `reply-<n>` address) was sent."""
+    return Counter(n for n, _pid in records(path, prefix))

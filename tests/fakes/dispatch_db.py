@@ -1,8 +1,9 @@
-"""Scratch PostgreSQL databases full of due surveys, and worker processes to send them.
+"""Scratch PostgreSQL databases full of due surveys (or queued replies, on either database),
+and worker processes to send them.
 
-Shared by `tests/dispatch/` and `bench/dispatch.py`. Seeding is bulk SQL (one statement per
-table through `generate_series`); everything else — claiming, the rules at send time, sending,
-recording — is npsbot's own code, run by `tests/fakes/run_worker.py` in real processes.
+Shared by `tests/dispatch/` and `bench/dispatch.py`. Seeding surveys is bulk SQL (one statement
+per table through `generate_series`); everything else — claiming, the rules at send time,
+sending, recording — is npsbot's own code, run by `tests/fakes/run_worker.py` in real processes.
 """
 
 from __future__ import annotations
@@ -12,18 +13,21 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, insert, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bot.config import VARIABLES, normalise_database_url
 from bot.definitions import load_surveys
+from bot.storage.messages import outbound_row
 from bot.storage.migrate import upgrade
-from bot.storage.models import Base
+from bot.storage.models import Base, Message
 from bot.survey.surveys import sync_surveys
+from channels.base import Outbound
 
 ROOT = Path(__file__).resolve().parents[2]
 SURVEY_KEY = "dispatch-proof"
@@ -110,6 +114,28 @@ def seed(url: str, surveys_file: Path, n: int, *, due_in: float = -60.0, spread:
     engine.dispose()
     assert isinstance(survey_id, int)
     return survey_id
+
+
+def seed_replies(url: str, n: int) -> None:
+    """`n` replies queued on the counting channel, to `reply-1` … `reply-n`, due tomorrow
+    (`replies_due` makes them due once the workers are up)."""
+    later = datetime.now(UTC) + timedelta(days=1)
+    rows = [
+        outbound_row(Outbound("counting", f"reply-{i}", "¡Gracias!"), contact_id=None, now=later)
+        for i in range(1, n + 1)
+    ]
+    engine = create_engine(normalise_database_url(url))
+    with engine.begin() as conn:
+        conn.execute(insert(Message), rows)
+    engine.dispose()
+
+
+def replies_due(url: str) -> None:
+    engine = create_engine(normalise_database_url(url))
+    with engine.begin() as conn:
+        past = datetime.now(UTC) - timedelta(minutes=1)
+        conn.execute(update(Message).where(Message.status == "queued").values(next_attempt_at=past))
+    engine.dispose()
 
 
 def worker_env(

@@ -1,12 +1,13 @@
 """The migrations produce exactly the models' schema, on SQLite and on PostgreSQL, and go down
-and up again; the messages' foreign keys (0008) hold, keep every message and its staff links."""
+and up again; the messages' foreign keys (0008) hold, keep every message and its staff links;
+outbox replies get a lease (0009)."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, insert, inspect, select, text
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -30,6 +33,7 @@ from bot.storage.models import (
     Response,
     Survey,
 )
+from bot.storage.models.base import Json, UTCDateTime
 
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 PG_URL = os.environ.get("TEST_DATABASE_URL")
@@ -200,3 +204,42 @@ def test_rebuilding_messages_keeps_the_staff_threads_and_partial_indexes(
     assert linked == ids["message"]
     assert partial_indexes(engine) == before
     assert set(before) == {"ix_messages_direction_status", "ix_messages_in_reply_to_id"}
+
+
+def test_outbox_replies_get_a_lease_and_one_caught_sending_keeps_the_one_it_had(
+    empty_url: str, engine: Engine
+) -> None:
+    upgrade(empty_url, "0008")
+    # The table as 0008 left it: a reply as the models of then wrote it.
+    reply = {
+        "channel": "sms",
+        "direction": "out",
+        "address": "+34600000001",
+        "kind": "reply",
+        "text": "¡Gracias!",
+        "attempts": 1,
+    }
+    messages = sa_table(
+        "messages",
+        *(sa_column(c) for c in (*reply, "status")),
+        sa_column("payload", Json),
+        *(sa_column(c, UTCDateTime()) for c in ("next_attempt_at", "created_at")),
+    )
+    reply |= {"payload": {}, "created_at": NOW}
+    with engine.begin() as conn:
+        conn.execute(
+            insert(messages),
+            [
+                {**reply, "status": "sending", "next_attempt_at": NOW},
+                {**reply, "status": "queued", "next_attempt_at": NOW},
+            ],
+        )
+    upgrade(empty_url)
+    with engine.connect() as conn:
+        leases = conn.execute(select(Message.status, Message.lease_until).order_by(Message.id))
+        assert [tuple(r) for r in leases] == [
+            ("sending", NOW + timedelta(minutes=2)),
+            ("queued", None),
+        ]
+    downgrade(empty_url, "0008")
+    assert "lease_until" not in {c["name"] for c in inspect(engine).get_columns("messages")}

@@ -65,5 +65,7 @@ class Message(Base):
     error_code: Mapped[str | None] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
     next_attempt_at: Mapped[datetime | None]
+    # A claimed reply's lease (0009): past it, a `sending` row is swept to `unknown`.
+    lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     status_at: Mapped[datetime | None]
