@@ -39,6 +39,7 @@ class Settings:
     database_pool_size: int = 10
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
     public_base_url: str | None = None
+    trusted_proxies: int = 0
     default_language: str = "es"
     default_country: str = "MX"
     business_name: str = "npsbot"
@@ -99,6 +100,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "PUBLIC_BASE_URL": (
         "public_base_url",
         "Public https URL of this app, used to verify webhook signatures behind a proxy.",
+    ),
+    "TRUSTED_PROXIES": (
+        "trusted_proxies",
+        "How many reverse proxies in front of npsbot set `X-Forwarded-For`/`-Proto` (their client "
+        "address and https then count: log-in throttle, `Secure` cookie). Default `0`: ignored.",
     ),
     "DEFAULT_LANGUAGE": (
         "default_language",

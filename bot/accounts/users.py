@@ -1,7 +1,13 @@
-"""Staff accounts for the dashboard: scrypt password hashes, roles, lock-out after failed log-ins.
+"""Staff accounts for the dashboard: scrypt password hashes, roles, session versions, and the
+log-in throttle.
 
 Passwords are hashed with the standard library's scrypt (memory-hard, salted); the stored form
 is `scrypt$<n>$<r>$<p>$<salt hex>$<hash hex>` so the parameters can be raised later.
+
+Failed log-ins are throttled per (name, client), never per account: a stranger who guesses
+wrong five times slows down only himself, and the right password from another client still
+works. A name that does not exist is throttled exactly like one that does (same answers, and a
+dummy hash checked in the same time), so the answers never tell which names exist.
 """
 
 from __future__ import annotations
@@ -10,6 +16,10 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -19,8 +29,12 @@ from bot.storage.models import StaffRole, StaffUser
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD = 10
-MAX_FAILURES = 5  # failed log-ins in a row before the account is locked
-LOCK_FOR = timedelta(minutes=15)
+MAX_FAILURES = 5  # failed log-ins in a row, per (name, client), before each try must wait
+FIRST_WAIT = timedelta(seconds=30)  # after MAX_FAILURES; doubled by each further failure
+LOCK_FOR = timedelta(minutes=15)  # the longest wait; a pair quiet this long after it is forgotten
+IP_WINDOW_SECONDS = 300
+IP_MAX_ATTEMPTS = 20  # log-in attempts per client address per window, whatever the names
+MAX_PAIRS = 10_000  # pairs remembered at most (memory stays bounded under a spray)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@+-]{2,64}$")
 
 
@@ -29,9 +43,77 @@ class UserError(ValueError):
 
 
 class Locked(UserError):
-    def __init__(self, until: datetime) -> None:
-        super().__init__(f"too many failed log-ins: try again after {until:%H:%M} UTC")
+    def __init__(self, until: datetime, now: datetime) -> None:
+        wait = max(1, int((until - now).total_seconds() + 0.999))
+        super().__init__(f"too many failed log-ins from here: try again in {wait} seconds")
         self.until = until
+
+
+@dataclass
+class _Failures:
+    count: int
+    last: datetime
+    wait_until: datetime | None = None
+
+    def stale(self, now: datetime) -> bool:
+        """Quiet for LOCK_FOR since the last failure or the end of its wait: forgotten."""
+        return now - max(self.last, self.wait_until or self.last) >= LOCK_FOR
+
+
+class LoginLimiter:
+    """At most IP_MAX_ATTEMPTS log-in attempts per client address per window (in process)."""
+
+    def __init__(self, limit: int = IP_MAX_ATTEMPTS, window: float = IP_WINDOW_SECONDS) -> None:
+        self.limit, self.window = limit, window
+        self.hits: dict[str, deque[float]] = {}
+        self.lock = threading.Lock()
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            q = self.hits.setdefault(key, deque())
+            while q and q[0] <= now - self.window:
+                q.popleft()
+            if len(q) >= self.limit:
+                return False
+            q.append(now)
+            return True
+
+
+class LoginThrottle:
+    """Failed log-ins per (name, client) with growing waits (in process: `npsbot serve` is one)."""
+
+    def __init__(self) -> None:
+        self.pairs: dict[tuple[str, str], _Failures] = {}
+        self.lock = threading.Lock()
+
+    def check(self, username: str, client: str, now: datetime) -> None:
+        """Raises `Locked` while this pair must wait, whether or not the name exists."""
+        with self.lock:
+            f = self.pairs.get((username.strip(), client))
+        if f is not None and f.wait_until is not None and f.wait_until > now:
+            raise Locked(f.wait_until, now)
+
+    def failed(self, username: str, client: str, now: datetime) -> None:
+        key = (username.strip(), client)
+        with self.lock:
+            f = self.pairs.get(key)
+            if f is None or f.stale(now):
+                f = self.pairs[key] = _Failures(0, now)
+            f.count, f.last = f.count + 1, now
+            if f.count >= MAX_FAILURES:
+                f.wait_until = now + min(LOCK_FOR, FIRST_WAIT * 2 ** (f.count - MAX_FAILURES))
+            if len(self.pairs) > MAX_PAIRS:
+                self._forget(now)
+
+    def succeeded(self, username: str, client: str) -> None:
+        with self.lock:
+            self.pairs.pop((username.strip(), client), None)
+
+    def _forget(self, now: datetime) -> None:
+        quiet = [k for k, f in self.pairs.items() if f.stale(now)]
+        for key in quiet or sorted(self.pairs, key=lambda k: self.pairs[k].last)[: MAX_PAIRS // 10]:
+            del self.pairs[key]
 
 
 def hash_password(password: str) -> str:
@@ -104,29 +186,32 @@ def set_password(s: Session, username: str, password: str) -> None:
         raise UserError(f"no user named {username!r}")
     _check_password(password)
     user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
+    end_sessions(user)
+
+
+def end_sessions(user: StaffUser) -> None:
+    """Every session made so far stops working (log-out, a new password)."""
+    user.session_version = (user.session_version or 0) + 1
 
 
 def authenticate(s: Session, username: str, password: str, now: datetime) -> StaffUser | None:
-    """The user when the password is right; None otherwise. Raises `Locked` when locked out."""
+    """The user when the password is right; None otherwise, in the same time for a missing name.
+    Reads only."""
     found = _named(s, username.strip())
     user = active_user(s, found.id) if found is not None else None
     if user is None:
         verify_password(password, _DUMMY_HASH)
         return None
-    if user.locked_until is not None and user.locked_until > now:
-        raise Locked(user.locked_until)
-    if not verify_password(password, user.password_hash):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILURES:
-            user.locked_until = now + LOCK_FOR
-            user.failed_logins = 0
-        return None
-    user.failed_logins = 0
-    user.locked_until = None
+    return user if verify_password(password, user.password_hash) else None
+
+
+def record_login(s: Session, user_id: int, now: datetime) -> int:
+    """Note the log-in (in a writing transaction); the session version the cookie carries."""
+    user = s.get(StaffUser, user_id)
+    if user is None:
+        raise UserError(f"no user {user_id}")
     user.last_login_at = now
-    return user
+    return user.session_version
 
 
 def list_users(s: Session) -> list[StaffUser]:

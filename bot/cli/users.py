@@ -36,7 +36,7 @@ def user_create(username: str, readonly: bool, password: str) -> None:
 @click.argument("username")
 @click.password_option()
 def user_password(username: str, password: str) -> None:
-    """Set a new password for USERNAME (also lifts a lock-out)."""
+    """Set a new password for USERNAME (also ends their dashboard sessions)."""
     rt = runtime()
     try:
         with rt.db.session() as s:
@@ -45,7 +45,7 @@ def user_password(username: str, password: str) -> None:
         raise click.ClickException(str(exc)) from exc
     finally:
         rt.close()
-    click.echo(f"password changed for {username}")
+    click.echo(f"password changed for {username}: their dashboard sessions have ended")
 
 
 @user.command("list")

@@ -34,6 +34,9 @@ COLUMNS = (
     "case_assignee",
 )
 BATCH = 500
+# OWASP's CSV-injection rule: a spreadsheet runs a cell starting with one of these as a formula
+# (https://owasp.org/www-community/attacks/CSV_Injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _fmt(x: float | None, spec: str = "+.1f") -> str:
@@ -123,6 +126,17 @@ def render_report(s: Session, f: filters.Filters, interval: str = "week") -> str
     return "\n".join(lines)
 
 
+def neutralise(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, prefixed with `'` so it stays text.
+
+    The one rule for every export (CSV, XLSX): a customer writes the comments. Numbers, dates
+    and None pass unchanged.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def iter_rows(s: Session, f: filters.Filters) -> Iterator[dict[str, Any]]:
     """Every response matching `f`, newest first, fetched in pages."""
     cursor: str | None = None
@@ -156,7 +170,7 @@ def export_responses(s: Session, f: filters.Filters, path: str | Path) -> int:
             w = csv.DictWriter(fh, fieldnames=COLUMNS)
             w.writeheader()
             for row in iter_rows(s, f):
-                w.writerow(row)
+                w.writerow({c: neutralise(v) for c, v in row.items()})
                 n += 1
         return n
     if suffix == ".xlsx":
@@ -169,7 +183,7 @@ def export_responses(s: Session, f: filters.Filters, path: str | Path) -> int:
         ws.append(list(COLUMNS))
         n = 0
         for row in iter_rows(s, f):
-            values = [row[c] for c in COLUMNS]
+            values = [neutralise(row[c]) for c in COLUMNS]
             values[1] = datetime.fromisoformat(values[1].replace("Z", "+00:00")).replace(
                 tzinfo=None
             )

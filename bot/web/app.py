@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, jsonify
+from flask import Flask, has_request_context, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -35,6 +35,10 @@ class _CookieSessions(SecureCookieSessionInterface):
             app.extensions["npsbot_signer"] = cached
         signer: URLSafeTimedSerializer | None = cached[1]
         return signer
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        # Also over https seen through a trusted proxy (dashboard.py: TRUSTED_PROXIES).
+        return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
 
 
 def create_app(

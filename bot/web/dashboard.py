@@ -1,18 +1,18 @@
 """`/dashboard`: the staff page — NPS now, trend, distribution, breakdowns, themes, comments, cases.
 
-Staff log in (`npsbot user create`); sessions are Flask's signed cookies. Every form carries a
-CSRF token bound to the session. Log-in is rate-limited per client address (in process) and per
-account (in the database, so it holds across processes). Read-only users see everything but
-cannot take or resolve cases. Charts are inline SVG drawn here: no JavaScript, no CDN.
+Staff log in (`npsbot user create`); sessions are Flask's signed cookies (HttpOnly, SameSite=Lax,
+Secure over https) carrying the user's session version: log-out and a new password bump it, so
+every older cookie stops working. Every form carries a CSRF token bound to the session. Log-in
+is rate-limited per client address and throttled per (name, client) (`users.LoginThrottle`), both
+in process. Behind `TRUSTED_PROXIES` proxies, werkzeug's ProxyFix takes the client address and
+scheme from their `X-Forwarded-For`/`-Proto`. Read-only users see everything but cannot take or
+resolve cases. Charts are inline SVG drawn here: no JavaScript, no CDN.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import wraps
@@ -32,6 +32,7 @@ from flask import (
 )
 from flask.sansio.blueprints import BlueprintSetupState
 from markupsafe import Markup, escape
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot.accounts import users
 from bot.insights import filters, lists, reports
@@ -50,37 +51,26 @@ bp = Blueprint(
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_DAYS = 90
-IP_WINDOW_SECONDS = 300
-IP_MAX_ATTEMPTS = 20
 COLORS = {"detractor": "#d64545", "passive": "#e0a800", "promoter": "#2f9e44"}
 
 
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     app = state.app
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.extensions["npsbot_login_limiter"] = LoginLimiter()
-
-
-class LoginLimiter:
-    """At most IP_MAX_ATTEMPTS log-in attempts per client address per window (in process)."""
-
-    def __init__(self, limit: int = IP_MAX_ATTEMPTS, window: float = IP_WINDOW_SECONDS) -> None:
-        self.limit, self.window = limit, window
-        self.hits: dict[str, deque[float]] = {}
-        self.lock = threading.Lock()
-
-    def allow(self, key: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        with self.lock:
-            q = self.hits.setdefault(key, deque())
-            while q and q[0] <= now - self.window:
-                q.popleft()
-            if len(q) >= self.limit:
-                return False
-            q.append(now)
-            return True
+    assert isinstance(app, Flask)  # the sansio type has no wsgi_app
+    settings = app.extensions["npsbot"].settings
+    # Set, not setdefault: Flask defines these keys (SameSite as None).
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    # Over plain http too when the public URL is https (a proxy ends TLS): app.py adds requests
+    # seen as https through a trusted proxy.
+    public = settings.public_base_url or ""
+    app.config["SESSION_COOKIE_SECURE"] = public.lower().startswith("https://")
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+    app.extensions["npsbot_login_limiter"] = users.LoginLimiter()
+    app.extensions["npsbot_login_throttle"] = users.LoginThrottle()
 
 
 def csrf_token() -> str:
@@ -104,9 +94,9 @@ def login_required(view: F) -> F:
         if not isinstance(session.get("uid"), int):
             return redirect(url_for("dashboard.login", next=request.full_path))
         with runtime().db.session() as s:
-            user = s.get(StaffUser, session["uid"])
-            if user is None or user.disabled_at is not None:
-                session.clear()
+            user = users.active_user(s, session["uid"])
+            if user is None or session.get("ver") != user.session_version:
+                session.clear()  # disabled, logged out or a new password since
                 return redirect(url_for("dashboard.login"))
         return view(*args, **kwargs)
 
@@ -123,22 +113,32 @@ def login_post() -> Any:
     _check_csrf()
     username = request.form.get("username", "")
     password = request.form.get("password", "")
-    limiter: LoginLimiter = runtime_app().extensions["npsbot_login_limiter"]
-    if not limiter.allow(request.remote_addr or "?"):
+    client = request.remote_addr or "?"
+    extensions = runtime_app().extensions
+    limiter: users.LoginLimiter = extensions["npsbot_login_limiter"]
+    throttle: users.LoginThrottle = extensions["npsbot_login_throttle"]
+    if not limiter.allow(client):
         return _login_error("too many log-in attempts from here: wait a few minutes", 429)
     rt = runtime()
+    now = rt.clock()
     try:
-        with rt.db.session() as s:
-            user = users.authenticate(s, username, password, rt.clock())
-            uid = user.id if user else None
-            role = user.role if user else None
+        throttle.check(username, client, now)  # the same for a name that does not exist
     except users.Locked as exc:
         return _login_error(str(exc), 429, username)
+    with rt.db.session() as s:  # reads only: the scrypt check holds no writer lock
+        user = users.authenticate(s, username, password, now)
+        uid = user.id if user else None
+        role = user.role if user else None
     if uid is None:
+        throttle.failed(username, client, now)
         return _login_error("wrong username or password", 401, username)
+    throttle.succeeded(username, client)
+    with rt.db.session_for_update() as s:
+        version = users.record_login(s, uid, now)
     nxt = request.args.get("next", "")
     session.clear()
     session["uid"], session["role"], session["user"] = uid, role, username.strip()
+    session["ver"] = version
     csrf_token()
     # Only local paths: never redirect off-site.
     ok = nxt.startswith("/dashboard") and not nxt.startswith("//")
@@ -160,6 +160,12 @@ def _login_error(message: str, status: int, username: str = "") -> Any:
 @bp.post("/logout")
 def logout() -> Any:
     _check_csrf()
+    uid, version = session.get("uid"), session.get("ver")
+    if isinstance(uid, int):
+        with runtime().db.session_for_update() as s:
+            user = s.get(StaffUser, uid)
+            if user is not None and user.session_version == version:
+                users.end_sessions(user)  # this cookie, and any copy of it, ends here
     session.clear()
     return redirect(url_for("dashboard.login"))
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from bot.config import Settings
-from bot.logs import setup_logging, warm_up
+from bot.logs import redaction, setup_logging, warm_up
 from bot.web.app import create_app
 from scheduler.loop import Loop
 
@@ -31,6 +32,21 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return app
 
 
+def redacted_logger(settings: Settings) -> type[Logger]:
+    """gunicorn's logger with the one redaction (bot/logs.py) on its access and error lines: a
+    key in a query string or a Basic-auth user never reaches the access log."""
+    redact = redaction(settings)
+
+    class RedactedLogger(Logger):  # type: ignore[misc]
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)  # (re)makes the handlers: the filter goes on each new one
+            for log in (self.error_log, self.access_log):
+                for handler in log.handlers:
+                    handler.addFilter(redact)
+
+    return RedactedLogger
+
+
 def serve(settings: Settings, *, host: str, port: int, threads: int = 8) -> None:
     print(f"npsbot serving on http://{host}:{port}  (sandbox: http://{host}:{port}/sandbox)")
     _Server(
@@ -41,6 +57,7 @@ def serve(settings: Settings, *, host: str, port: int, threads: int = 8) -> None
             "threads": threads,
             "worker_class": "gthread",
             "accesslog": "-",
+            "logger_class": redacted_logger(settings),
             "timeout": 60,
         },
     ).run()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import SmallInteger, String
+from sqlalchemy import Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.models.base import Base, Id, utcnow
@@ -39,9 +39,12 @@ class StaffUser(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(10), default=StaffRole.STAFF)
-    # Failed log-ins in a row; at the limit the account is locked until `locked_until`.
+    # Unused since failed log-ins are throttled per (name, client), never per account
+    # (bot/accounts/users.py: LoginThrottle); kept so a downgrade needs no data.
     failed_logins: Mapped[int] = mapped_column(SmallInteger, default=0)
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
+    # Bumped by log-out and a new password: a session made before it is refused.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -106,6 +106,41 @@ def test_export_xlsx_with_filters(cli: CliRunner, tmp_path: Path) -> None:
     assert isinstance(rows[1][1], datetime)
 
 
+HOSTILE = [
+    '=HYPERLINK("http://evil","click")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(A1:A9)",
+    "\tpadded",
+    "\r=1+1",
+]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the files, not the storage
+def test_exports_keep_a_customers_formula_as_text(
+    cli: CliRunner, rt: Runtime, tmp_path: Path
+) -> None:
+    seed(
+        rt, [Answer(9, T0 + timedelta(days=20, hours=i), comment=c) for i, c in enumerate(HOSTILE)]
+    )
+    xlsx, csv_path = tmp_path / "out.xlsx", tmp_path / "out.csv"
+    for out in (xlsx, csv_path):
+        result = cli.invoke(main, ["export", str(out), "--from", "2026-11-22"])
+        assert result.exit_code == 0, result.output
+    # openpyxl reads a formula cell as data_type "f": every comment must be a plain string.
+    wb = load_workbook(xlsx)
+    sheet = wb["responses"]
+    col = 1 + [c.value for c in sheet[1]].index("comment")
+    cells = [sheet.cell(row=r, column=col) for r in range(2, sheet.max_row + 1)]
+    wb.close()
+    # XML reads a CR back as LF.
+    assert sorted(c.value for c in cells) == sorted("'" + h.replace("\r", "\n") for h in HOSTILE)
+    assert {c.data_type for c in cells} == {"s"}
+    with csv_path.open(encoding="utf-8", newline="") as fh:
+        comments = sorted(r["comment"] for r in csv.DictReader(fh))
+    assert comments == sorted("'" + h for h in HOSTILE)
+
+
 def test_user_create_stores_a_hash_and_refuses_a_short_password(
     cli: CliRunner, rt: Runtime
 ) -> None:

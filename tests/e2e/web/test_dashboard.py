@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -10,13 +11,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
-from bot.accounts.users import MAX_FAILURES, create_user
+from bot.accounts.users import MAX_FAILURES, create_user, set_password
 from bot.runtime import Runtime
 from bot.staff.cases import OUTCOMES
 from bot.storage.models import Case, CaseEvent, StaffRole
+from bot.web.app import create_app
 from scoring import nps
-from tests.conftest import Clock
+from tests.conftest import Clock, make_settings
 from tests.integration.insights.seed import Answer, api_key, seed
 
 PASSWORD = "correct horse battery"
@@ -206,3 +209,159 @@ def test_log_out_ends_the_session(client: FlaskClient, staff: None) -> None:
     token = csrf_of(client.get("/dashboard").get_data(as_text=True))
     assert client.post("/dashboard/logout", data={"csrf": token}).status_code == 302
     assert client.get("/dashboard").status_code == 302
+
+
+# --- the session cookie -------------------------------------------------------------------------
+def set_cookie_of(r: TestResponse) -> str:
+    cookies = [h for h in r.headers.getlist("Set-Cookie") if h.startswith("session=")]
+    assert len(cookies) == 1, r.headers
+    return cookies[0]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no storage semantics
+def test_the_session_cookie_is_httponly_and_same_site_lax_and_not_secure_over_plain_http(
+    client: FlaskClient,
+) -> None:
+    cookie = set_cookie_of(client.get("/dashboard/login"))
+    assert "; HttpOnly" in cookie and "; SameSite=Lax" in cookie
+    assert "; Secure" not in cookie
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no storage semantics
+@pytest.mark.parametrize(
+    ("settings", "headers", "secure"),
+    [
+        pytest.param({"PUBLIC_BASE_URL": "https://nps.example.com"}, {}, True, id="public-https"),
+        pytest.param({"PUBLIC_BASE_URL": "http://10.0.0.5:8000"}, {}, False, id="public-http"),
+        pytest.param(
+            {"TRUSTED_PROXIES": "1"}, {"X-Forwarded-Proto": "https"}, True, id="trusted-proxy"
+        ),
+        pytest.param({}, {"X-Forwarded-Proto": "https"}, False, id="untrusted-header-ignored"),
+    ],
+)
+def test_the_session_cookie_is_secure_behind_https(
+    database_url: str, settings: dict[str, str], headers: dict[str, str], secure: bool
+) -> None:
+    app = create_app(make_settings(database_url, **settings))
+    try:
+        cookie = set_cookie_of(app.test_client().get("/dashboard/login", headers=headers))
+    finally:
+        app.extensions["npsbot"].close()
+    assert ("; Secure" in cookie) is secure
+    assert "; SameSite=Lax" in cookie
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # a trusted proxy's client
+def test_behind_a_trusted_proxy_the_throttle_sees_the_forwarded_client(database_url: str) -> None:
+    app = create_app(make_settings(database_url, TRUSTED_PROXIES="1"))
+    try:
+        with app.extensions["npsbot"].db.session() as s:
+            create_user(s, "ana", PASSWORD, Clock()())
+        c = app.test_client()
+        for _ in range(MAX_FAILURES):
+            attempt(c, password="wrong password!", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert attempt(c, headers={"X-Forwarded-For": "203.0.113.9"}) == 429
+        assert attempt(c, headers={"X-Forwarded-For": "198.51.100.4"}) == 302
+    finally:
+        app.extensions["npsbot"].close()
+
+
+def test_a_copy_of_the_cookie_stops_working_at_log_out(
+    app: Flask, client: FlaskClient, staff: None
+) -> None:
+    log_in(client)
+    copied = client.get_cookie("session")
+    assert copied is not None
+    other_device = app.test_client()
+    assert log_in(other_device) == 302
+    token = csrf_of(client.get("/dashboard").get_data(as_text=True))
+    assert client.post("/dashboard/logout", data={"csrf": token}).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", copied.value)
+    for c in (replay, other_device):
+        r = c.get("/dashboard")
+        assert r.status_code == 302 and "/dashboard/login" in r.headers["Location"]
+    assert log_in(client) == 302 and client.get("/dashboard").status_code == 200
+
+
+def test_a_new_password_ends_every_session(
+    app: Flask, client: FlaskClient, rt: Runtime, staff: None
+) -> None:
+    log_in(client)
+    assert client.get("/dashboard").status_code == 200
+    with rt.db.session_for_update() as s:
+        set_password(s, "ana", "a brand new password")
+    assert client.get("/dashboard").status_code == 302
+    assert log_in(client, password=PASSWORD) == 401
+    assert log_in(client, password="a brand new password") == 302
+    assert client.get("/dashboard").status_code == 200
+
+
+# --- the log-in throttle ------------------------------------------------------------------------
+def attempt(
+    client: FlaskClient,
+    user: str = "ana",
+    password: str = PASSWORD,
+    addr: str = "127.0.0.1",
+    headers: dict[str, str] | None = None,
+) -> int:
+    env = {"REMOTE_ADDR": addr}
+    page = client.get("/dashboard/login", environ_base=env, headers=headers)
+    form = {"csrf": csrf_of(page.get_data(as_text=True)), "username": user, "password": password}
+    r = client.post("/dashboard/login", data=form, environ_base=env, headers=headers)
+    return r.status_code
+
+
+def test_wrong_passwords_from_a_stranger_never_lock_the_account_for_staff(
+    app: Flask, staff: None
+) -> None:
+    stranger, ana = app.test_client(), app.test_client()
+    for _ in range(MAX_FAILURES * 3):
+        attempt(stranger, password="wrong password!", addr="203.0.113.9")
+    assert attempt(stranger, addr="203.0.113.9") == 429  # the stranger waits, even if right
+    assert attempt(ana, addr="198.51.100.4") == 302  # Ana, from her own address, logs in
+    assert ana.get("/dashboard").status_code == 200
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no storage semantics
+def test_an_unknown_name_gets_the_same_answers_in_the_same_time(
+    app: Flask, clock: Clock, staff: None
+) -> None:
+    app.extensions["npsbot_login_limiter"].limit = 1000
+    c = app.test_client()
+
+    def story(user: str) -> list[int]:
+        codes = [attempt(c, user, "wrong password!") for _ in range(MAX_FAILURES + 1)]
+        clock.advance(seconds=30)
+        return [*codes, attempt(c, user, "wrong password!"), attempt(c, user, "wrong password!")]
+
+    assert story("ana") == story("nobody") == [401] * 5 + [429, 401, 429]
+
+    def took(user: str) -> float:
+        started = time.perf_counter()
+        attempt(c, user, "another wrong one", addr="192.0.2.1")
+        return time.perf_counter() - started
+
+    known = sorted(took("luis") for _ in range(3))[1]
+    unknown = sorted(took("nobody-else") for _ in range(3))[1]
+    assert known / 3 < unknown < known * 3, (known, unknown)  # both check one scrypt hash
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no storage semantics
+@pytest.mark.parametrize("hour", [0, 9, 23])
+def test_each_further_failure_doubles_the_wait_up_to_fifteen_minutes(
+    app: Flask, clock: Clock, staff: None, hour: int
+) -> None:
+    app.extensions["npsbot_login_limiter"].limit = 1000
+    clock.advance(hours=(hour - clock().hour) % 24, minutes=59 - clock().minute)  # near the hour
+    c = app.test_client()
+    for _ in range(MAX_FAILURES):
+        assert attempt(c, password="wrong password!") == 401
+    for wait in (30, 60, 120, 240, 480, 900, 900):
+        clock.advance(seconds=wait - 1)
+        assert attempt(c) == 429, wait  # not even the right password, from here, before
+        clock.advance(seconds=1)
+        assert attempt(c, password="wrong password!") == 401, wait
+    clock.advance(seconds=900)
+    assert attempt(c) == 302  # the right password clears the count
+    assert attempt(app.test_client(), password="wrong password!") == 401

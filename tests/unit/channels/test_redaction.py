@@ -106,3 +106,38 @@ def test_apprise_urls_are_masked_whole_and_one_by_one() -> None:
     assert "abcdefghijklmnopqrstuvwx" not in out.getvalue()
     assert "hunter2" not in out.getvalue()
     assert out.getvalue().count(MASK) == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        pytest.param(
+            '"GET /api/v1/nps?api_key=nps_Zk3vQ0aR9xW2mB7cT5yL1pN8 HTTP/1.1" 200',
+            '"GET /api/v1/nps?api_key=nps_*** HTTP/1.1" 200',
+            id="api-key-in-a-query",
+        ),
+        pytest.param(
+            '127.0.0.1 - nps_a-b_c0123456789 [02/Dec/2026:05:00:00 +0000] "GET /api/v1/nps"',
+            '127.0.0.1 - nps_*** [02/Dec/2026:05:00:00 +0000] "GET /api/v1/nps"',
+            id="api-key-as-basic-auth-user",
+        ),
+        pytest.param(
+            "The 'To' number +5215512345678 is not a valid phone number.",
+            "The 'To' number +*********5678 is not a valid phone number.",
+            id="e164-in-a-provider-error",
+        ),
+        pytest.param("to whatsapp:+14155238886", "to whatsapp:+*******8886", id="whatsapp"),
+        pytest.param("?to=%2B5215512345678&x=1", "?to=%2B*********5678&x=1", id="url-encoded"),
+        pytest.param("call +52 55 1234-5678", "call +** ** ****-5678", id="spaced"),
+        pytest.param(
+            "update 912345678 at 1764651600, 3 keys nps_ shown, +1 point",
+            "update 912345678 at 1764651600, 3 keys nps_ shown, +1 point",
+            id="ids-times-and-prose-stay",
+        ),
+    ],
+)
+def test_api_keys_and_phone_numbers_are_masked_in_every_line(
+    lines: io.StringIO, line: str, shown: str
+) -> None:
+    logging.getLogger("tests.redaction").warning("%s", line)
+    assert lines.getvalue() == shown + "\n"
