@@ -1,7 +1,7 @@
 """`staff_users.session_version`: logging out or changing the password ends every session.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-02 05:15:00
 
 A dashboard session is a signed cookie: it cannot be taken back, only refused. Each session
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
