@@ -320,6 +320,9 @@ def _shape(kind: str, raw: Any) -> None:
     for key in ("chat", "from"):
         if key in raw and not isinstance(raw[key].get("id"), int):
             raise TypeError(f"{kind}.{key}.id is not an integer")
+    for key in ("text", "caption", "data"):
+        if key in raw and not isinstance(raw[key], str):
+            raise TypeError(f"{kind}.{key} is not a string")
 
 
 def _typed(m: Inbound) -> Inbound:
