@@ -15,8 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from bot.storage.messages import clean_id
+from bot.storage.messages import clean_id, queue_outbound
+from bot.storage.models import Message
+from channels.base import Outbound
 from tests.conftest import Clock
 from tests.e2e.channels.webhooks import World, telegram_update, twilio_form, world
 
@@ -113,6 +116,37 @@ def test_a_poison_telegram_message_is_stored_once_sanitised(
         assert w.telegram(update) == first
         [stored] = w.inbound()
         assert check(stored), stored.__dict__
+
+
+@pytest.mark.parametrize(
+    ("sid", "code"),
+    [
+        pytest.param("SMd01e2d3c4b5a69788796a5b4c3d2e1f0", "3" * 40, id="error-code-over-16"),
+        pytest.param("SM\x00" + "d" * 200, "30007", id="nul-and-over-long-message-sid"),
+    ],
+)
+def test_a_poison_status_callback_is_applied_never_5xx(
+    sid: str, code: str, database_url: str, clock: Clock
+) -> None:
+    with world(database_url, clock) as w:
+        with w.rt.db.session() as s:
+            row = queue_outbound(
+                s,
+                Outbound(channel="sms", to="+5215512345678", text="¿0 a 10?"),
+                contact_id=None,
+                kind="question",
+                now=clock(),
+            )
+            row.provider_id, row.status = clean_id(sid), "sent"
+            s.commit()
+        form = twilio_form(
+            "status_sms_undelivered.form", MessageSid=sid, SmsSid=sid, ErrorCode=code
+        )
+        status, body = w.twilio(form, "/status")
+        assert status == 200, body
+        with w.rt.db.session() as s:
+            got = s.scalars(select(Message).where(Message.direction == "out")).one()
+        assert (got.status, got.error_code) == ("undelivered", code[:16])
 
 
 def _deep(n: int) -> bytes:

@@ -42,11 +42,12 @@ class World:
     app: Flask
     rt: Runtime
 
-    def twilio(self, form: Mapping[str, str]) -> tuple[int, bytes]:
+    def twilio(self, form: Mapping[str, str], path: str = "") -> tuple[int, bytes]:
         """POST a form validly signed with the account's token (Twilio's own validator)."""
-        headers = rows_sms.sign(TWILIO, form, b"", self.rt.settings)
+        url = TWILIO + path
+        headers = rows_sms.sign(url, form, b"", self.rt.settings)
         r = self.app.test_client().post(
-            TWILIO,
+            url,
             data=urlencode(dict(form)),
             headers=headers | {"Content-Type": "application/x-www-form-urlencoded"},
         )
