@@ -263,8 +263,11 @@ class TwilioChannel:
             raise BadPayload("a Twilio message webhook always has MessageSid and From")
         channel, address = self._address(sender)
         if channel is None:
-            log.info("twilio message on an unsupported channel ignored: %s", sender.split(":")[0])
-            return Parsed()
+            # Refused, not dropped: Twilio's debugger shows the 400 (error 11200) and its reason.
+            raise BadPayload(
+                f"From {sender.split(':')[0][:32]!r}: is a Twilio channel npsbot does not serve "
+                "(only SMS numbers and whatsapp:)"
+            )
         try:
             media = int(form.get("NumMedia") or 0)
         except ValueError as exc:
@@ -289,7 +292,8 @@ class TwilioChannel:
         if raw.startswith(WA):
             return "whatsapp", raw[len(WA) :]
         prefix, colon, _ = raw.partition(":")
-        # messenger:, rcs:, … are other Twilio channels this adapter does not serve.
+        # messenger:, rcs:, … (and a capitalised WhatsApp:, which Twilio never sends) are
+        # channels this adapter does not serve.
         if colon and prefix.isalpha():
             return None, raw
         return "sms", raw

@@ -13,13 +13,15 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from bot.events import Event, OutboxQueued
 from bot.inbound import answer
 from bot.runtime import Runtime
 from bot.storage.db import Unit
-from bot.storage.messages import replies_to, store_inbound, store_replies
+from bot.storage.messages import clean_inbound, replies_to, store_inbound, store_replies
 from bot.survey import conversation
-from bot.survey.contacts import Found, create_for_inbound, find_sender
+from bot.survey.contacts import Found, create_for_inbound, find_sender, identifies
 from bot.survey.conversation import Facts, Keyword, Turn, Voice
 from bot.survey.question import read_score
 from bot.texts import Texts, texts_for
@@ -39,25 +41,35 @@ def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Out
     """Apply one inbound message; returns the replies (already stored)."""
     now = rt.clock()
     events: list[Event] = []
+    raw, m = m, clean_inbound(m)
     group = m.chat_type != "private"
+    # An address that had to be cut or cleaned, or does not fit a contact, names nobody: the
+    # message is kept, without a contact and unanswered.
+    anonymous = not group and (m.sender != raw.sender or not identifies(m))
     # Who may act in a group is the provider's to say: asked before the transaction, never in it.
     refusal = rt.check_group(rt, m) if group and rt.check_group else None
     with rt.db.unit_for_update() as u:
         found: Found | None = None
+        msg_id: int | None = None
         # Group chats never enter a customer survey (staff chats are groups).
-        if not group:
+        if not group and not anonymous:
             found = find_sender(u.conn, m, now)
             if found is None:
-                # A sender's first message: the contact first, so the message row names it (a
-                # redelivery cannot get here: its first delivery created the contact).
-                found = create_for_inbound(rt, u.session, m, now)
-                u.flush()
+                found, msg_id = _first_message(rt, u, m, now)
         contact_id = found.contact_id if found else None
-        msg_id = store_inbound(u.conn, m, contact_id=contact_id, now=now)
+        if msg_id is None:
+            msg_id = store_inbound(u.conn, m, contact_id=contact_id, now=now)
         if msg_id is None:
             log.info("duplicate %s message %s: answering as before", m.channel, m.provider_id)
             return replies_to(u.conn, m.channel, m.provider_id)
-        if found is None:
+        if anonymous:
+            log.warning(
+                "%s message %s: sender address unusable, stored without a contact",
+                m.channel,
+                m.provider_id,
+            )
+            replies = _ack(m)
+        elif found is None:
             hook = rt.on_group
             replies = hook(rt, u.session, m, msg_id, now, refusal) if hook else _ack(m)
         else:
@@ -71,6 +83,32 @@ def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Out
                 events.append(OutboxQueued())
     rt.bus.publish(*events)
     return replies
+
+
+def _first_message(
+    rt: Runtime, u: Unit, m: Inbound, now: datetime
+) -> tuple[Found | None, int | None]:
+    """A sender's first message: the contact and the message row, both or neither (a
+    redelivery under another address creates nothing). When a concurrent first message created
+    the sender first, its committed rows are used instead: (None, None) means a redelivery."""
+    savepoint = u.session.begin_nested()
+    try:
+        found = create_for_inbound(rt, u.session, m, now)
+        u.flush()
+        msg_id = store_inbound(u.conn, m, contact_id=found.contact_id, now=now)
+    except IntegrityError:
+        savepoint.rollback()
+        # PostgreSQL: the other transaction has committed (the unique index waited for it).
+        theirs = find_sender(u.conn, m, now)
+        if theirs is None:
+            raise  # not a concurrent first message: a conflict a retry may clear
+        log.info("%s sender created concurrently; using theirs", m.channel)
+        return theirs, None
+    if msg_id is None:
+        savepoint.rollback()  # a redelivery: its first delivery made everything needed
+        return None, None
+    savepoint.commit()
+    return found, msg_id
 
 
 def _ack(m: Inbound) -> list[Outbound]:

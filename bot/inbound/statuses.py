@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.events import Event, OutboxQueued
 from bot.runtime import Runtime
-from bot.storage.messages import outbound_from_row, queue_outbound
+from bot.storage.messages import clean_status, outbound_from_row, queue_outbound
 from bot.storage.models import Message
 from channels.base import DeliveryStatus, StatusUpdate, advances
 
@@ -22,6 +22,7 @@ def apply_status(rt: Runtime, st: StatusUpdate) -> None:
     """Move an outbound message's status forward (reports arrive out of order); free-form
     text refused outside the session window is sent again as its approved template."""
     events: list[Event] = []
+    st = clean_status(st)
     with rt.db.session_for_update() as s:
         # FOR UPDATE on PostgreSQL; SQLite renders none (the session holds the writer lock).
         row = s.scalar(

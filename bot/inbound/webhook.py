@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from bot.inbound.receive import handle_inbound
@@ -11,6 +12,8 @@ from bot.inbound.statuses import apply_status
 from bot.runtime import Runtime
 from channels.base import Outbound, WebRequest, WebResponse
 from channels.errors import BadPayload
+
+log = logging.getLogger(__name__)
 
 
 def json_response(status: int, **body: Any) -> WebResponse:
@@ -28,6 +31,7 @@ def handle_webhook(rt: Runtime, route: str, req: WebRequest) -> WebResponse:
     try:
         parsed = channel.parse(req)
     except BadPayload as exc:
+        log.warning("%s webhook refused (400): %s", route, exc)
         return json_response(400, error="bad_request", reason=str(exc))
     replies: list[Outbound] = []
     for msg in parsed.messages:

@@ -7,19 +7,86 @@ replies); every sender turns a row back into an `Outbound` with `outbound_from_p
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, select
+from sqlalchemy import Connection, String, Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.storage.models import Message
-from channels.base import Button, DeliveryStatus, Inbound, Outbound, Template
+from bot.storage.models import Contact, Message
+from channels.base import Button, DeliveryStatus, Inbound, Outbound, StatusUpdate, Template
 
 MESSAGES = cast(Table, Message.__table__)
+CONTACTS = cast(Table, Contact.__table__)
+
+
+# The bounds an inbound message is cut to: PostgreSQL refuses a longer value or a NUL on every
+# retry, so a provider's odd message would be lost instead of stored.
+def column_length(table: Table, column: str) -> int:
+    """A String column's declared length (what PostgreSQL enforces)."""
+    length = cast(String, table.c[column].type).length
+    assert length is not None, f"{table.name}.{column} has no length"
+    return length
+
+
+PROVIDER_ID_MAX = column_length(MESSAGES, "provider_id")
+ADDRESS_MAX = column_length(MESSAGES, "address")
+NAME_MAX = column_length(CONTACTS, "name")
+TEXT_MAX = 16_384  # 4x Telegram's 4,096 and 10x Twilio's 1,600: room, but bounded
+FIELD_MAX = 1_024  # every other string of the stored payload (buttons, reply ids, …)
+ERROR_CODE_MAX = column_length(MESSAGES, "error_code")
+MEDIA_MAX = 1_000  # a count, bounded so a huge number stays a number in every JSON reader
+
+
+def clean(value: str, limit: int) -> str:
+    """`value` without NUL and lone surrogates (neither can be stored), cut to `limit`."""
+    value = value.replace("\x00", "")
+    if not value.isascii():
+        value = value.encode("utf-8", "replace").decode("utf-8")  # a lone surrogate -> "?"
+    return value[:limit]
+
+
+def clean_id(value: str) -> str:
+    """A provider id that fits its column and stays the same for every redelivery: an
+    over-long one keeps its head and gains a digest of the whole."""
+    value = clean(value, len(value))
+    if len(value) <= PROVIDER_ID_MAX:
+        return value
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    return value[: PROVIDER_ID_MAX - len(digest) - 1] + "#" + digest
+
+
+def clean_inbound(m: Inbound) -> Inbound:
+    """The one place an inbound message is made storable: NUL and lone surrogates removed,
+    every field cut to its column (the provider id made to fit, see `clean_id`)."""
+
+    def opt(value: str | None, limit: int = FIELD_MAX) -> str | None:
+        return None if value is None else clean(value, limit)
+
+    return replace(
+        m,
+        provider_id=clean_id(m.provider_id),
+        sender=clean(m.sender, ADDRESS_MAX),
+        text=clean(m.text, TEXT_MAX),
+        sender_name=opt(m.sender_name, NAME_MAX),
+        media_count=max(0, min(m.media_count, MEDIA_MAX)),
+        button=opt(m.button),
+        callback_id=opt(m.callback_id),
+        reply_to=opt(m.reply_to),
+        start_payload=opt(m.start_payload),
+        chat_id=opt(m.chat_id, ADDRESS_MAX),
+        language_hint=opt(m.language_hint, 16),
+    )
+
+
+def clean_status(st: StatusUpdate) -> StatusUpdate:
+    """A delivery report made as storable as `clean_inbound` makes a message."""
+    code = None if st.error_code is None else clean(st.error_code, ERROR_CODE_MAX)
+    return replace(st, provider_id=clean_id(st.provider_id), error_code=code)
 
 
 def outbound_payload(msg: Outbound) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import LANGUAGES
 from bot.runtime import Runtime
+from bot.storage.messages import column_length
 from bot.storage.models import (
     OPEN_STATES,
     Case,
@@ -28,6 +29,11 @@ from channels.base import Inbound
 PHONE_CHANNELS = registry.named(phone_address=True)
 # Channels a customer opens with a deep link: their chat id is `Contact.telegram_chat_id`.
 CHAT_CHANNELS = registry.named(needs_deep_link=True)
+# The columns a contact keeps a first message's address in: an address that does not fit
+# cannot name a customer (its message is stored without a contact).
+PHONE_MAX = column_length(cast(Table, Contact.__table__), "phone")
+CHAT_ID_MAX = column_length(cast(Table, Contact.__table__), "telegram_chat_id")
+ADDRESS_MAX = column_length(cast(Table, ContactChannel.__table__), "address")
 CLOSED_STATES = (S.COMPLETED, S.EXPIRED, S.UNANSWERED)
 # Invitations an inbound message can act on: an open one, or a closed one it may add to.
 INBOUND_STATES = (*OPEN_STATES, *CLOSED_STATES)
@@ -42,6 +48,19 @@ def normalise_phone(raw: str, country: str = "MX") -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValueError(f"not a valid phone number: {raw!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def identifies(m: Inbound) -> bool:
+    """Whether the sender's address can name a customer: it fits where a contact keeps it."""
+    limit = CHAT_ID_MAX if m.channel in CHAT_CHANNELS else ADDRESS_MAX
+    return 0 < len(m.sender) <= limit
+
+
+def _phone(m: Inbound) -> str | None:
+    """The sender's phone number, for a phone channel's address that looks like one."""
+    if m.channel in PHONE_CHANNELS and m.sender.startswith("+") and len(m.sender) <= PHONE_MAX:
+        return m.sender
+    return None
 
 
 def address_for(contact: Contact, channel: str) -> str | None:
@@ -143,13 +162,14 @@ def create_for_inbound(rt: Runtime, s: Session, m: Inbound, now: datetime) -> Fo
         if inv is not None:
             contact = inv.contact
             contact.telegram_chat_id = m.sender
-    if contact is None and m.channel in PHONE_CHANNELS and m.sender.startswith("+"):
-        contact = s.scalar(_BY_PHONE, {"phone": m.sender})
+    phone = _phone(m)
+    if contact is None and phone is not None:
+        contact = s.scalar(_BY_PHONE, {"phone": phone})
     if contact is None:
         hint = (m.language_hint or "")[:2].lower()
         contact = Contact(
             name=m.sender_name,
-            phone=m.sender if m.channel in PHONE_CHANNELS and m.sender.startswith("+") else None,
+            phone=phone,
             telegram_chat_id=m.sender if m.channel in CHAT_CHANNELS else None,
             language=hint if hint in LANGUAGES else rt.settings.default_language,
             created_at=now,

@@ -121,16 +121,22 @@ class TelegramChannel:
             # without parsing (PTB rejects shapes it does not know). An edit never re-answers a
             # question already moved past.
             return Parsed()
+        uid = str(data["update_id"])
         try:
+            _shape(kind, data[kind])
             update = Update.de_json({"update_id": data["update_id"], kind: data[kind]}, None)
-        except (TypeError, KeyError, ValueError, AttributeError) as exc:
-            raise BadPayload(f"malformed Telegram {kind}: {exc}") from exc
-        uid = str(update.update_id)
+            return self._parsed(uid, update, data[kind])
+        # A shape the Bot API never sends: PTB and our reading fail in these ways (a date past
+        # year 9999 overflows).
+        except (TypeError, KeyError, ValueError, AttributeError, OverflowError, OSError) as exc:
+            raise BadPayload(f"malformed Telegram {kind} in update {uid}: {exc}") from exc
+
+    def _parsed(self, uid: str, update: Update, raw: Any) -> Parsed:
         msg = update.message
         if msg is not None:
-            return Parsed(messages=(_message(uid, msg, data["message"]),))
+            return Parsed(messages=(_typed(_message(uid, msg, raw)),))
         if update.callback_query is not None:
-            return Parsed(messages=(_callback(uid, update.callback_query),))
+            return Parsed(messages=(_typed(_callback(uid, update.callback_query)),))
         member = update.my_chat_member
         if member is not None and member.chat.type == "private":
             # Blocking the bot shows up as our member status becoming "kicked".
@@ -138,20 +144,17 @@ class TelegramChannel:
             status = member.new_chat_member.status
             kind = OptOutKind.STOP if status == "kicked" else OptOutKind.START
             user = member.from_user
-            return Parsed(
-                messages=(
-                    Inbound(
-                        channel=self.name,
-                        provider_id=uid,
-                        sender=str(member.chat.id),
-                        received_at=member.date,
-                        sender_name=user.full_name,
-                        opt_out=kind,
-                        chat_id=str(member.chat.id),
-                        language_hint=user.language_code,
-                    ),
-                )
+            m = Inbound(
+                channel=self.name,
+                provider_id=uid,
+                sender=str(member.chat.id),
+                received_at=member.date,
+                sender_name=user.full_name,
+                opt_out=kind,
+                chat_id=str(member.chat.id),
+                language_hint=user.language_code,
             )
+            return Parsed(messages=(_typed(m),))
         return Parsed()  # my_chat_member of a group: the staff side has no use for it yet
 
     def respond(self, request: WebRequest, replies: Sequence[Outbound]) -> WebResponse:
@@ -290,11 +293,45 @@ def build(settings: TelegramSettings) -> TelegramChannel | None:
 def _json(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadPayload("Telegram updates are JSON") from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: JSON nested deeper than the parser goes is no Telegram update either.
+        raise BadPayload("Telegram updates are JSON (and not nested thousands deep)") from exc
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         raise BadPayload("not a Telegram Update: no integer update_id")
     return data
+
+
+# The objects each handled update must carry (https://core.telegram.org/bots/api#update);
+# PTB reads a missing one as None, which no later step expects.
+_REQUIRED = {
+    "message": ("chat",),
+    "callback_query": ("from",),
+    "my_chat_member": ("chat", "from", "new_chat_member"),
+}
+
+
+def _shape(kind: str, raw: Any) -> None:
+    """The fields PTB passes through unchecked, checked: objects present, ids integers."""
+    if not isinstance(raw, dict):
+        raise TypeError(f"{kind} is not an object")
+    for key in _REQUIRED[kind]:
+        if not isinstance(raw.get(key), dict):
+            raise TypeError(f"{kind} has no {key!r} object")
+    for key in ("chat", "from"):
+        if key in raw and not isinstance(raw[key].get("id"), int):
+            raise TypeError(f"{kind}.{key}.id is not an integer")
+    for key in ("text", "caption", "data"):
+        if key in raw and not isinstance(raw[key], str):
+            raise TypeError(f"{kind}.{key} is not a string")
+
+
+def _typed(m: Inbound) -> Inbound:
+    """An Inbound whose text fields are text (PTB keeps a number sent for a string as is)."""
+    for name in ("text", "sender_name", "button", "callback_id", "language_hint"):
+        value = getattr(m, name)
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name} is a {type(value).__name__}, not a string")
+    return m
 
 
 def _chat_type(kind: str) -> Literal["private", "group"]:

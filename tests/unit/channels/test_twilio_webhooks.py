@@ -222,11 +222,13 @@ def test_a_payload_twilio_would_never_send_is_bad(broken: dict[str, str]) -> Non
         channel().parse(request("http://x/webhooks/twilio", form("sms_text.form", **broken)))
 
 
-def test_other_twilio_channels_are_ignored() -> None:
-    parsed = channel().parse(
-        request("http://x/webhooks/twilio", form("sms_text.form", From="messenger:1234567"))
-    )
-    assert parsed.messages == () and parsed.statuses == ()
+@pytest.mark.parametrize(
+    "sender", ["messenger:1234567", "rcs:+15551234567", "WhatsApp:+15551234567"]
+)
+def test_other_twilio_channels_are_refused_naming_the_channel(sender: str) -> None:
+    prefix = sender.split(":")[0]
+    with pytest.raises(BadPayload, match=f"'{prefix}'.*does not serve"):
+        channel().parse(request("http://x/webhooks/twilio", form("sms_text.form", From=sender)))
 
 
 # --- delivery status callbacks ------------------------------------------------------------------
