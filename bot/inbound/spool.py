@@ -10,7 +10,8 @@ arrival order once the database answers.
 On disk: `SPOOL_DIR/<host>-<pid>-<token>.jsonl`, one file per process (appended under
 `spool.lock`, an flock shared by every process and thread), one JSON object a line. The
 replayer (one at a time: `replay.lock`) renames the pending files to `*.replay` under the same
-lock, so no entry is appended to a file after it is claimed, replays them, and deletes them.
+lock, so no entry is appended to a file after it is claimed, replays them (noting each one
+applied in `replay.progress`, so an interrupted replay resumes after it), and deletes them.
 An entry that cannot be applied for a reason no retry fixes goes to `rejected.jsonl`.
 """
 
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 PENDING = ".jsonl"
 CLAIMED = ".replay"
 REJECTED = "rejected.jsonl"
+PROGRESS = "replay.progress"  # the claimed entries applied so far, one `file:line` a line
 REPLAY_EVERY = 1.0  # seconds between replay attempts while entries wait
 
 
@@ -258,21 +260,32 @@ def replay(rt: Runtime, directory: Path) -> int | None:
                 if path.name.endswith(PENDING):
                     path.rename(path.with_suffix(CLAIMED))
         claimed = [p for p in files(directory) if p.name.endswith(CLAIMED)]
+        # What an interrupted replay applied already (claimed files never change): skipped, so
+        # a flapping database does not replay old delivery reports over newer ones.
+        progress = directory / PROGRESS
+        applied = set(progress.read_text().split()) if progress.exists() else set()
         done = 0
-        for entry in _read(claimed):
-            try:
-                _apply(rt, entry)
-            except SQLAlchemyError as exc:
-                if retryable(exc):
-                    # All claimed files are replayed again next time: stored ones are skipped.
-                    log.warning("spool replay paused: storage unavailable (%s)", type(exc).__name__)
-                    return None
-                _reject(directory, entry, f"{type(exc).__name__}")
-            except BadPayload as exc:
-                _reject(directory, entry, str(exc))
-            done += 1
+        with progress.open("a") as mark:
+            for entry in _read(claimed):
+                if entry.source in applied:
+                    continue
+                try:
+                    _apply(rt, entry)
+                except SQLAlchemyError as exc:
+                    if retryable(exc):
+                        log.warning(
+                            "spool replay paused: storage unavailable (%s)", type(exc).__name__
+                        )
+                        return None
+                    _reject(directory, entry, f"{type(exc).__name__}")
+                except BadPayload as exc:
+                    _reject(directory, entry, str(exc))
+                mark.write(entry.source + "\n")
+                mark.flush()
+                done += 1
         for path in claimed:
             path.unlink()
+        progress.unlink()
         if done:
             log.info("spool replayed: %d webhooks", done)
         return done
