@@ -75,6 +75,10 @@ class Settings:
     # The dispatcher (scheduler/dispatch/, scheduler/loop.py).
     dispatch_lease_seconds: int = 120
     dispatch_concurrency: int = 8
+    # The inbound spool (bot/inbound/spool.py, docs/reliability.md).
+    spool_dir: str | None = None
+    spool_max_bytes: int = 64 * 1024 * 1024
+    spool_max_entries: int = 100_000
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -128,6 +132,21 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "TOML file defining surveys (touchpoints). Default: the built-in `post-purchase` survey.",
     ),
     "LOG_LEVEL": ("log_level", "Python logging level. Default `INFO`."),
+    "SPOOL_DIR": (
+        "spool_dir",
+        "Where Twilio webhooks wait while the database cannot take them (one file per process; "
+        "replayed in arrival order when it answers). Default: `npsbot-spool` beside the SQLite "
+        "file, else in the working directory. Must be local, durable disk.",
+    ),
+    "SPOOL_MAX_BYTES": (
+        "spool_max_bytes",
+        "The spool's size limit in bytes; when full, webhooks answer 503 again. "
+        "Default `67108864` (64 MiB).",
+    ),
+    "SPOOL_MAX_ENTRIES": (
+        "spool_max_entries",
+        "The spool's limit in webhooks; when full, webhooks answer 503 again. Default `100000`.",
+    ),
     "TWILIO_ACCOUNT_SID": (
         "twilio_account_sid",
         "Twilio account SID (`AC…`); enables SMS/WhatsApp with the token.",
@@ -387,6 +406,12 @@ def _check(s: Settings) -> dict[str, str]:
         p["DISPATCH_CONCURRENCY"] = f"must be at least 1, got {s.dispatch_concurrency}"
     if s.dispatch_lease_seconds < 1:
         p["DISPATCH_LEASE_SECONDS"] = f"must be at least 1, got {s.dispatch_lease_seconds}"
+    for var, number in (
+        ("SPOOL_MAX_BYTES", s.spool_max_bytes),
+        ("SPOOL_MAX_ENTRIES", s.spool_max_entries),
+    ):
+        if number < 1:
+            p[var] = f"must be at least 1, got {number}"
     if s.nps_benchmark:
         value = s.nps_benchmark.rpartition("=")[2].strip()
         try:

@@ -205,6 +205,9 @@ class Capabilities:
     rate: int | None = None
     # How people call it (staff-facing texts); empty: the registry name.
     label: str = ""
+    # The provider gives up on a failed webhook within seconds: what arrives while the database
+    # is away is spooled locally and acknowledged (bot/inbound/spool.py), not answered 503.
+    brief_webhook_retries: bool = False
 
 
 @runtime_checkable

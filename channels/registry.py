@@ -29,7 +29,11 @@ FACTORIES: dict[str, str] = {
 CAPABILITIES: dict[str, Capabilities] = {
     "sandbox": Capabilities(buttons=True, inline_replies=True, sandbox=True, label="Sandbox"),
     # Twilio's default sender MPS: https://help.twilio.com/articles/115002943027
-    "sms": Capabilities(inline_replies=True, phone_address=True, rate=10, label="SMS"),
+    # Twilio retries a webhook once by default, at most 5 times within 15 s:
+    # https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides
+    "sms": Capabilities(
+        inline_replies=True, phone_address=True, rate=10, label="SMS", brief_webhook_retries=True
+    ),
     # https://developers.facebook.com/docs/whatsapp/pricing#customer-service-windows
     "whatsapp": Capabilities(
         inline_replies=True,
@@ -38,6 +42,7 @@ CAPABILITIES: dict[str, Capabilities] = {
         session_window=timedelta(hours=24),
         rate=20,
         label="WhatsApp",
+        brief_webhook_retries=True,  # Twilio's webhooks, as for "sms"
     ),
     # https://core.telegram.org/bots/features#deep-linking (bots cannot message first);
     # ~30 messages/s: https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this
