@@ -42,6 +42,7 @@ PAYLOADS = ROOT / "tests" / "payloads"
 TWILIO_RETRIES, TWILIO_WINDOW = 5, 15.0  # `#rc=5&rp=all&tt=15000`
 SERVE = (sys.executable, "-c", "from bot.cli import main; main()", "serve", "--host", "127.0.0.1")
 MESSAGES = ("9", "Muy buena atención")  # a score, then the reason asked for
+LEASE_SECONDS = 8  # DISPATCH_LEASE_SECONDS of the server under test
 
 
 @dataclass
@@ -84,6 +85,9 @@ class World:
                 "SPOOL_DIR": str(tmp / "spool"),
                 "LOG_LEVEL": "WARNING",
                 "DATABASE_POOL_SIZE": "12",
+                # Short leases: a reply a killed server left `sending` becomes `unknown` in
+                # seconds, within the test, instead of the default two minutes.
+                "DISPATCH_LEASE_SECONDS": str(LEASE_SECONDS),
             }
         )
         self.env = env
@@ -241,7 +245,7 @@ class World:
         return got
 
     def stored(self) -> tuple[Counter[str], int]:
-        """Inbound messages stored per provider id, and outbox rows left `sending` (stranded)."""
+        """Inbound messages stored per provider id, and outbox rows still `sending`."""
         engine = create_engine(normalise_database_url(self.url))
         try:
             with engine.connect() as conn:
@@ -257,3 +261,16 @@ class World:
         finally:
             engine.dispose()
         return Counter({str(p): int(n) for p, n in rows}), int(sending)
+
+    def unknown(self) -> int:
+        """Outbox rows a lapsed lease made `unknown` (listed by `npsbot outbox unknown`)."""
+        engine = create_engine(normalise_database_url(self.url))
+        try:
+            with engine.connect() as conn:
+                return int(
+                    conn.execute(
+                        text("SELECT count(*) FROM messages WHERE status = 'unknown'")
+                    ).scalar_one()
+                )
+        finally:
+            engine.dispose()
