@@ -19,7 +19,13 @@ from bot.events import Event, OutboxQueued
 from bot.inbound import answer
 from bot.runtime import Runtime
 from bot.storage.db import Unit
-from bot.storage.messages import clean_inbound, replies_to, store_inbound, store_replies
+from bot.storage.messages import (
+    clean_inbound,
+    queue_unanswered,
+    replies_to,
+    store_inbound,
+    store_replies,
+)
 from bot.survey import conversation
 from bot.survey.contacts import Found, create_for_inbound, find_sender, identifies
 from bot.survey.conversation import Facts, Keyword, Turn, Voice
@@ -61,28 +67,46 @@ def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Out
             msg_id = store_inbound(u.conn, m, contact_id=contact_id, now=now)
         if msg_id is None:
             log.info("duplicate %s message %s: answering as before", m.channel, m.provider_id)
-            return replies_to(u.conn, m.channel, m.provider_id)
-        if anonymous:
+            replies = _redelivered(u, m, inline=inline, now=now, events=events)
+        elif anonymous:
             log.warning(
                 "%s message %s: sender address unusable, stored without a contact",
                 m.channel,
                 m.provider_id,
             )
             replies = _ack(m)
-        elif found is None:
-            hook = rt.on_group
-            replies = hook(rt, u.session, m, msg_id, now, refusal) if hook else _ack(m)
         else:
-            replies = _converse(rt, u, m, found, now, events)
-        if replies:
-            u.flush()  # a hook's ORM rows before the replies that may point at them
-            store_replies(
-                u.conn, replies, contact_id=contact_id, in_reply_to=msg_id, inline=inline, now=now
-            )
-            if not inline:
-                events.append(OutboxQueued())
+            if found is None:
+                hook = rt.on_group
+                replies = hook(rt, u.session, m, msg_id, now, refusal) if hook else _ack(m)
+            else:
+                replies = _converse(rt, u, m, found, now, events)
+            if replies:
+                u.flush()  # a hook's ORM rows before the replies that may point at them
+                store_replies(
+                    u.conn,
+                    replies,
+                    contact_id=contact_id,
+                    in_reply_to=msg_id,
+                    inline=inline,
+                    now=now,
+                )
+                if not inline:
+                    events.append(OutboxQueued())
     rt.bus.publish(*events)
     return replies
+
+
+def _redelivered(
+    u: Unit, m: Inbound, *, inline: bool, now: datetime, events: list[Event]
+) -> list[Outbound]:
+    """A message stored before: answered with the replies stored then. Replayed from the spool
+    (`inline` False on a channel that answers inline), its webhook was answered empty, so the
+    replies it was given inline never reached the provider: they go out through the outbox."""
+    replayed = not inline and registry.capabilities(m.channel).inline_replies
+    if replayed and queue_unanswered(u.conn, m.channel, m.provider_id, now):
+        events.append(OutboxQueued())
+    return replies_to(u.conn, m.channel, m.provider_id)
 
 
 def _first_message(

@@ -182,19 +182,28 @@ _INSERT_ONCE = {
     "sqlite": _insert_once(sqlite.insert),
 }
 _INSERT = MESSAGES.insert()
-_REPLIES = (
-    select(MESSAGES.c.payload)
+# The id of an inbound message, by its channel and provider id (parameters named apart from
+# the columns: an UPDATE would read a parameter named like a column as that column's value).
+_ORIGINAL = (
+    select(MESSAGES.c.id)
     .where(
-        MESSAGES.c.in_reply_to_id
-        == select(MESSAGES.c.id)
-        .where(
-            MESSAGES.c.channel == bindparam("channel"),
-            MESSAGES.c.direction == "in",
-            MESSAGES.c.provider_id == bindparam("provider_id"),
-        )
-        .scalar_subquery()
+        MESSAGES.c.channel == bindparam("in_channel"),
+        MESSAGES.c.direction == "in",
+        MESSAGES.c.provider_id == bindparam("in_provider_id"),
     )
-    .order_by(MESSAGES.c.id)
+    .scalar_subquery()
+)
+_REPLIES = (
+    select(MESSAGES.c.payload).where(MESSAGES.c.in_reply_to_id == _ORIGINAL).order_by(MESSAGES.c.id)
+)
+_UNANSWERED = (
+    MESSAGES.update()
+    .where(
+        MESSAGES.c.in_reply_to_id == _ORIGINAL,
+        MESSAGES.c.status == DeliveryStatus.SENT,
+        MESSAGES.c.provider_id.is_(None),  # sent inline: the provider never named it
+    )
+    .values(status=DeliveryStatus.QUEUED, status_at=None, next_attempt_at=bindparam("now"))
 )
 
 
@@ -254,9 +263,16 @@ def store_replies(
         conn.execute(_INSERT, rows)
 
 
+def queue_unanswered(conn: Connection, channel: str, provider_id: str, now: datetime) -> int:
+    """The inline replies of an inbound message whose webhook answer never reached the provider
+    (the webhook failed after the commit and was spooled): queued for the outbox instead."""
+    params = {"in_channel": channel, "in_provider_id": provider_id, "now": now}
+    return int(conn.execute(_UNANSWERED, params).rowcount)
+
+
 def replies_to(conn: Connection, channel: str, provider_id: str) -> list[Outbound]:
     """The replies stored for an inbound message, in order."""
-    params = {"channel": channel, "provider_id": provider_id}
+    params = {"in_channel": channel, "in_provider_id": provider_id}
     return [outbound_from_payload(p) for p in conn.scalars(_REPLIES, params)]
 
 

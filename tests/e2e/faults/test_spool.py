@@ -147,6 +147,29 @@ def test_a_replayed_webhook_that_was_in_fact_stored_is_not_doubled(
         assert s.scalar(select(func.count()).select_from(Response)) == 1
 
 
+def test_a_webhook_stored_but_never_answered_gets_its_replies_through_the_outbox(
+    client: FlaskClient, rt: Runtime
+) -> None:
+    # The message was committed with its inline replies, then the answer was lost and the
+    # webhook spooled (answered empty): on replay the replies leave through the API instead.
+    open_survey(rt, "sms", rows_sms.CUSTOMER)
+    sid = "SM" + "5" * 32
+    answered = post(client, rt, sid, "9")
+    assert b"<Message>" in answered.data
+    form = {**FORM, "MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid, "Body": "9"}
+    req = WebRequest("POST", WEBHOOK, {}, form, urlencode(form).encode())
+    assert spool.writer(rt.settings).append("twilio", req)
+
+    assert spool.replay(rt, spool.spool_dir(rt.settings)) == 1
+    assert inbound(rt) == ["9"]
+    with rt.db.session() as s:
+        replies = s.scalars(select(Message).where(Message.direction == "out")).all()
+        assert len(replies) == 1 and replies[0].status == "queued"
+    # A later redelivery Twilio makes itself is answered inline, with the same one reply.
+    again = post(client, rt, sid, "9")
+    assert again.data.count(b"<Message>") == 1
+
+
 def test_a_full_spool_answers_503_and_says_so(
     client: FlaskClient, rt: Runtime, outage: Outage
 ) -> None:
