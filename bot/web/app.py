@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, jsonify
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from bot.bootstrap import build_runtime
@@ -70,9 +70,17 @@ def init_app(app: Flask, rt: Runtime) -> None:
         name = (exc.name or "error").lower().replace(" ", "_")
         return jsonify(error=name, reason=exc.description), exc.code
 
+    @app.errorhandler(DataError)
+    def _refused_value(exc: DataError) -> Any:
+        # A value the database refuses (a number out of range, a NUL): a retry fails the same
+        # way, so not a 503. The edge validates first; this is the net behind it.
+        log.warning("value refused by the database: %s", type(exc.orig).__name__)
+        return jsonify(error="invalid", reason="a value the database cannot store"), 422
+
     @app.errorhandler(SQLAlchemyError)
     def _storage_error(exc: SQLAlchemyError) -> Any:
-        # Nothing was stored: 503 makes the provider retry, so the message is not lost.
+        # Connection lost, a lock timeout, a serialization failure, the schema mid-migration:
+        # nothing was stored, and 503 makes the provider retry, so the message is not lost.
         log.error("storage failure: %s", type(exc).__name__)
         return jsonify(error="storage_unavailable", reason="storage failure, retry later"), 503
 
