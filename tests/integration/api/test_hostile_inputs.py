@@ -113,3 +113,16 @@ def test_delivered_at_out_of_range_is_422(api: Api, when: str) -> None:
         "/api/v1/purchases/A-1/delivered", json={"delivered_at": when}, headers=api.headers
     )
     assert (r.status_code, r.json and r.json["field"]) == (422, "delivered_at"), r.json
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        pytest.param("/api/v1/purchases", 400, id="purchase"),
+        pytest.param("/api/v1/purchases/A-1/delivered", 404, id="delivered: read as no body"),
+    ],
+)
+def test_json_nested_100000_deep_is_a_client_error(api: Api, url: str, status: int) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    r = api.client.post(url, data=deep, content_type="application/json", headers=api.headers)
+    assert r.status_code == status, r.json
