@@ -87,8 +87,7 @@ def _str(
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise Invalid(where, "must be a string")
     text = str(value).strip()
-    refused = refused_text(text)
-    if refused is not None:
+    if (refused := refused_text(text)) is not None:
         raise Invalid(where, refused)
     if len(text) > limit:
         raise Invalid(where, f"must be at most {limit} characters")
@@ -116,19 +115,11 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
         raise Invalid(where, "must be nested at most 8 levels deep")
     if isinstance(value, float) and not math.isfinite(value):
         raise Invalid(where, "numbers must be finite (no NaN or Infinity)")
-    if isinstance(value, str):
-        refused = refused_text(value)
-        if refused is not None:
-            raise Invalid(where, refused)
-    items = (
-        value.items()
-        if isinstance(value, dict)
-        else enumerate(value)
-        if isinstance(value, list)
-        else ()
-    )
-    for key, item in items:
-        _check_json(key, where, depth + 1)
+    if isinstance(value, str) and (refused := refused_text(value)) is not None:
+        raise Invalid(where, refused)
+    if isinstance(value, dict):
+        value = [*value, *value.values()]  # keys are text the database stores too
+    for item in value if isinstance(value, list) else ():
         _check_json(item, where, depth + 1)
 
 
