@@ -200,7 +200,8 @@ def parse_limit(args: Args, default: int = 50) -> int:
     raw = _one(args, "limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    # ASCII digits only: "²" is a digit to isdigit() but not to int().
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4) or not 1 <= int(raw) <= MAX_LIMIT:
         raise FilterError("limit", f"an integer from 1 to {MAX_LIMIT}")
     return int(raw)
 

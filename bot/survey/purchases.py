@@ -150,7 +150,7 @@ def parse_purchase(data: Any, *, country: str = "MX") -> Purchase:
         except ValueError as exc:
             raise Invalid("customer.phone", str(exc)) from exc
     chat = _str(cust, "telegram_chat_id", "customer.telegram_chat_id", 32)
-    if chat is not None and not chat.lstrip("-").isdigit():
+    if chat is not None and not (chat.isascii() and chat.lstrip("-").isdigit()):
         raise Invalid("customer.telegram_chat_id", "must be a numeric Telegram chat id")
     language = _str(cust, "language", "customer.language", 8)
     if language is not None:
