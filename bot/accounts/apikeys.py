@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.storage.models import ApiKey
@@ -45,15 +45,30 @@ def revoke_key(s: Session, name: str, now: datetime) -> None:
     row.name = f"{name} (revoked {now:%Y-%m-%d %H:%M:%S} #{row.id})"[:MAX_NAME]
 
 
-def check_key(s: Session, key: str, now: datetime) -> ApiKey | None:
-    """The active key matching KEY, or None."""
+def check_key(s: Session, key: str) -> ApiKey | None:
+    """The active key matching KEY, or None. Read-only: see `touch_key` for "last used"."""
     if not key.startswith(PREFIX):
         return None
     row = s.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(key)))
     if row is None or row.revoked_at is not None:
         return None
-    # "Last used" is a hint for revoking stale keys: writing it on every request would turn each
-    # read-only report into a write transaction, so it is refreshed at most once a minute.
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
-        row.last_used_at = now
     return row
+
+
+def needs_touch(row: ApiKey, now: datetime) -> bool:
+    """Whether the key's "last used" is stale (refreshed at most once a minute)."""
+    return row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY
+
+
+def touch_key(s: Session, key_id: int, now: datetime) -> None:
+    """Refresh "last used" (a hint for revoking stale keys) in the caller's own short write
+    transaction: written inside a report's read transaction, the upgrade to a writer failed
+    on SQLite ("database is locked") whenever another writer had committed meanwhile."""
+    s.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key_id,
+            or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - LAST_USED_EVERY),
+        )
+        .values(last_used_at=now)
+    )

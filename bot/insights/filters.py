@@ -18,13 +18,17 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.storage.db import refused_text
 from bot.storage.models import Invitation, Response, Survey
 from scoring import Category, classify
 
 CATEGORIES = tuple(c.value for c in Category)  # promoter, passive, detractor
 INTERVALS = ("day", "week", "month")
-CHANNEL_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-META_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+# `\Z`, not `$`: `$` also matches before a final newline, and a key is spliced into a JSON path.
+CHANNEL_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}\Z")
+META_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}\Z")
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?\Z")
+MAX_VALUE = 200  # a filter value longer than any stored one (survey keys 64, metadata 4 KB)
 # Arguments with a meaning of their own; any other name is a metadata key.
 RESERVED = frozenset(
     {
@@ -44,6 +48,10 @@ RESERVED = frozenset(
     }
 )
 MAX_LIMIT = 500
+# Report dates: wide enough for any real question, narrow enough that the reports' own date
+# arithmetic (buckets, the day after `to`) never leaves Python's years 1-9999.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 class FilterError(ValueError):
@@ -97,6 +105,12 @@ def _values(args: Args, name: str) -> list[str]:
     out: list[str] = []
     for item in items:
         out += [v.strip() for v in item.split(",") if v.strip()]
+    for value in out:
+        refused = refused_text(value)
+        if refused is not None:
+            raise FilterError(name, refused)
+        if len(value) > MAX_VALUE:
+            raise FilterError(name, f"must be at most {MAX_VALUE} characters")
     return out
 
 
@@ -113,15 +127,20 @@ def parse_time(value: str, param: str, *, end: bool = False) -> datetime:
         if len(value) == 10:
             day = date.fromisoformat(value)
             moment = datetime.combine(day, time(), tzinfo=UTC)
-            return moment + timedelta(days=1) if end else moment
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
+            parsed = moment + timedelta(days=1) if end else moment
+        else:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "+"))
+            if parsed.tzinfo is not None:
+                parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # Overflow: the day after 9999-12-31, or before year 1
         raise FilterError(
             param, f"{value!r} is not a date (YYYY-MM-DD) or an RFC 3339 timestamp"
         ) from None
     if parsed.tzinfo is None:
         raise FilterError(param, f"{value!r} needs a UTC offset, e.g. 2026-11-22T15:00:00Z")
-    return parsed.astimezone(UTC)
+    if not EARLIEST <= parsed <= LATEST:
+        raise FilterError(param, f"{value!r} is out of range ({EARLIEST.year}-{LATEST.year})")
+    return parsed
 
 
 def parse_filters(args: Args, *, allow: Iterable[str] = ()) -> Filters:
@@ -141,7 +160,7 @@ def parse_filters(args: Args, *, allow: Iterable[str] = ()) -> Filters:
             raise FilterError("channel", f"{ch!r} is not a channel name")
     languages = tuple(v.lower() for v in _values(args, "language"))
     for lang in languages:
-        if not re.match(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$", lang):
+        if not LANGUAGE_RE.match(lang):
             raise FilterError("language", f"{lang!r} is not a language code (es, en, pt)")
     categories = tuple(v.lower() for v in _values(args, "category"))
     for cat in categories:
@@ -181,7 +200,8 @@ def parse_limit(args: Args, default: int = 50) -> int:
     raw = _one(args, "limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    # ASCII digits only: "²" is a digit to isdigit() but not to int().
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4) or not 1 <= int(raw) <= MAX_LIMIT:
         raise FilterError("limit", f"an integer from 1 to {MAX_LIMIT}")
     return int(raw)
 

@@ -12,6 +12,7 @@ from sqlalchemy import and_, func, literal, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from bot.insights.filters import FilterError, Filters, response_conditions
+from bot.storage.db import MAX_ID
 from bot.storage.models import Case, CaseStatus, Contact, Invitation, Response, Survey
 
 
@@ -25,7 +26,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         at, _, rid = raw.partition("|")
         moment = datetime.fromisoformat(at)
-        if moment.tzinfo is None:
+        if moment.tzinfo is None or not 0 <= int(rid) <= MAX_ID:
             raise ValueError
         return moment, int(rid)
     except (binascii.Error, UnicodeDecodeError, ValueError):

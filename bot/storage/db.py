@@ -164,3 +164,16 @@ class Unit:
     def close(self) -> None:
         if self._session is not None:
             self._session.close()
+
+
+def refused_text(value: str) -> str | None:
+    """Why the databases cannot store VALUE as text (None: they can). PostgreSQL refuses NUL
+    in text and JSON, and neither driver can encode a lone UTF-16 surrogate (JSON's `\\ud800`)."""
+    if "\x00" in value:
+        return "must not contain NUL (\\u0000)"
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        return "must be valid Unicode (no lone surrogates)"
+    return None
+
+
+MAX_ID = 2**63 - 1  # row ids are BIGINT (SQLite's INTEGER): a larger number names no row

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import LANGUAGES
 from bot.runtime import Runtime
+from bot.storage.db import refused_text
 from bot.storage.models import Contact, Invitation, InvitationState, Survey
 from bot.survey.contacts import address_for, normalise_phone
 from bot.survey.rules import (
@@ -30,6 +32,7 @@ from channels import registry
 from channels.base import DeepLinking
 
 LINK_TTL = timedelta(days=14)
+MAX_ORDER_ID = 128  # invitations.order_id is VARCHAR(128)
 
 
 class Invalid(ValueError):
@@ -84,9 +87,40 @@ def _str(
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise Invalid(where, "must be a string")
     text = str(value).strip()
+    if (refused := refused_text(text)) is not None:
+        raise Invalid(where, refused)
     if len(text) > limit:
         raise Invalid(where, f"must be at most {limit} characters")
     return text
+
+
+def parse_moment(raw: Any, where: str) -> datetime:
+    """An RFC 3339 date-time with an offset, in UTC, within years 1900-2999 (a survey's due
+    time is computed from it: nothing near Python's year 1 or 9999)."""
+    try:
+        moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+        utc = moment.astimezone(UTC) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):
+        raise Invalid(where, "must be an RFC 3339 date-time") from None
+    if utc is None:
+        raise Invalid(where, "must include a time zone offset (or Z)")
+    if not 1900 <= utc.year <= 2999:
+        raise Invalid(where, "must be a date between 1900 and 2999")
+    return utc
+
+
+def _check_json(value: Any, where: str, depth: int = 0) -> None:
+    """Metadata the databases store as JSON: finite numbers, storable text, 8 levels at most."""
+    if depth > 8:
+        raise Invalid(where, "must be nested at most 8 levels deep")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Invalid(where, "numbers must be finite (no NaN or Infinity)")
+    if isinstance(value, str) and (refused := refused_text(value)) is not None:
+        raise Invalid(where, refused)
+    if isinstance(value, dict):
+        value = [*value, *value.values()]  # keys are text the database stores too
+    for item in value if isinstance(value, list) else ():
+        _check_json(item, where, depth + 1)
 
 
 def parse_purchase(data: Any, *, country: str = "MX") -> Purchase:
@@ -104,7 +138,7 @@ def parse_purchase(data: Any, *, country: str = "MX") -> Purchase:
     }
     if unknown:
         raise Invalid(sorted(unknown)[0], "unknown field")
-    order_id = _str(data, "order_id", "order_id", 128, required=True)
+    order_id = _str(data, "order_id", "order_id", MAX_ORDER_ID, required=True)
     assert order_id is not None
     cust = data.get("customer")
     if not isinstance(cust, dict):
@@ -116,7 +150,7 @@ def parse_purchase(data: Any, *, country: str = "MX") -> Purchase:
         except ValueError as exc:
             raise Invalid("customer.phone", str(exc)) from exc
     chat = _str(cust, "telegram_chat_id", "customer.telegram_chat_id", 32)
-    if chat is not None and not chat.lstrip("-").isdigit():
+    if chat is not None and not (chat.isascii() and chat.lstrip("-").isdigit()):
         raise Invalid("customer.telegram_chat_id", "must be a numeric Telegram chat id")
     language = _str(cust, "language", "customer.language", 8)
     if language is not None:
@@ -128,14 +162,7 @@ def parse_purchase(data: Any, *, country: str = "MX") -> Purchase:
         raise Invalid("customer.timezone", f"unknown IANA time zone {tz!r}")
     occurred = None
     if data.get("occurred_at") is not None:
-        raw = data["occurred_at"]
-        try:
-            occurred = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise Invalid("occurred_at", "must be an RFC 3339 date-time") from exc
-        if occurred.tzinfo is None:
-            raise Invalid("occurred_at", "must include a time zone offset (or Z)")
-        occurred = occurred.astimezone(UTC)
+        occurred = parse_moment(data["occurred_at"], "occurred_at")
     delay = data.get("delay_minutes")
     if delay is not None and (
         isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= 60 * 24 * 90
@@ -153,6 +180,7 @@ def parse_purchase(data: Any, *, country: str = "MX") -> Purchase:
     meta = data.get("metadata") or {}
     if not isinstance(meta, dict):
         raise Invalid("metadata", "must be an object")
+    _check_json(meta, "metadata")
     if len(json.dumps(meta)) > 4096:
         raise Invalid("metadata", "must be at most 4 KB of JSON")
     survey = _str(data, "survey", "survey", 64)

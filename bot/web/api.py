@@ -7,13 +7,16 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
+from bot.storage.db import MAX_ID, refused_text
 from bot.storage.models import Invitation
 from bot.survey.purchases import (
+    MAX_ORDER_ID,
     Conflict,
     Invalid,
     Outcome,
     deep_link,
     mark_delivered,
+    parse_moment,
     parse_purchase,
     register_purchase,
 )
@@ -82,12 +85,12 @@ def delivered(order_id: str) -> Any:
     data = request.get_json(silent=True) or {}
     raw = data.get("delivered_at") if isinstance(data, dict) else None
     try:
-        when = datetime.fromisoformat(str(raw).replace("Z", "+00:00")) if raw else rt.clock()
-    except ValueError:
-        return api_error(422, "invalid", "must be an RFC 3339 date-time", "delivered_at")
-    if when.tzinfo is None:
-        return api_error(422, "invalid", "must include a time zone offset (or Z)", "delivered_at")
+        when = parse_moment(raw, "delivered_at") if raw else rt.clock()
+    except Invalid as exc:
+        return api_error(422, "invalid", exc.reason, exc.field)
     try:
+        if refused_text(order_id) is not None or len(order_id) > MAX_ORDER_ID:
+            raise LookupError(order_id)  # no order can have such an id
         inv = mark_delivered(rt, order_id, when)
     except LookupError:
         return api_error(404, "not_found", f"no purchase with order_id {order_id!r}")
@@ -101,7 +104,7 @@ def delivered(order_id: str) -> Any:
 def invitation(invitation_id: int) -> Any:
     rt = runtime()
     with rt.db.session() as s:
-        inv = s.get(Invitation, invitation_id)
+        inv = s.get(Invitation, invitation_id) if invitation_id <= MAX_ID else None
         if inv is None:
             return api_error(404, "not_found", f"no invitation {invitation_id}")
         body = invitation_json(inv)

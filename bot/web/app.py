@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, has_request_context, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from bot.bootstrap import build_runtime
@@ -41,6 +42,17 @@ class _CookieSessions(SecureCookieSessionInterface):
         return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
 
 
+class _JSON(DefaultJSONProvider):
+    """Flask's JSON, with a body nested too deep for the parser a ValueError like any other bad
+    JSON (the 400 it gets everywhere) instead of a RecursionError (a 500)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
 def create_app(
     config: Settings | Mapping[str, Any] | None = None, *, bus: MessageBus | None = None
 ) -> Flask:
@@ -52,6 +64,7 @@ def create_app(
     else:
         settings = settings_from(config)
     app = Flask(__name__)
+    app.json = _JSON(app)
     app.session_interface = _CookieSessions()
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # no provider sends more
@@ -74,9 +87,17 @@ def init_app(app: Flask, rt: Runtime) -> None:
         name = (exc.name or "error").lower().replace(" ", "_")
         return jsonify(error=name, reason=exc.description), exc.code
 
+    @app.errorhandler(DataError)
+    def _refused_value(exc: DataError) -> Any:
+        # A value the database refuses (a number out of range, a NUL): a retry fails the same
+        # way, so not a 503. The edge validates first; this is the net behind it.
+        log.warning("value refused by the database: %s", type(exc.orig).__name__)
+        return jsonify(error="invalid", reason="a value the database cannot store"), 422
+
     @app.errorhandler(SQLAlchemyError)
     def _storage_error(exc: SQLAlchemyError) -> Any:
-        # Nothing was stored: 503 makes the provider retry, so the message is not lost.
+        # Connection lost, a lock timeout, a serialization failure, the schema mid-migration:
+        # nothing was stored, and 503 makes the provider retry, so the message is not lost.
         log.error("storage failure: %s", type(exc).__name__)
         return jsonify(error="storage_unavailable", reason="storage failure, retry later"), 503
 

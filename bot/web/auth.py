@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from flask import g, jsonify, request
 from sqlalchemy.orm import Session
 
-from bot.accounts.apikeys import check_key
+from bot.accounts.apikeys import check_key, needs_touch, touch_key
 from bot.web.context import runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,16 +23,27 @@ def api_error(status: int, error: str, reason: str, field: str | None = None) ->
 
 
 def _key_error(s: Session) -> Any | None:
-    """The 401 answer for a request without a valid key (None: the key is good)."""
+    """The 401 answer for a request without a valid key (None: the key is good). Reads only."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key:
         return api_error(401, "unauthorized", "send `Authorization: Bearer <api key>`")
-    row = check_key(s, key.strip(), runtime().clock())
+    row = check_key(s, key.strip())
     if row is None:
         return api_error(401, "unauthorized", "unknown or revoked API key")
     g.api_key = row.name
+    g.api_key_stale = needs_touch(row, runtime().clock())
+    g.api_key_id = row.id
     return None
+
+
+def _touch() -> None:
+    """ "Last used", when stale, in its own short write transaction (writer lock first), after
+    the key's read: no read transaction of the API ever turns into a write."""
+    if g.pop("api_key_stale", False):
+        rt = runtime()
+        with rt.db.session_for_update() as s:
+            touch_key(s, g.api_key_id, rt.clock())
 
 
 def require_api_key(view: F) -> F:
@@ -42,25 +53,30 @@ def require_api_key(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with runtime().db.session() as s:
             error = _key_error(s)
-        return error if error is not None else view(*args, **kwargs)
+        if error is not None:
+            return error
+        _touch()
+        return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
 
 def read_with_api_key(view: F) -> F:
     """For read-only views: the key is checked in the transaction the view then reads in
-    (`api_session()`), one connection and one round trip fewer per report."""
+    (`api_session()`), one connection and one round trip fewer per report. The transaction
+    stays read-only (a stale "last used" is written before it, in its own)."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with runtime().db.sessions() as s:
+        db = runtime().db
+        with db.sessions() as s:
             error = _key_error(s)
             if error is not None:
                 return error
-            # A "last used" refresh (once a minute) commits first: a long report must not
-            # hold the key's row lock.
-            if s.dirty:
-                s.commit()
+            if g.get("api_key_stale"):
+                # Once a minute per key: end the read, write "last used", read afresh.
+                s.rollback()
+                _touch()
             g.api_session = s
             try:
                 out = view(*args, **kwargs)

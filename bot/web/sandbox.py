@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify, render_template, request
 from sqlalchemy import select
 
 from bot.config import LANGUAGES
+from bot.storage.db import refused_text
 from bot.storage.models import Contact, ContactChannel, Invitation, Message
 from bot.survey.contacts import ensure_channel
 from bot.survey.purchases import create_invitation, survey_by_key
@@ -36,6 +37,10 @@ def purchase() -> Any:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         return jsonify(error="bad_request", reason="body must be a JSON object"), 400
+    for field in ("name", "survey", "item"):
+        refused = refused_text(str(data.get(field) or ""))
+        if refused is not None:
+            return _bad(refused, field)
     name = str(data.get("name") or "Sandbox customer")[:200]
     language = data.get("language", rt.settings.default_language)
     if language not in LANGUAGES:
@@ -69,6 +74,8 @@ def purchase() -> Any:
 @bp.get("/conversation/<address>")
 def conversation(address: str) -> Any:
     rt = runtime()
+    if refused_text(address) is not None:
+        return jsonify(error="not_found", reason="no such sandbox customer"), 404
     with rt.db.session() as s:
         cc = s.scalar(
             select(ContactChannel).where(

@@ -57,6 +57,9 @@ def test_a_bad_webhook_body_is_400_and_stores_nothing(
     [
         pytest.param({"language": "fr"}, "language", id="language"),
         pytest.param({"survey": "nope"}, "survey", id="survey"),
+        pytest.param({"name": "Ana\x00"}, "name", id="NUL in the name"),
+        pytest.param({"survey": "s\x00"}, "survey", id="NUL in the survey"),
+        pytest.param({"item": "\ud800"}, "item", id="lone surrogate in the item"),
     ],
 )
 def test_a_bad_sandbox_purchase_is_422_naming_the_field(
@@ -65,6 +68,11 @@ def test_a_bad_sandbox_purchase_is_422_naming_the_field(
     r = client.post("/sandbox/purchase", json=body)
     assert r.status_code == 422
     assert r.json is not None and r.json["field"] == field
+
+
+def test_a_conversation_address_with_a_nul_is_404(client: FlaskClient) -> None:
+    r = client.get("/sandbox/conversation/sandbox-1%00")
+    assert r.status_code == 404 and r.json is not None and r.json["error"] == "not_found"
 
 
 def test_a_storage_failure_answers_503_so_the_provider_retries(
