@@ -274,7 +274,9 @@ def replay(rt: Runtime, directory: Path) -> int | None:
                 except SQLAlchemyError as exc:
                     if retryable(exc):
                         log.warning(
-                            "spool replay paused: storage unavailable (%s)", type(exc).__name__
+                            "spool replay paused: storage unavailable (%s: %s)",
+                            type(exc).__name__,
+                            str(getattr(exc, "orig", exc)).splitlines()[0][:200],
                         )
                         return None
                     _reject(directory, entry, f"{type(exc).__name__}")
