@@ -226,9 +226,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "DISPATCH_LEASE_SECONDS": (
         "dispatch_lease_seconds",
-        "Seconds a worker holds a survey it is sending; a worker that dies mid-send leaves it "
-        "`unknown` after this. Keep it above the rate-limit wait (30 s) plus `HTTP_TIMEOUT`. "
-        "Default `120`.",
+        "Seconds a worker holds a survey or a queued reply it is sending; a worker that dies "
+        "mid-send leaves it `unknown` after this. Keep it above the rate-limit wait (30 s) plus "
+        "`HTTP_TIMEOUT`. Default `120`.",
     ),
     "DISPATCH_CONCURRENCY": (
         "dispatch_concurrency",
