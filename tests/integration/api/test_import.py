@@ -209,3 +209,25 @@ def test_a_reply_from_the_old_form_of_a_number_finds_the_imported_customer(
     handle_inbound(rt, Inbound(channel="sms", provider_id="SM-old-1", sender="+5215512345678"))
     with rt.db.session() as s:
         assert s.scalar(select(func.count()).select_from(Contact)) == 1
+
+
+def test_the_cli_output_is_what_the_readme_shows(
+    rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    lines = [
+        "order_id|name|phone|Notas|occurred_at",
+        "V-1|José|+5215512345678|VIP|01/12/2026",
+        "V-2|Fátima|+525512345679||25/11/2026 14:30",
+        "V-3|Ana|12||25/11/2026",
+        "",
+    ]
+    excel_file(tmp_path, lines, encoding="cp1252", sep=";").rename("ventas.csv")
+    code, out = run(rt, "import", "ventas.csv")
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("$ npsbot import ventas.csv\n", 1)[1].split("```", 1)[0]
+    assert code == 1
+    # The progress bar is drawn only on a terminal: here it is its label alone.
+    assert out.splitlines() == [
+        "importing" if line.startswith("importing ") else line for line in shown.splitlines()
+    ]
