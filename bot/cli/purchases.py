@@ -8,32 +8,65 @@ from pathlib import Path
 import click
 
 from bot.cli.common import runtime
-from bot.survey.importer import import_purchases, rows
+from bot.survey.importer import FileError, Table, import_purchases, read_table
 from bot.survey.operator import OUTCOMES, resolve_unknown, unknown_invitations
+
+# Ambiguous dates named one by one in the summary; the rest are counted.
+AMBIGUOUS_SHOWN = 10
 
 
 @click.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-def import_cmd(path: str) -> None:
+@click.option(
+    "--day-first/--month-first",
+    default=None,
+    help="How to read 01/12/2026. Default: day-first for a ';'-separated file or one whose "
+    "customers are mostly es/pt, month-first otherwise.",
+)
+def import_cmd(path: str, day_first: bool | None) -> None:
     """Import purchases from a CSV file (columns: order_id, customer_id, name, phone,
     telegram_chat_id, language, timezone, survey, occurred_at, delay_minutes, channels,
-    metadata.<key>). Bad lines are reported by number; the rest are imported; re-running the
-    file creates nothing twice."""
+    metadata.<key>). UTF-8 or Windows-1252, separated by ',', ';' or tab; other columns are
+    ignored with a warning. Bad lines are reported by number; the rest are imported; re-running
+    the file creates nothing twice."""
     rt = runtime()
     try:
-        total = sum(1 for _ in rows(Path(path)))
-        with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
-            report = import_purchases(rt, Path(path), bar.update)
-    except (ValueError, UnicodeDecodeError) as exc:
+        table = read_table(Path(path), day_first)
+    except FileError as exc:
         raise click.ClickException(str(exc)) from exc
+    for note in describe(path, table):
+        click.echo(note, err=True)
+    with click.progressbar(length=len(table.rows), label="importing", file=sys.stderr) as bar:
+        report = import_purchases(rt, table, bar.update)
     for line, reason in report.errors:
         click.echo(f"{path}: line {line}: {reason}", err=True)
+    if report.ambiguous:
+        shown = ", ".join(f"line {n} ({raw})" for n, raw in report.ambiguous[:AMBIGUOUS_SHOWN])
+        more = len(report.ambiguous) - AMBIGUOUS_SHOWN
+        order = "day-first" if table.day_first else "month-first"
+        click.echo(
+            f"{path}: {len(report.ambiguous)} ambiguous date(s) read {order}: {shown}"
+            + (f" and {more} more" if more > 0 else ""),
+            err=True,
+        )
     click.echo(
         f"{report.created} scheduled, {report.skipped} skipped by the rules, "
         f"{report.unchanged} already imported, {len(report.errors)} with errors"
     )
     if report.errors:
         sys.exit(1)
+
+
+def describe(path: str, table: Table) -> list[str]:
+    """How the file was read, and the columns left out, as the user is told before importing."""
+    sep = {"\t": "tab", ",": "','", ";": "';'"}[table.delimiter]
+    lines = [f"{path}: read as {table.encoding}, {sep}-separated"]
+    if any((row.get("occurred_at") or "").strip() for _, row in table.rows):
+        order = "day-first (DD/MM/YYYY)" if table.day_first else "month-first (MM/DD/YYYY)"
+        lines.append(f"{path}: dates read {order}: {table.order_reason}")
+    if table.ignored:
+        lines.append(f"{path}: line 1: ignored unknown column(s) {', '.join(table.ignored)}")
+    return lines
 
 
 @click.group()

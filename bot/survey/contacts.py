@@ -40,11 +40,17 @@ INBOUND_STATES = (*OPEN_STATES, *CLOSED_STATES)
 
 
 def normalise_phone(raw: str, country: str = "MX") -> str:
-    """E.164 for a valid phone number; ValueError naming what is wrong otherwise."""
+    """E.164 for a valid phone number; ValueError naming what is wrong otherwise. A Mexican
+    mobile in the pre-2019 form +52 1 … is written +52 … as WhatsApp/Twilio send it."""
     try:
         number = phonenumbers.parse(raw, None if raw.strip().startswith("+") else country)
     except phonenumbers.NumberParseException as exc:
         raise ValueError(f"not a phone number: {raw!r}") from exc
+    national = str(number.national_number)
+    if number.country_code == 52 and len(national) == 11 and national.startswith("1"):
+        # Mexico dropped the mobile "1" in 2019 (WhatsApp/Twilio send +52 …):
+        # https://en.wikipedia.org/wiki/Telephone_numbers_in_Mexico
+        number.national_number = int(national[1:])
     if not phonenumbers.is_valid_number(number):
         raise ValueError(f"not a valid phone number: {raw!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -59,7 +65,10 @@ def identifies(m: Inbound) -> bool:
 def _phone(m: Inbound) -> str | None:
     """The sender's phone number, for a phone channel's address that looks like one."""
     if m.channel in PHONE_CHANNELS and m.sender.startswith("+") and len(m.sender) <= PHONE_MAX:
-        return m.sender
+        try:
+            return normalise_phone(m.sender)  # the form the API and the import store
+        except ValueError:
+            return m.sender
     return None
 
 

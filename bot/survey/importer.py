@@ -1,12 +1,22 @@
-"""`npsbot import purchases.csv`: the API's purchase, row by row, reporting each bad line."""
+"""`npsbot import purchases.csv`: the API's purchase, row by row, reporting each bad line.
+
+A file is read as spreadsheets write it: UTF-8 (with or without a BOM), else Windows-1252
+(Excel's "CSV" on Windows); `,`, `;` or tab between cells; dates in ISO 8601 or
+DD/MM/YYYY / MM/DD/YYYY (with an optional HH:MM), day-first where the file's locale says so.
+"""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+import io
+import re
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.runtime import Runtime
 from bot.survey.purchases import Conflict, Invalid, parse_purchase, register_purchase
@@ -21,6 +31,31 @@ CUSTOMER = {
 }
 TOP = ("order_id", "survey", "occurred_at", "delay_minutes", "channels")
 META = "metadata."
+DELIMITERS = ",;\t"
+# The header and the first lines: enough for the separator to show, cheap on a large file.
+SNIFFED_LINES = 20
+# Languages whose spreadsheets write the day first (01/12/2026 is 1 December).
+DAY_FIRST_LANGUAGES = ("es", "pt")
+# 01/12/2026, 1.12.2026, 01-12-2026, optionally followed by 14:30 or 14:30:15.
+NUMERIC_DATE = re.compile(
+    r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+)
+
+
+class FileError(ValueError):
+    """A file that cannot be imported at all: its message names the file and the line."""
+
+
+@dataclass
+class Table:
+    """A CSV file decoded and split: the rows by line number, and how it was read."""
+
+    rows: list[tuple[int, dict[str, str]]]
+    encoding: str
+    delimiter: str
+    ignored: list[str]  # unknown columns, left out
+    day_first: bool
+    order_reason: str  # why day-first or month-first
 
 
 @dataclass
@@ -29,10 +64,114 @@ class Report:
     unchanged: int = 0
     skipped: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
+    ambiguous: list[tuple[int, str]] = field(default_factory=list)  # (line, date as written)
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """The text and the encoding it was read with: UTF-8 (a BOM is dropped), else cp1252.
+    Latin-1 is the fallback for the five bytes cp1252 leaves undefined; it reads any byte."""
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return text, "UTF-8" if encoding == "utf-8-sig" else encoding
+    raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
+
+
+def sniff_delimiter(sample: str) -> str:
+    """`,`, `;` or tab: the one the header and the first lines are split by consistently (a
+    header alone can mislead: "Peña, José" in a ';' file); `,` for a one-column file."""
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        header = sample.partition("\n")[0]
+        best = max(DELIMITERS, key=header.count)
+        return best if header.count(best) else ","
+
+
+def choose_order(delimiter: str, languages: list[str], option: bool | None) -> tuple[bool, str]:
+    """Day-first (True) or month-first, and why: the option, else the file's locale."""
+    if option is not None:
+        return option, "as asked"
+    if delimiter == ";":
+        return True, "the file is ';'-separated, as spreadsheets in day-first locales write"
+    counts = Counter(lang[:2].lower() for lang in languages if lang.strip())
+    day_first = sum(counts[lang] for lang in DAY_FIRST_LANGUAGES)
+    if counts and day_first * 2 > sum(counts.values()):
+        return True, "most customers' language is es or pt"
+    return False, "neither a ';' separator nor es/pt languages suggest day-first"
+
+
+def parse_date(raw: str, day_first: bool, timezone: str | None) -> tuple[str, bool]:
+    """An RFC 3339 date-time for a spreadsheet's date, and whether it was ambiguous (both
+    readings valid and different). A date with no offset is in the customer's time zone, else
+    UTC. ValueError names what is wrong."""
+    raw = raw.strip()
+    zone = _zone(timezone)
+    match = NUMERIC_DATE.fullmatch(raw)
+    if match is None:
+        try:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"{raw!r} is not a date (write 2026-12-01, 01/12/2026 or 01/12/2026 14:30)"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        return moment.isoformat(), False
+    first, second, year, hour, minute, sec = (int(g) if g else 0 for g in match.groups())
+    day, month = (first, second) if day_first else (second, first)
+    try:
+        moment = datetime(year, month, day, hour, minute, sec, tzinfo=zone)
+    except ValueError:
+        order = "DD/MM/YYYY" if day_first else "MM/DD/YYYY"
+        other = "--month-first" if day_first else "--day-first"
+        raise ValueError(f"{raw!r} is not a date read as {order} (try {other})") from None
+    ambiguous = first != second and first <= 12 and second <= 12
+    return moment.isoformat(), ambiguous
+
+
+def _zone(name: str | None) -> tzinfo:
+    if name and name.strip():
+        try:
+            return ZoneInfo(name.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            pass  # parse_purchase names the bad time zone
+    return UTC
+
+
+def read_table(path: Path, day_first: bool | None = None) -> Table:
+    """The file decoded and split; FileError names the file and line 1 for a bad header."""
+    try:
+        text, encoding = decode(path.read_bytes())
+    except OSError as exc:
+        raise FileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise FileError(f"{path}: line 1: the file is empty (a header line is required)")
+    delimiter = sniff_delimiter("\n".join(lines[:SNIFFED_LINES]))
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    fields = [(name or "").strip() for name in reader.fieldnames or ()]
+    reader.fieldnames = fields
+    if "order_id" not in fields:
+        sep = {"\t": "tab"}.get(delimiter, repr(delimiter))
+        raise FileError(
+            f"{path}: line 1: missing column order_id (header read as {sep}-separated: "
+            f"{', '.join(repr(f) for f in fields)})"
+        )
+    ignored = [f for f in fields if f not in CUSTOMER and f not in TOP and not f.startswith(META)]
+    try:
+        rows = [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:
+        raise FileError(f"{path}: line {reader.line_num}: {exc}") from exc
+    languages = [row.get("language") or "" for _, row in rows]
+    order, reason = choose_order(delimiter, languages, day_first)
+    return Table(rows, encoding, delimiter, ignored, order, reason)
 
 
 def row_to_request(row: dict[str, str]) -> dict[str, Any]:
-    """A CSV row in the API's JSON shape (empty cells are absent)."""
+    """A CSV row in the API's JSON shape (empty cells and unknown columns are absent)."""
     body: dict[str, Any] = {}
     for key in TOP:
         value = (row.get(key) or "").strip()
@@ -45,7 +184,9 @@ def row_to_request(row: dict[str, str]) -> dict[str, Any]:
         else:
             body[key] = value
     body["customer"] = {
-        api: row[col].strip() for col, api in CUSTOMER.items() if (row.get(col) or "").strip()
+        api: (row.get(col) or "").strip()
+        for col, api in CUSTOMER.items()
+        if (row.get(col) or "").strip()
     }
     meta = {k[len(META) :]: v for k, v in row.items() if k and k.startswith(META) and v}
     if meta:
@@ -53,31 +194,27 @@ def row_to_request(row: dict[str, str]) -> dict[str, Any]:
     return body
 
 
-def rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        missing = {"order_id"} - set(reader.fieldnames or ())
-        if missing:
-            raise ValueError(f"{path}: line 1: missing column(s) {', '.join(sorted(missing))}")
-        unknown = [
-            c
-            for c in reader.fieldnames or ()
-            if c not in CUSTOMER and c not in TOP and not c.startswith(META)
-        ]
-        if unknown:
-            raise ValueError(f"{path}: line 1: unknown column(s) {', '.join(unknown)}")
-        for row in reader:
-            yield reader.line_num, row
-
-
 def import_purchases(
-    rt: Runtime, path: Path, progress: Callable[[int], None] = lambda _n: None
+    rt: Runtime, table: Table, progress: Callable[[int], None] = lambda _n: None
 ) -> Report:
     report = Report()
-    for line, row in rows(path):
+    for line, row in table.rows:
+        body = row_to_request(row)
+        if "occurred_at" in body:
+            try:
+                when, ambiguous = parse_date(
+                    body["occurred_at"], table.day_first, body["customer"].get("timezone")
+                )
+            except ValueError as exc:
+                report.errors.append((line, f"occurred_at: {exc}"))
+                progress(1)
+                continue
+            if ambiguous:
+                report.ambiguous.append((line, body["occurred_at"]))
+            body["occurred_at"] = when
         try:
             outcome = register_purchase(
-                rt, parse_purchase(row_to_request(row), country=rt.settings.default_country)
+                rt, parse_purchase(body, country=rt.settings.default_country)
             )
         except Invalid as exc:
             report.errors.append((line, f"{exc.field}: {exc.reason}"))
