@@ -337,13 +337,15 @@ def test_an_unknown_name_gets_the_same_answers_in_the_same_time(
 
     assert story("ana") == story("nobody") == [401] * 5 + [429, 401, 429]
 
-    def took(user: str) -> float:
+    def took(user: str, client: int) -> float:
         started = time.perf_counter()
-        attempt(c, user, "another wrong one", addr="192.0.2.1")
+        attempt(c, user, "another wrong one", addr=f"192.0.2.{client}")
         return time.perf_counter() - started
 
-    known = sorted(took("luis") for _ in range(3))[1]
-    unknown = sorted(took("nobody-else") for _ in range(3))[1]
+    # The fastest of several tries (a busy machine only adds time), each from a fresh client so
+    # the throttle never answers first.
+    known = min(took("luis", i) for i in range(1, 6))
+    unknown = min(took("nobody-else", i) for i in range(1, 6))
     assert known / 3 < unknown < known * 3, (known, unknown)  # both check one scrypt hash
 
 
