@@ -50,9 +50,10 @@ def _check_free(host: str, port: int) -> None:
         with socket.create_server((host, port), reuse_port=False) as _:
             pass
     except OSError as exc:
+        why = os.strerror(exc.errno or 0)
         raise click.ClickException(
-            f"cannot listen on {host}:{port} ({os.strerror(exc.errno or 0)}): another server (a second "
-            f"`make run`?) may be using it; stop it, or pick another with --port or PORT"
+            f"cannot listen on {host}:{port} ({why}): another server (a second `make run`?) "
+            "may be using it; stop it, or pick another with --port or PORT"
         ) from exc
 
 
