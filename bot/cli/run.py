@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -50,10 +51,14 @@ def _check_free(host: str, port: int) -> None:
         with socket.create_server((host, port), reuse_port=False) as _:
             pass
     except OSError as exc:
-        why = os.strerror(exc.errno or 0)
+        if exc.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port} (address already in use): another server (a "
+                "second `make run`?) is using it; stop it, or pick another with --port or PORT"
+            ) from exc
+        why = exc.strerror if isinstance(exc, socket.gaierror) else os.strerror(exc.errno or 0)
         raise click.ClickException(
-            f"cannot listen on {host}:{port} ({why}): another server (a second `make run`?) "
-            "may be using it; stop it, or pick another with --port or PORT"
+            f"cannot listen on {host}:{port} ({why}): check --host and --port"
         ) from exc
 
 

@@ -78,3 +78,9 @@ def test_a_busy_port_is_refused_before_serving(fresh: CliRunner, busy_port: int)
 
 def test_serve_on_an_unmigrated_database_says_what_to_do(fresh: CliRunner) -> None:
     one_line(fresh.invoke(main, ["serve", "--port", "1"]), 1, "npsbot db upgrade")
+
+
+@pytest.mark.parametrize("host", ["192.0.2.1"])  # TEST-NET-1: not this machine, no DNS
+def test_a_host_it_cannot_listen_on_is_named(fresh: CliRunner, host: str) -> None:
+    assert fresh.invoke(main, ["db", "upgrade"]).exit_code == 0
+    one_line(fresh.invoke(main, ["serve", "--host", host]), 1, host, "check --host")
