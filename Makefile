@@ -9,13 +9,19 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall whenever the project's metadata changes.
+# Reinstall whenever the project's metadata changes. `make run` needs only the runtime
+# dependencies; `make test` (and lint, typecheck) the dev extras too.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
+	touch $@ $(VENV)/.installed-run
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed-run
 	$(BIN)/npsbot db upgrade
 	$(BIN)/npsbot serve
 

@@ -19,10 +19,10 @@ from bot.runtime import NotReady, Runtime
 from bot.staff.chat import StaffChat
 from bot.storage.db import Database
 from bot.storage.migrate import behind
-from bot.survey.surveys import sync_surveys
+from bot.survey.surveys import Change, create_if_empty, diff_surveys
 from channels import registry
 
-# Advisory lock key for the start-up survey sync (any constant; "npsb" in ASCII).
+# Advisory lock key for the start-up check and first-run survey creation ("npsb" in ASCII).
 SYNC_LOCK = 0x6E707362
 
 
@@ -75,7 +75,8 @@ def _sync(rt: Runtime) -> None:
                 raise NotReady(
                     f"the database at {where} is behind this version: run `npsbot db upgrade`"
                 )
-            sync_surveys(s, rt.surveys)
+            # Never rewrites definitions (only `npsbot surveys sync` does); a first run needs one.
+            create_if_empty(s, rt.surveys)
     except (OperationalError, ProgrammingError) as exc:
         rt.close()
         raise NotReady(
@@ -85,3 +86,9 @@ def _sync(rt: Runtime) -> None:
     except NotReady:
         rt.close()
         raise
+
+
+def survey_drift(rt: Runtime) -> list[Change]:
+    """The surveys whose definition in SURVEYS_FILE differs from the database's (read-only)."""
+    with rt.db.session() as s:
+        return [c for c in diff_surveys(s, rt.surveys) if c.status != "unchanged"]

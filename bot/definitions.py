@@ -1,7 +1,7 @@
 """Survey definitions (touchpoints): a version-controllable TOML file, read at start-up.
 
-Part of the configuration, like `bot.config`: the Runtime holds them, and `bot.survey.surveys`
-syncs them to the database.
+Part of the configuration, like `bot.config`: the Runtime holds them; `npsbot surveys sync FILE`
+(`bot.survey.surveys`) writes them to the database, which start-up never does.
 
 [[survey]]
 key = "post-purchase"

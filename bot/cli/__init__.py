@@ -7,18 +7,22 @@ from typing import Any
 
 import click
 
-from bot.cli import apikey, db, outbox, purchases, reports, run, staff, telegram, users
+from bot.cli import apikey, db, outbox, purchases, reports, run, staff, surveys, telegram, users
 from bot.runtime import NotReady
 
 
 class _Cli(click.Group):
-    """Turns "the database is not ready" into a one-line error instead of a traceback."""
+    """Turns "the database is not ready" (or a file the system refused) into a one-line error
+    instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except NotReady as exc:
             raise click.ClickException(str(exc)) from exc
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            raise click.ClickException(f"{exc.strerror or exc}{where}") from exc
 
 
 @click.group(cls=_Cli)
@@ -41,6 +45,7 @@ for command in (
     reports.export,
     reports.insights_group,
     users.user,
+    surveys.surveys,
 ):
     main.add_command(command)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 import click
@@ -70,12 +71,17 @@ def report(meta: tuple[str, ...], interval: str, **kwargs: Any) -> None:
 def export(path: str, meta: tuple[str, ...], **kwargs: Any) -> None:
     """Export the responses matching the filters to PATH (.csv or .xlsx)."""
     f = _report_filters(_opts(kwargs), meta)
+    folder = Path(path).absolute().parent
+    if not folder.is_dir():
+        raise click.ClickException(f"no such folder: {folder} (create it, or export elsewhere)")
     rt = runtime()
     try:
         with rt.db.session() as s:
             n = export_responses(s, f, path)
     except ExportError as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from exc
     finally:
         rt.close()
     click.echo(f"exported {n} responses to {path}")

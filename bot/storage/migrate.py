@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, create_engine, make_url
 
 from bot.config import normalise_database_url
 
@@ -21,6 +21,31 @@ def alembic_config(url: str) -> Config:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", normalise_database_url(url).replace("%", "%%"))
     return cfg
+
+
+class MigrateError(Exception):
+    """A database the migrations cannot reach, said in one line with what to do."""
+
+
+def sqlite_folder_missing(url: str) -> Path | None:
+    """The folder a SQLite database file would go in, when it does not exist (else None)."""
+    u = make_url(normalise_database_url(url))
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    folder = Path(u.database).absolute().parent
+    return None if folder.is_dir() else folder
+
+
+def current_revisions(url: str) -> set[str]:
+    """The revisions the database at URL is at (empty for a new, empty database)."""
+    if (folder := sqlite_folder_missing(url)) is not None:
+        raise MigrateError(f"no such folder for the SQLite database: {folder} (create it first)")
+    engine = create_engine(normalise_database_url(url))
+    try:
+        with engine.connect() as conn:
+            return set(MigrationContext.configure(conn).get_current_heads())
+    finally:
+        engine.dispose()
 
 
 def upgrade(url: str, revision: str = "heads") -> None:
