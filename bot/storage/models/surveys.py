@@ -34,7 +34,7 @@ OPEN_STATES = (InvitationState.ASKED, InvitationState.AWAITING_REASON)
 
 
 class Survey(Base):
-    """A named touchpoint; defined in the surveys file and synced here at start."""
+    """A named touchpoint: defined in the surveys file, written here by `npsbot surveys sync`."""
 
     __tablename__ = "surveys"
 
