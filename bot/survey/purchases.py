@@ -29,7 +29,6 @@ from bot.survey.rules import (
     due_at,
     load_history,
     skip_reason,
-    survey_quiet,
     timing,
     zone,
 )
@@ -412,12 +411,7 @@ def mark_delivered(rt: Runtime, order_id: str, delivered_at: datetime) -> Invita
         if inv is None:
             raise LookupError(order_id)
         if inv.state == InvitationState.SCHEDULED:
-            inv.due_at = due_at(
-                delivered_at,
-                timedelta(minutes=inv.survey.delay_minutes),
-                now,
-                contact_zone(inv.contact),
-                survey_quiet(inv.survey.options),
-            )
+            delay, quiet = timing(inv.survey.delay_minutes, inv.survey.options, inv.channels)
+            inv.due_at = due_at(delivered_at, delay, now, contact_zone(inv.contact), quiet)
             inv.meta = {**inv.meta, "delivered_at": delivered_at.isoformat()}
         return inv

@@ -107,3 +107,14 @@ def test_with_no_credentials_the_refusal_says_to_use_the_sandbox(bare: Flask) ->
     assert 'try channels: ["sandbox"]' in str(body["reason"])
     status, body = api.purchase(order_id="B-1", channels=["sandbox"], customer={"name": "Ana"})
     assert status == 201
+
+
+@pytest.mark.parametrize(("hour", "minute"), [(3, 0), (23, 30)])
+def test_a_delivered_sandbox_order_stays_due_at_once(
+    api: Api, client: FlaskClient, clock: Clock, hour: int, minute: int
+) -> None:
+    clock.now = datetime(2026, 11, 22, hour, minute, tzinfo=UTC)
+    api.purchase(order_id="D-1", channels=["sandbox"], customer={"name": "Ana"})
+    r = client.post("/api/v1/purchases/D-1/delivered", json={}, headers=api.headers)
+    assert r.status_code == 200
+    assert datetime.fromisoformat(r.json["due_at"]) == clock.now  # type: ignore[index]
