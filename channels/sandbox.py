@@ -8,6 +8,8 @@ page reads the conversation from the database), so no credentials are needed.
 from __future__ import annotations
 
 import json
+import re
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -26,6 +28,21 @@ from channels.base import (
 from channels.errors import BadPayload
 
 SECRETS: tuple[str, ...] = ()  # no credentials
+# A customer's address on the page: "sandbox-" and up to 56 lowercase letters, digits or dashes
+# (it travels in a URL, /sandbox?address=…).
+ADDRESS = re.compile(r"sandbox-[a-z0-9-]{1,56}")
+
+
+def new_address() -> str:
+    return f"sandbox-{secrets.token_hex(6)}"
+
+
+def check_address(raw: str) -> str:
+    """A valid sandbox address, lowercased; ValueError saying what one looks like."""
+    address = raw.strip().lower()
+    if not ADDRESS.fullmatch(address):
+        raise ValueError(f"not a sandbox address (like sandbox-1a2b3c): {raw!r}")
+    return address
 
 
 class Sandbox:
@@ -46,7 +63,7 @@ class Sandbox:
         if not isinstance(data, dict):
             raise BadPayload("body must be a JSON object")
         sender, text = data.get("from"), data.get("text", "")
-        if not isinstance(sender, str) or not sender.startswith("sandbox-"):
+        if not isinstance(sender, str) or not ADDRESS.fullmatch(sender):
             raise BadPayload("`from` must be a sandbox address like sandbox-1a2b")
         if not isinstance(text, str) or len(text) > 4096:
             raise BadPayload("`text` must be a string of at most 4096 characters")

@@ -24,7 +24,10 @@ from bot.storage.models import (
 from bot.storage.models import InvitationState as S
 from channels import registry
 from channels.base import Inbound
+from channels.sandbox import check_address, new_address
 
+# The test channel played in the browser (/sandbox).
+(SANDBOX,) = registry.named(sandbox=True)
 # Channels whose address is the customer's phone number.
 PHONE_CHANNELS = registry.named(phone_address=True)
 # Channels a customer opens with a deep link: their chat id is `Contact.telegram_chat_id`.
@@ -54,6 +57,41 @@ def normalise_phone(raw: str, country: str = "MX") -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValueError(f"not a valid phone number: {raw!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def sandbox_address(raw: str) -> str:
+    """A sandbox address from a purchase (`customer.sandbox`); ValueError naming the problem."""
+    return check_address(raw)
+
+
+def sandbox_channel(
+    s: Session, contact_id: int, address: str | None = None, *, create: bool = False
+) -> str | None:
+    """The contact's address on the sandbox page: `address` if given (it moves there), the known
+    one, or (with `create`) a new one."""
+    cc = s.scalar(
+        select(ContactChannel).where(
+            ContactChannel.contact_id == contact_id, ContactChannel.channel == SANDBOX
+        )
+    )
+    if address is None and cc is not None:
+        return cc.address
+    if address is None and not create:
+        return None
+    address = address or new_address()
+    taken = s.scalar(
+        select(ContactChannel).where(
+            ContactChannel.channel == SANDBOX, ContactChannel.address == address
+        )
+    )
+    if taken is not None and taken.contact_id != contact_id:
+        raise ValueError(f"sandbox address {address!r} belongs to another customer")
+    if cc is None:
+        s.add(ContactChannel(contact_id=contact_id, channel=SANDBOX, address=address))
+        s.flush()
+    elif cc.address != address:
+        cc.address = address
+    return address
 
 
 def identifies(m: Inbound) -> bool:

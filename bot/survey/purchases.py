@@ -1,4 +1,8 @@
-"""Purchases in, invitations out: the one function the API and the CSV import both call."""
+"""Purchases in, invitations out: the one function the API, the CSV import and the sandbox call.
+
+Over 400 lines: a purchase's validation and its registration are one contract (the same
+fields, the same errors), kept together so the three callers cannot drift apart.
+"""
 
 from __future__ import annotations
 
@@ -19,13 +23,13 @@ from bot.config import LANGUAGES
 from bot.runtime import Runtime
 from bot.storage.db import refused_text
 from bot.storage.models import Contact, Invitation, InvitationState, Survey
-from bot.survey.contacts import address_for, normalise_phone
+from bot.survey.contacts import address_for, normalise_phone, sandbox_address, sandbox_channel
 from bot.survey.rules import (
     contact_zone,
     due_at,
     load_history,
     skip_reason,
-    survey_quiet,
+    timing,
     zone,
 )
 from channels import registry
@@ -55,6 +59,7 @@ class Customer:
     telegram_chat_id: str | None = None
     language: str | None = None
     timezone: str | None = None
+    sandbox: str | None = None  # an address on the sandbox page, "sandbox-…"
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class Purchase:
     delay_minutes: int | None = None
     channels: tuple[str, ...] | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    quiet_hours: bool | None = None  # None: the channels' rule (`rules.timing`)
     digest: str = ""  # of the request body: the same order with another body is a conflict
 
 
@@ -74,6 +80,7 @@ class Outcome:
     invitation: Invitation
     created: bool
     telegram_link: str | None = None
+    sandbox_address: str | None = None  # where /sandbox?address=… shows this survey
 
 
 def _str(
@@ -157,6 +164,12 @@ def parse_purchase(data: Any, *, country: str = "MX") -> Purchase:
         language = language[:2].lower()
         if language not in LANGUAGES:
             raise Invalid("customer.language", f"must be one of {', '.join(LANGUAGES)}")
+    box = _str(cust, "sandbox", "customer.sandbox", 64)
+    if box is not None:
+        try:
+            box = sandbox_address(box)
+        except ValueError as exc:
+            raise Invalid("customer.sandbox", str(exc)) from exc
     tz = _str(cust, "timezone", "customer.timezone", 64)
     if tz is not None and zone(tz) is None:
         raise Invalid("customer.timezone", f"unknown IANA time zone {tz!r}")
@@ -184,8 +197,10 @@ def parse_purchase(data: Any, *, country: str = "MX") -> Purchase:
     if len(json.dumps(meta)) > 4096:
         raise Invalid("metadata", "must be at most 4 KB of JSON")
     survey = _str(data, "survey", "survey", 64)
-    if phone is None and chat is None and _str(cust, "id", "customer.id", 128) is None:
-        raise Invalid("customer", "needs a phone, a telegram_chat_id or an id")
+    named = (phone, chat, box, _str(cust, "id", "customer.id", 128))
+    on_page = any(registry.capabilities(c).sandbox for c in channels or ())
+    if all(v is None for v in named) and not on_page:  # a sandbox purchase makes an address
+        raise Invalid("customer", "needs a phone, a telegram_chat_id, a sandbox or an id")
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     return Purchase(
         order_id=order_id,
@@ -196,6 +211,7 @@ def parse_purchase(data: Any, *, country: str = "MX") -> Purchase:
             telegram_chat_id=chat,
             language=language,
             timezone=tz,
+            sandbox=box,
         ),
         survey=survey,
         occurred_at=occurred,
@@ -252,9 +268,14 @@ def _register(rt: Runtime, p: Purchase) -> Outcome:
             inv, created = existing, False
         else:
             inv, created = _schedule(rt, s, p, now), True
+        box = (
+            sandbox_channel(s, inv.contact_id)
+            if any(registry.capabilities(c).sandbox for c in inv.channels)
+            else None
+        )
     if created and inv.state == InvitationState.SCHEDULED and inv.due_at <= now:
         rt.wake.set()
-    return Outcome(inv, created, deep_link(rt, inv))
+    return Outcome(inv, created, deep_link(rt, inv), box)
 
 
 def _schedule(rt: Runtime, s: Session, p: Purchase, now: datetime) -> Invitation:
@@ -265,15 +286,21 @@ def _schedule(rt: Runtime, s: Session, p: Purchase, now: datetime) -> Invitation
         raise Invalid("survey", f"unknown survey {key!r}")
     channels = _channels(rt, survey, p)
     contact = _contact(rt, s, p.customer, now)
+    if any(registry.capabilities(c).sandbox for c in channels):
+        # A sandbox customer is reached on the page: the given address, the known one, or a new one.
+        try:
+            sandbox_channel(s, contact.id, p.customer.sandbox, create=True)
+        except ValueError as exc:
+            raise Invalid("customer.sandbox", str(exc)) from exc
     _reachable(rt, contact, channels)
     if rt.db.postgres:
         # One purchase at a time per contact: the rules below read, then decide.
         s.execute(select(Contact.id).where(Contact.id == contact.id).with_for_update())
     occurred = p.occurred_at or now
-    delay = survey.delay_minutes if p.delay_minutes is None else p.delay_minutes
-    due = due_at(
-        occurred, timedelta(minutes=delay), now, contact_zone(contact), survey_quiet(survey.options)
+    delay, quiet = timing(
+        survey.delay_minutes, survey.options, channels, delay=p.delay_minutes, quiet=p.quiet_hours
     )
+    due = due_at(occurred, delay, now, contact_zone(contact), quiet)
     inv = Invitation(
         survey=survey,
         contact=contact,
@@ -290,12 +317,7 @@ def _schedule(rt: Runtime, s: Session, p: Purchase, now: datetime) -> Invitation
     reason = skip_reason(load_history(s, contact.id), channels, survey.resurvey_days, now)
     if reason is not None:
         inv.state, inv.skip_reason = InvitationState.SKIPPED, reason
-    elif any(
-        registry.capabilities(c).needs_deep_link
-        and c in rt.channels
-        and not address_for(contact, c)
-        for c in channels
-    ):
+    elif any(_needs_link(rt, contact, c) for c in channels):
         # A bot cannot write first: the order confirmation carries a deep link instead.
         inv.link_token = secrets.token_urlsafe(24)
         inv.link_expires_at = now + LINK_TTL
@@ -320,7 +342,10 @@ def _channels(rt: Runtime, survey: Survey, p: Purchase) -> tuple[str, ...]:
         c for c in survey.channels if c in rt.channels and not registry.capabilities(c).sandbox
     )
     if not configured:
-        raise Invalid("channels", f"none of survey {survey.key!r}'s channels is configured")
+        hint = (
+            '; try channels: ["sandbox"]' if registry.named(sandbox=True)[0] in rt.channels else ""
+        )
+        raise Invalid("channels", f"none of survey {survey.key!r}'s channels is configured{hint}")
     return configured
 
 
@@ -329,8 +354,8 @@ def _reachable(rt: Runtime, contact: Contact, channels: Sequence[str]) -> None:
         caps = registry.capabilities(name)
         if caps.phone_address and contact.phone:
             return
-        if caps.needs_deep_link:
-            return  # a known chat, or a deep link for the order confirmation
+        if caps.needs_deep_link or caps.sandbox:
+            return  # a known chat, a deep link for the order confirmation, or the sandbox page
     raise Invalid("customer.phone", "the customer has no address on any of the channels")
 
 
@@ -386,12 +411,7 @@ def mark_delivered(rt: Runtime, order_id: str, delivered_at: datetime) -> Invita
         if inv is None:
             raise LookupError(order_id)
         if inv.state == InvitationState.SCHEDULED:
-            inv.due_at = due_at(
-                delivered_at,
-                timedelta(minutes=inv.survey.delay_minutes),
-                now,
-                contact_zone(inv.contact),
-                survey_quiet(inv.survey.options),
-            )
+            delay, quiet = timing(inv.survey.delay_minutes, inv.survey.options, inv.channels)
+            inv.due_at = due_at(delivered_at, delay, now, contact_zone(inv.contact), quiet)
             inv.meta = {**inv.meta, "delivered_at": delivered_at.isoformat()}
         return inv

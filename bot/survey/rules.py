@@ -18,6 +18,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from bot.storage.models import Contact, ContactChannel, Invitation, InvitationState
+from channels import registry
 
 S = InvitationState
 DEFAULT_QUIET = (time(21, 0), time(9, 0))
@@ -59,6 +60,34 @@ def parse_quiet(value: object) -> tuple[time, time]:
 def survey_quiet(options: Mapping[str, object]) -> tuple[time, time]:
     """A survey's quiet hours, from its options."""
     return parse_quiet(options.get("quiet_hours"))
+
+
+def on_sandbox(channels: Sequence[str]) -> bool:
+    """The invitation goes only to test channels (the browser's pretend phone)."""
+    return bool(channels) and all(registry.capabilities(c).sandbox for c in channels)
+
+
+def timing(
+    survey_delay: int,
+    options: Mapping[str, object],
+    channels: Sequence[str],
+    *,
+    delay: int | None = None,
+    quiet: bool | None = None,
+) -> tuple[timedelta, tuple[time, time]]:
+    """The delay and quiet hours a new invitation on `channels` keeps: the survey's, unless
+    the purchase asks otherwise. A tester on the sandbox sees the survey at once, at any hour,
+    unless they ask for a delay or the quiet hours."""
+    sandbox = on_sandbox(channels)
+    minutes = (0 if sandbox else survey_delay) if delay is None else delay
+    keep_quiet = (not sandbox) if quiet is None else quiet
+    return timedelta(minutes=minutes), survey_quiet(options) if keep_quiet else NO_QUIET
+
+
+def send_quiet(options: Mapping[str, object], channels: Sequence[str]) -> tuple[time, time]:
+    """The quiet hours that hold at send time: none on the sandbox (its due time already keeps
+    the quiet hours a tester asked for), the survey's elsewhere."""
+    return NO_QUIET if on_sandbox(channels) else survey_quiet(options)
 
 
 def in_quiet(local: time, quiet: tuple[time, time]) -> bool:

@@ -52,7 +52,8 @@ def invitation_json(inv: Invitation, link: str | None = None) -> dict[str, Any]:
 def _outcome_json(o: Outcome) -> dict[str, Any]:
     body = invitation_json(o.invitation, o.telegram_link)
     keep = ("invitation_id", "status", "reason", "due_at", "channel", "telegram_link")
-    return {k: body[k] for k in keep}
+    box = o.sandbox_address
+    return {k: body[k] for k in keep} | {"sandbox_url": box and f"/sandbox?address={box}"}
 
 
 @bp.post("/purchases")

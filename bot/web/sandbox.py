@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, jsonify, render_template, request
 from sqlalchemy import select
 
-from bot.config import LANGUAGES
 from bot.storage.db import refused_text
 from bot.storage.models import Contact, ContactChannel, Invitation, Message
-from bot.survey.contacts import ensure_channel
-from bot.survey.purchases import create_invitation, survey_by_key
+from bot.survey.contacts import sandbox_address
+from bot.survey.purchases import Invalid, parse_purchase, register_purchase
+from bot.survey.rules import contact_zone
 from bot.web.context import runtime
 from channels import registry
 
@@ -23,52 +25,72 @@ bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 @bp.get("")
 @bp.get("/")
 def page() -> str:
-    return render_template("sandbox.html")
+    """The page; `?address=sandbox-…` opens that customer's phone (an API or CSV purchase's)."""
+    try:
+        address = sandbox_address(request.args.get("address") or "")
+    except ValueError:
+        address = None
+    return render_template("sandbox.html", address=address)
 
 
 def _bad(reason: str, field: str | None = None) -> Any:
     return jsonify(error="invalid", field=field, reason=reason), 422
 
 
+def arrival(inv: Invitation, contact: Contact) -> dict[str, Any]:
+    """When a scheduled survey will reach the phone, in the customer's own time."""
+    tz = contact_zone(contact)
+    local: datetime = inv.due_at.astimezone(tz)
+    return {
+        "due_at": inv.due_at.isoformat(),
+        "due_local": local.strftime("%Y-%m-%d %H:%M"),
+        "timezone": str(tz),
+    }
+
+
 @bp.post("/purchase")
 def purchase() -> Any:
-    """A pretend purchase: a new sandbox customer whose survey is due at once."""
+    """A pretend purchase on the sandbox channel: a new customer in the browser's time zone
+    (`timezone`); the survey is due at once unless it asks for `delay_minutes` or
+    `quiet_hours` (`bot.survey.rules.timing`)."""
     rt = runtime()
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         return jsonify(error="bad_request", reason="body must be a JSON object"), 400
-    for field in ("name", "survey", "item"):
+    for field in ("name", "survey", "item", "timezone"):
         refused = refused_text(str(data.get(field) or ""))
         if refused is not None:
             return _bad(refused, field)
-    name = str(data.get("name") or "Sandbox customer")[:200]
-    language = data.get("language", rt.settings.default_language)
-    if language not in LANGUAGES:
-        return _bad(f"language must be one of {', '.join(LANGUAGES)}", "language")
-    survey_key = str(data.get("survey") or rt.surveys[0].key)
-    now = rt.clock()
-    with rt.db.session_for_update() as s:  # it writes: SQLite's writer lock first
-        survey = survey_by_key(s, survey_key)
-        if survey is None:
-            return _bad(f"unknown survey {survey_key!r}", "survey")
-        contact = Contact(name=name, language=language, created_at=now)
-        s.add(contact)
-        s.flush()
-        address = f"sandbox-{secrets.token_hex(6)}"
-        ensure_channel(s, contact, SANDBOX, address)
-        inv = create_invitation(
-            s,
-            survey,
-            contact,
-            now=now,
-            delay_minutes=0,
-            channels=[SANDBOX],
-            order_id=f"sandbox-{secrets.token_hex(6)}",
-            meta={"item": str(data.get("item", ""))[:100]},
-        )
-        inv_id = inv.id
-    rt.wake.set()
-    return jsonify(address=address, invitation_id=inv_id), 201
+    if not isinstance(data.get("quiet_hours", False), bool):
+        return _bad("quiet_hours must be true or false", "quiet_hours")
+    body = {
+        "order_id": f"sandbox-{secrets.token_hex(6)}",
+        "survey": data.get("survey") or None,
+        "delay_minutes": data.get("delay_minutes"),
+        "channels": [SANDBOX],
+        "customer": {
+            "name": str(data.get("name") or "Sandbox customer")[:200],
+            "language": data.get("language", rt.settings.default_language),
+            "timezone": data.get("timezone") or None,
+        },
+        "metadata": {"item": str(data.get("item", ""))[:100]},
+    }
+    try:
+        wanted = replace(parse_purchase(body), quiet_hours=data.get("quiet_hours") or None)
+        outcome = register_purchase(rt, wanted)
+    except Invalid as exc:
+        return _bad(exc.reason, exc.field.removeprefix("customer."))
+    with rt.db.session() as s:
+        inv = s.get(Invitation, outcome.invitation.id)
+        assert inv is not None
+        out = {
+            "address": outcome.sandbox_address,
+            "invitation_id": inv.id,
+            "state": inv.state,
+            "reason": inv.skip_reason,
+            **arrival(inv, inv.contact),
+        }
+    return jsonify(out), 201
 
 
 @bp.get("/conversation/<address>")
@@ -111,6 +133,8 @@ def conversation(address: str) -> Any:
             invitation = {
                 "id": inv.id,
                 "state": inv.state,
+                "reason": inv.skip_reason,
+                **arrival(inv, inv.contact),
                 "response": None
                 if r is None
                 else {

@@ -23,8 +23,8 @@ from bot.survey.rules import (
     History,
     contact_zone,
     outside_quiet_hours,
+    send_quiet,
     skip_reason,
-    survey_quiet,
 )
 from channels import registry
 from scheduler.dispatch.plan import Batch, Job, SurveyRow
@@ -169,7 +169,7 @@ def claim_batch(rt: Runtime, now: datetime, limit: int) -> tuple[list[Job], Batc
                 in_flight[cid] -= 1
                 continue
             # Quiet hours hold at send time too: deferred, never dropped.
-            quiet = survey_quiet(j.survey.options)
+            quiet = send_quiet(j.survey.options, j.channels)
             later = outside_quiet_hours(now, contact_zone(j.contact), quiet)
             if later > now:
                 deferred.append({"b_id": j.id, "b_due": later})  # not a failed attempt

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -11,7 +13,8 @@ from sqlalchemy import func, select
 
 from bot.events import DetractorResponded, RecordingBus, ResponseCompleted
 from bot.runtime import Runtime
-from bot.storage.models import Case, ContactChannel, Message, Response
+from bot.storage.models import Case, Contact, ContactChannel, Message, Response
+from scheduler.loop import tick
 from tests.conftest import Clock
 from tests.helpers import SandboxCustomer
 
@@ -205,3 +208,120 @@ def test_two_messages_arriving_at_once_are_applied_one_after_the_other(
     with rt.db.session() as s:
         assert s.scalar(select(func.count()).select_from(Response)) == 1
     assert ana.invitation().state == "awaiting_reason"
+
+
+# The sandbox at any hour: quiet hours (21:00-09:00 by default) once left the phone blank for
+# twelve hours of every day. The clock is set to several hours, not only 15:00 UTC.
+HOURS = [(3, 0), (9, 0), (15, 0), (23, 30)]
+
+
+def _at(clock: Clock, hour: int, minute: int) -> None:
+    clock.now = datetime(2026, 11, 22, hour, minute, tzinfo=UTC)
+
+
+def _buy(client: FlaskClient, **body: object) -> dict[str, Any]:
+    r = client.post("/sandbox/purchase", json={"name": "Ana", "language": "es", **body})
+    assert r.status_code == 201, r.json
+    return r.json  # type: ignore[return-value]
+
+
+def _phone(client: FlaskClient, address: str) -> dict[str, Any]:
+    r = client.get(f"/sandbox/conversation/{address}")
+    assert r.status_code == 200
+    return r.json  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(("hour", "minute"), HOURS)
+@pytest.mark.parametrize("zone", ["America/Mexico_City", "Asia/Tokyo"])
+def test_the_sandbox_asks_at_once_at_any_hour_in_the_browsers_time_zone(
+    client: FlaskClient, rt: Runtime, clock: Clock, hour: int, minute: int, zone: str
+) -> None:
+    _at(clock, hour, minute)
+    bought = _buy(client, timezone=zone)
+    assert bought["state"] == "scheduled"
+    assert datetime.fromisoformat(bought["due_at"]) == clock.now
+    assert bought["timezone"] == zone
+    tick(rt)
+    phone = _phone(client, bought["address"])
+    assert phone["invitation"]["state"] == "asked"
+    assert [m["text"] for m in phone["messages"]] == [QUESTION_ES]
+    r = client.post(
+        "/webhooks/sandbox", json={"id": uuid.uuid4().hex, "from": bought["address"], "text": "9"}
+    )
+    assert [x["text"] for x in r.json["replies"]] == [  # type: ignore[index]
+        "¡Qué gusto! ¿Qué es lo que más te gusta de nosotros?"
+    ]
+    with rt.db.session() as s:
+        assert s.scalar(select(Contact.timezone).order_by(Contact.id.desc())) == zone
+
+
+@pytest.mark.parametrize(
+    ("hour", "minute", "zone", "arrives"),
+    [
+        (3, 0, "America/Mexico_City", "2026-11-22 09:00"),  # 21:00 there: the quiet hours hold
+        (23, 30, "Europe/Madrid", "2026-11-23 09:00"),  # 00:30 there
+        (15, 0, "America/Mexico_City", None),  # 09:00 there: at once
+        (23, 30, "America/Mexico_City", None),  # 17:30 there: at once
+    ],
+)
+def test_a_tester_who_asks_for_quiet_hours_is_told_when_the_survey_arrives(
+    client: FlaskClient,
+    rt: Runtime,
+    clock: Clock,
+    hour: int,
+    minute: int,
+    zone: str,
+    arrives: str | None,
+) -> None:
+    _at(clock, hour, minute)
+    bought = _buy(client, timezone=zone, quiet_hours=True)
+    address = bought["address"]
+    tick(rt)
+    phone = _phone(client, address)
+    if arrives is None:
+        assert phone["invitation"]["state"] == "asked"
+        return
+    assert (bought["due_local"], bought["timezone"]) == (arrives, zone)
+    assert phone["invitation"]["state"] == "scheduled"  # deferred, and the page says until when
+    assert (phone["invitation"]["due_local"], phone["invitation"]["timezone"]) == (arrives, zone)
+    assert phone["messages"] == []
+    clock.now = datetime.fromisoformat(bought["due_at"])
+    tick(rt)
+    assert [m["text"] for m in _phone(client, address)["messages"]] == [QUESTION_ES]
+
+
+@pytest.mark.parametrize(("hour", "minute"), [(3, 0), (23, 30)])
+def test_a_tester_can_ask_for_a_delay(
+    client: FlaskClient, rt: Runtime, clock: Clock, hour: int, minute: int
+) -> None:
+    _at(clock, hour, minute)
+    bought = _buy(client, timezone="America/Mexico_City", delay_minutes=5)
+    tick(rt)
+    assert _phone(client, bought["address"])["invitation"]["state"] == "scheduled"
+    clock.advance(minutes=5)
+    tick(rt)
+    assert _phone(client, bought["address"])["invitation"]["state"] == "asked"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"timezone": 7}, "timezone"),
+        ({"delay_minutes": -1}, "delay_minutes"),
+        ({"quiet_hours": "yes"}, "quiet_hours"),
+        ({"language": "fr"}, "language"),
+    ],
+)
+def test_a_bad_sandbox_purchase_names_the_field(
+    client: FlaskClient, body: dict[str, object], field: str
+) -> None:
+    r = client.post("/sandbox/purchase", json={"name": "Ana", **body})
+    assert r.status_code == 422
+    assert r.json is not None and r.json["field"] == field
+
+
+def test_the_page_opens_a_given_customers_phone(client: FlaskClient) -> None:
+    address = _buy(client, timezone="UTC")["address"]
+    assert f'let address = "{address}"' in client.get(f"/sandbox?address={address}").text
+    assert "let address = null" in client.get("/sandbox?address=<script>").text

@@ -19,7 +19,9 @@ from bot.survey.rules import (
     due_at,
     in_session_window,
     outside_quiet_hours,
+    send_quiet,
     skip_reason,
+    timing,
 )
 
 DAY = datetime(2026, 6, 10, tzinfo=UTC)
@@ -199,3 +201,43 @@ def test_the_session_window_is_24_hours_of_elapsed_time_across_a_dst_change() ->
     assert now - last == timedelta(hours=23, minutes=10)  # 24 h 10 min on the wall clock
     assert in_session_window(last, window, now)
     assert not in_session_window(last, window, now + timedelta(minutes=50))
+
+
+QUIET_22 = {"quiet_hours": ["22:00", "08:00"]}
+MEXICO = ZoneInfo("America/Mexico_City")
+
+
+@pytest.mark.parametrize("hh_mm", ["03:00", "09:00", "15:00", "23:30"])
+def test_a_sandbox_survey_is_due_at_once_at_any_hour(hh_mm: str) -> None:
+    delay, quiet = timing(120, QUIET_22, ["sandbox"])
+    assert (delay, quiet) == (timedelta(0), NO_QUIET)
+    now = at(hh_mm)
+    assert due_at(now, delay, now, MEXICO, quiet) == now
+    assert send_quiet(QUIET_22, ["sandbox"]) == NO_QUIET
+
+
+@pytest.mark.parametrize(
+    ("hh_mm", "due"),
+    [("03:00", "03:00"), ("04:30", "14:00"), ("09:00", "14:00"), ("23:30", "23:30")],
+)
+def test_a_tester_who_asks_for_quiet_hours_waits_for_them(hh_mm: str, due: str) -> None:
+    # 22:00-08:00 in Mexico City (UTC-6) is 04:00-14:00 UTC.
+    delay, quiet = timing(120, QUIET_22, ["sandbox"], quiet=True)
+    assert (delay, quiet) == (timedelta(0), (time(22), time(8)))
+    assert due_at(at(hh_mm), delay, at(hh_mm), MEXICO, quiet) == at(due)
+
+
+@pytest.mark.parametrize("hh_mm", ["03:00", "15:00", "23:30"])
+def test_a_tester_may_ask_for_a_delay(hh_mm: str) -> None:
+    delay, _ = timing(120, QUIET_22, ["sandbox"], delay=5)
+    assert due_at(at(hh_mm), delay, at(hh_mm), MEXICO) == at(hh_mm) + timedelta(minutes=5)
+
+
+def test_real_channels_keep_the_surveys_delay_and_quiet_hours() -> None:
+    assert timing(120, QUIET_22, ["whatsapp", "sandbox"]) == (
+        timedelta(minutes=120),
+        (time(22), time(8)),
+    )
+    assert timing(120, {}, ["sms"], delay=0) == (timedelta(0), DEFAULT_QUIET)
+    assert send_quiet(QUIET_22, ["sms"]) == (time(22), time(8))
+    assert send_quiet(QUIET_22, []) == (time(22), time(8))
