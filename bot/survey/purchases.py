@@ -331,19 +331,9 @@ def _reachable(rt: Runtime, contact: Contact, channels: Sequence[str]) -> None:
             return
         if caps.needs_deep_link:
             return  # a known chat, or a deep link for the order confirmation
-    # An address on a channel this server has no settings for (a Telegram chat, no Telegram).
-    idle = [
-        registry.capabilities(c).label
-        for c in registry.named()
-        if c not in rt.channels and address_for(contact, c)
-    ]
-    if idle:
-        verb = "is" if len(idle) == 1 else "are"
-        raise Invalid(
-            "channels",
-            f"{' and '.join(idle)} {verb} not configured, and the customer has no address on "
-            f"{', '.join(channels)}",
-        )
+    idle = [n for n in registry.named() if n not in rt.channels and address_for(contact, n)]
+    if idle:  # the only address is on a channel with no settings here (a chat, no Telegram)
+        raise Invalid("channels", f"{registry.capabilities(idle[0]).label} is not configured")
     raise Invalid("customer.phone", "the customer has no address on any of the channels")
 
 
