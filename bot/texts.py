@@ -47,6 +47,10 @@ MESSAGES: dict[str, str] = {
         "This is {business}'s customer survey. Reply with a number from 0 to 10 to answer, "
         "or STOP to unsubscribe."
     ),
+    "help_no_survey": (
+        "This is {business}'s customer survey. You have no open survey right now: we'll write "
+        "to you here after your next purchase. Reply STOP to unsubscribe."
+    ),
     "no_survey": "Thank you for your message! You have no open survey right now.",
     "late": "Thank you! This survey had already closed, but we have recorded your answer.",
     "added": "Thank you, we've added that to your comments.",

@@ -371,8 +371,9 @@ class TwilioChannel:
         except TwilioException as exc:
             raise self._error(exc) from None
         except OSError as exc:  # requests' timeouts and connection errors are OSErrors
-            log.warning("twilio %s send failed: %s", self.name, type(exc).__name__)
-            raise SendFailed(f"Twilio unreachable: {type(exc).__name__}", retryable=True) from None
+            why = unreachable(exc)
+            log.warning("twilio %s send failed: %s", self.name, why)
+            raise SendFailed(why, retryable=True) from None
         count = segments(text).count if text is not None and self.name == "sms" else None
         status = STATUSES.get(str(message.status or ""), DeliveryStatus.QUEUED)
         log.info("twilio %s accepted %s (%s segments)", self.name, message.sid, count)
@@ -395,6 +396,38 @@ class TwilioChannel:
             return ChannelConfig(why, code=code)
         # Twilio's own trouble is worth another try; a rejected request is not.
         return SendFailed(why, code=code, retryable=status >= 500)
+
+
+def unreachable(exc: OSError) -> str:
+    """'Twilio unreachable at host/path: ConnectionError (Connection refused)': where and why,
+    without the credentials (no userinfo or query string; the path holds only the account SID)."""
+    url = getattr(getattr(exc, "request", None), "url", None)
+    where = ""
+    if isinstance(url, str) and url:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        where = f" at {host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+    return f"Twilio unreachable{where}: {type(exc).__name__} ({_cause(exc)})"
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost reason of a requests/urllib3 failure: 'Connection refused', 'timed out'."""
+    seen: set[int] = set()
+    current: BaseException = exc
+    while id(current) not in seen:
+        seen.add(id(current))
+        # requests wraps urllib3's MaxRetryError (args[0]), which holds the reason; the socket
+        # error is the cause of urllib3's NewConnectionError.
+        inner = getattr(current, "reason", None) or current.__cause__
+        if inner is None and current.args and isinstance(current.args[0], BaseException):
+            inner = current.args[0]
+        if not isinstance(inner, BaseException):
+            break
+        current = inner
+    if isinstance(current, OSError) and current.strerror:
+        return current.strerror
+    # urllib3's messages start with the pool's repr ("HTTPConnectionPool(host=…): Read timed out.")
+    return str(current).rsplit("): ", 1)[-1] or type(current).__name__
 
 
 def _int(value: object) -> int | None:

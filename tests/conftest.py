@@ -1,4 +1,6 @@
-"""Shared fixtures. Storage tests run on SQLite and on PostgreSQL (`TEST_DATABASE_URL`)."""
+"""Shared fixtures. Storage tests run on SQLite and on PostgreSQL (`TEST_DATABASE_URL`, or a local
+PostgreSQL at the default address when one answers), and the run ends with one line naming what
+was skipped and how to run it."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -22,8 +25,35 @@ from bot.runtime import Runtime
 from bot.storage.migrate import upgrade
 from bot.storage.models import Base
 from bot.web.app import create_app
+from tests.fakes.base import SPECS
 
-PG_URL = os.environ.get("TEST_DATABASE_URL")
+# Where a developer's (and CI's) PostgreSQL answers; used when TEST_DATABASE_URL is not set.
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _answers(url: str) -> bool:
+    """Whether a PostgreSQL server takes a connection at `url` within two seconds."""
+    try:
+        with psycopg.connect(url, connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def _postgres_url() -> str:
+    """TEST_DATABASE_URL; else the default address if it answers. `TEST_DATABASE_URL=` (empty)
+    or `TEST_POSTGRES=off` opt out."""
+    if os.environ.get("TEST_POSTGRES", "").lower() in ("off", "0", "no", "false"):
+        return ""
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given is not None:
+        return given
+    return DEFAULT_PG_URL if _answers(DEFAULT_PG_URL) else ""
+
+
+# Set in the environment: the test modules that read TEST_DATABASE_URL, and xdist's workers
+# (started after this), all see the same answer without probing again.
+PG_URL = os.environ["TEST_DATABASE_URL"] = _postgres_url()
 SECRET = "test-secret-key-0123456789"
 
 
@@ -52,7 +82,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_database() -> Iterator[str]:
     """A scratch PostgreSQL database for this test session, migrated once, dropped at the end."""
     if not PG_URL:
-        pytest.skip("PostgreSQL run skipped: set TEST_DATABASE_URL (make test does on CI)")
+        pytest.skip(
+            f"PostgreSQL run skipped: none answers at {DEFAULT_PG_URL} and TEST_DATABASE_URL "
+            "is not set (or TEST_POSTGRES=off)"
+        )
     url = make_url(normalise_database_url(PG_URL))
     name = f"npsbot_test_{uuid.uuid4().hex[:8]}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
@@ -118,3 +151,33 @@ def rt(app: Flask) -> Runtime:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    return str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line at the end: how many tests were skipped, why, and how to run them."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if r.when != "teardown"]
+    if not skipped:
+        return
+    postgres = specs = 0
+    for report in skipped:
+        reason = _skip_reason(report)
+        if "PostgreSQL" in reason or "TEST_DATABASE_URL" in reason:
+            postgres += 1
+        elif "provider specs" in reason or "description not found" in reason:
+            specs += 1
+    parts = []
+    if postgres:
+        parts.append(
+            f"{postgres} need PostgreSQL (start one at {DEFAULT_PG_URL} "
+            "or set TEST_DATABASE_URL=postgresql://…)"
+        )
+    if specs:
+        parts.append(f"{specs} need the provider specs (not found at {SPECS}: set PROVIDER_SPECS)")
+    if other := len(skipped) - postgres - specs:
+        parts.append(f"{other} for other reasons (pytest -rs lists them)")
+    terminalreporter.write_line(f"npsbot: {len(skipped)} tests skipped: " + "; ".join(parts) + ".")

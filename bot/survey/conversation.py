@@ -131,10 +131,10 @@ def step(f: Facts) -> Turn:
     """One customer message: what applies in any state first, then the survey's state."""
     if f.deep_link and f.text.startswith("/start"):
         return _deep_link(f)
+    survey = f.survey if f.survey is not None and f.survey.state in OPEN_STATES else None
     kw = f.opt_out or keyword(f.text)
     if kw is not None:
-        return _keyword(kw, said=f.opt_out is not None)
-    survey = f.survey if f.survey is not None and f.survey.state in OPEN_STATES else None
+        return _keyword(kw, said=f.opt_out is not None, open_survey=survey is not None)
     given = None
     if f.button:
         if f.tapped is not None and survey is not None and f.tapped[0] == survey.id:
@@ -161,9 +161,11 @@ def _deep_link(f: Facts) -> Turn:
     return Turn(use_link=True, send_now=link.state is S.SCHEDULED)
 
 
-def _keyword(kw: Keyword, *, said: bool) -> Turn:
+def _keyword(kw: Keyword, *, said: bool, open_survey: bool) -> Turn:
     """STOP/START/HELP; no reply when the provider's own opt-out handling already answered."""
-    reply = {Keyword.STOP: "stopped", Keyword.START: "started", Keyword.HELP: "help"}[kw]
+    # With no survey open, "reply 0 to 10" would answer nothing: say when one will come instead.
+    help_text = "help" if open_survey else "help_no_survey"
+    reply = {Keyword.STOP: "stopped", Keyword.START: "started", Keyword.HELP: help_text}[kw]
     replies = () if said else (reply,)
     opt_out = {Keyword.STOP: True, Keyword.START: False}.get(kw)
     return Turn(replies, opt_out=opt_out)

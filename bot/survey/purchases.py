@@ -356,6 +356,9 @@ def _reachable(rt: Runtime, contact: Contact, channels: Sequence[str]) -> None:
             return
         if caps.needs_deep_link or caps.sandbox:
             return  # a known chat, a deep link for the order confirmation, or the sandbox page
+    idle = [n for n in registry.named() if n not in rt.channels and address_for(contact, n)]
+    if idle:  # the only address is on a channel with no settings here (a chat, no Telegram)
+        raise Invalid("channels", f"{registry.capabilities(idle[0]).label} is not configured")
     raise Invalid("customer.phone", "the customer has no address on any of the channels")
 
 

@@ -16,7 +16,7 @@ from bot.bootstrap import build_runtime
 from bot.config import Settings, load_settings, settings_from
 from bot.events import MessageBus
 from bot.runtime import Runtime
-from bot.web import api, dashboard, health, reports, sandbox, webhooks
+from bot.web import api, dashboard, health, home, reports, sandbox, webhooks
 
 if TYPE_CHECKING:
     from itsdangerous import URLSafeTimedSerializer  # Flask's own dependency
@@ -75,6 +75,7 @@ def create_app(
 def init_app(app: Flask, rt: Runtime) -> None:
     app.extensions["npsbot"] = rt
     app.register_blueprint(health.bp)
+    app.register_blueprint(home.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(reports.bp)

@@ -40,6 +40,7 @@ from bot.staff import cases
 from bot.staff.desk import act
 from bot.storage.models import StaffRole, StaffUser
 from bot.web.context import runtime
+from scoring import DEFAULT_TAXONOMY
 
 bp = Blueprint(
     "dashboard",
@@ -51,6 +52,18 @@ bp = Blueprint(
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_DAYS = 90
+# The page's language: theme labels come from scoring's taxonomy in it, as on the staff cards.
+LANGUAGE = "en"
+
+
+def theme_label(key: str) -> str:
+    """A theme's label; a key the taxonomy does not have (stored before a change) as it is."""
+    try:
+        return DEFAULT_TAXONOMY.label(key, LANGUAGE)
+    except KeyError:
+        return key
+
+
 COLORS = {"detractor": "#d64545", "passive": "#e0a800", "promoter": "#2f9e44"}
 
 
@@ -264,6 +277,7 @@ def index() -> Any:
         by_channel=by_channel,
         by_survey=by_survey,
         by_store=[g for g in by_store if g["value"] != "(none)"],
+        theme=theme_label,
         top_detractor=reports.top_themes(themes, "detractor"),
         top_promoter=reports.top_themes(themes, "promoter"),
         comments=comments,

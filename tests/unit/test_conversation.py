@@ -108,6 +108,16 @@ ROWS = [
     Row("typed START opts in", said(text="alta"), Turn(("started",), opt_out=False)),
     Row("typed HELP answers help", said(text="ayuda", survey=AWAITING), Turn(("help",))),
     Row(
+        "HELP with no survey open: no '0 to 10', say one comes after a purchase",
+        said(text="AYUDA"),
+        Turn(("help_no_survey",)),
+    ),
+    Row(
+        "HELP after the survey was answered: the no-survey help",
+        said(text="ayuda", survey=THANKED),
+        Turn(("help_no_survey",)),
+    ),
+    Row(
         "the provider's STOP: opted out, it confirmed already",
         said(text="STOP", opt_out=Keyword.STOP, survey=ASKED),
         Turn(opt_out=True),

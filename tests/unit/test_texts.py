@@ -49,6 +49,14 @@ def test_help_and_opt_out_texts_name_keywords_the_bot_understands(
     texts = texts_for(language, business="Tienda")
     assert stop in texts("help") and keyword(stop) is Keyword.STOP
     assert start in texts("stopped") and keyword(start) is Keyword.START
+    assert stop in texts("help_no_survey")
+
+
+@pytest.mark.parametrize("language", ["es", "en", "pt"])
+def test_help_with_no_survey_open_does_not_ask_for_a_score(language: str) -> None:
+    texts = texts_for(language, business="Tienda")
+    assert "Tienda" in texts("help_no_survey")
+    assert "10" not in texts("help_no_survey")
 
 
 def test_a_survey_can_override_a_text_per_language() -> None:

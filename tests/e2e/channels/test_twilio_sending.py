@@ -140,6 +140,9 @@ def test_a_slow_twilio_times_out_after_http_timeout(fake: FakeTwilio) -> None:
         ch.send(Outbound(channel="whatsapp", to=CUSTOMER, text="Hola"))
     assert info.value.retryable
     assert time.monotonic() - started < 1.5
+    assert "timed out" in str(info.value) and f"/Accounts/{ACCOUNT}/Messages.json" in str(
+        info.value
+    )
 
 
 def test_an_unreachable_twilio_is_retryable() -> None:
@@ -147,6 +150,12 @@ def test_an_unreachable_twilio_is_retryable() -> None:
     with pytest.raises(SendFailed) as info:
         ch.send(Outbound(channel="whatsapp", to=CUSTOMER, text="Hola"))
     assert info.value.retryable
+    # The failure line names where and why, never just "ConnectionError", and no secret.
+    assert str(info.value) == (
+        f"Twilio unreachable at 127.0.0.1:9/2010-04-01/Accounts/{ACCOUNT}/Messages.json: "
+        "ConnectionError (Connection refused)"
+    )
+    assert TOKEN not in str(info.value)
 
 
 # --- secrets never in logs ---------------------------------------------------------------

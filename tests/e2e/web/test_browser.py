@@ -167,3 +167,58 @@ def test_owner_logs_in_filters_by_channel_and_sees_the_api_numbers(
             phone.screenshot(path=str(shots / "dashboard-phone.png"), full_page=False)
         finally:
             browser.close()
+
+
+LONG_COMMENT = (
+    "https://tienda.example.com/pedidos/"
+    + "A1b2C3d4" * 40
+    + " "
+    + "inaceptable" * 60
+    + " "
+    + "la entrega tardó muchísimo " * 80
+)[:3000]
+
+
+@pytest.fixture
+def long_comment_server(app: Flask, rt: Runtime, clock: Clock) -> Iterator[str]:
+    seed(
+        rt,
+        [
+            Answer(2, clock() - timedelta(hours=2), comment=LONG_COMMENT, themes=["delivery"]),
+            Answer(9, clock() - timedelta(hours=1), comment="Todo bien", themes=["price"]),
+        ],
+    )
+    with rt.db.session() as s:
+        create_user(s, "owner", PASSWORD, clock(), StaffRole.STAFF)
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    thread.join()
+    srv.server_close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_3000_character_comment_wraps_inside_the_page(
+    long_comment_server: str, width: int, tmp_path: Path
+) -> None:
+    assert len(LONG_COMMENT) == 3000
+    assert sync_playwright is not None
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 900}, is_mobile=width < 500)
+            page.goto(f"{long_comment_server}/dashboard/login")
+            page.fill("#username", "owner")
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#comments")
+            assert "inaceptable" in page.inner_text("#comments")
+            # The themes in the page's language, as on the staff's alert card.
+            assert "Delivery / shipping" in page.inner_text("#themes")
+            page_width = page.evaluate("document.documentElement.scrollWidth")
+            assert page_width <= width, f"the page is {page_width}px wide in a {width}px window"
+            page.screenshot(path=str(tmp_path / f"long-comment-{width}.png"), full_page=True)
+        finally:
+            browser.close()

@@ -67,6 +67,19 @@ def test_the_dashboard_needs_a_log_in(client: FlaskClient, staff: None) -> None:
     assert r.status_code == 302 and "/dashboard/login" in r.headers["Location"]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no storage semantics
+def test_themes_show_the_taxonomy_label_the_alert_card_uses_not_the_key(
+    client: FlaskClient, staff: None
+) -> None:
+    assert log_in(client) == 302
+    html = client.get("/dashboard").get_data(as_text=True)
+    themes = html[html.index('id="themes"') : html.index('id="comments"')]
+    assert "Delivery / shipping" in themes and ">delivery<" not in themes
+    comments = html[html.index('id="comments"') :]
+    assert "Delivery / shipping" in comments
+    assert "staff" in comments  # a key outside the taxonomy shows as it is
+
+
 def test_staff_log_in_and_see_the_nps_with_its_margin(client: FlaskClient, staff: None) -> None:
     assert log_in(client) == 302
     html = client.get("/dashboard").get_data(as_text=True)
