@@ -26,6 +26,7 @@ CUSTOMER = {
     "name": "name",
     "phone": "phone",
     "telegram_chat_id": "telegram_chat_id",
+    "sandbox": "sandbox",
     "language": "language",
     "timezone": "timezone",
 }

@@ -188,6 +188,26 @@ def test_old_mexican_mobile_numbers_are_stored_as_whatsapp_sends_them(
     assert names(rt) == {"Ana": "+525512345678", "Bea": "+523312345678"}
 
 
+def test_sandbox_customers_come_in_with_their_address_or_get_one(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    # No credentials needed: the sandbox is a channel like the others for the import too.
+    path = excel_file(
+        tmp_path,
+        ["order_id|name|sandbox|channels", "S-1|Ana|sandbox-ana|sandbox", "S-2|Bea||sandbox"],
+        encoding="utf-8",
+    )
+    code, out = run(rt, "import", str(path))
+    assert code == 0, out
+    assert "2 scheduled" in out
+    with rt.db.session() as s:
+        invs = {i.order_id: i for i in s.scalars(select(Invitation))}
+        assert set(invs) == {"S-1", "S-2"}
+        assert all(i.channels == ["sandbox"] for i in invs.values())
+        boxes = [cc.address for c in s.scalars(select(Contact)) for cc in c.channels]
+    assert "sandbox-ana" in boxes and len(boxes) == 2
+
+
 def test_a_file_without_an_order_id_column_names_line_1_and_how_it_was_split(
     rt: Runtime, tmp_path: Path
 ) -> None:
