@@ -9,6 +9,7 @@ sending, recording — is npsbot's own code, run by `tests/fakes/run_worker.py` 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -167,3 +168,20 @@ def start_worker(env: Mapping[str, str], log: IO[bytes]) -> subprocess.Popen[byt
         stdout=subprocess.PIPE,
         stderr=log,
     )
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]], logs: list[IO[bytes]]) -> None:
+    """SIGTERM every worker still running, wait for each (killing one that hangs), close logs."""
+    for w in workers:
+        if w.poll() is None:
+            w.send_signal(signal.SIGTERM)
+    for w in workers:
+        try:
+            w.wait(10)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            w.wait()
+        if w.stdout is not None:
+            w.stdout.close()
+    for log in logs:
+        log.close()

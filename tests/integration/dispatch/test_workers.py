@@ -95,19 +95,7 @@ class Fleet:
         pytest.fail(f"not settled after {DEADLINE:.0f} s: {self.states()}")
 
     def stop(self) -> None:
-        for w in self.workers:
-            if w.poll() is None:
-                w.send_signal(signal.SIGTERM)
-        for w in self.workers:
-            try:
-                w.wait(10)
-            except subprocess.TimeoutExpired:
-                w.kill()
-                w.wait()
-            if w.stdout is not None:
-                w.stdout.close()
-        for log in self.logs:
-            log.close()
+        dispatch_db.stop_workers(self.workers, self.logs)
         self.engine.dispose()
 
 
