@@ -30,8 +30,6 @@ from sqlalchemy import (
     union,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -48,7 +46,7 @@ from bot.insights.sql import (
     theme_elements,
     time_ranges,
 )
-from bot.storage.db import Database
+from bot.storage.db import Database, upsert_for
 from bot.storage.models import (
     Invitation,
     NpsDay,
@@ -252,7 +250,7 @@ def refresh_rollup(
     state = s.scalar(locked)
     if state is None:
         # Migration 0006 inserts the row; if it is gone, two workers may put it back at once.
-        ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        ins = upsert_for(s.get_bind().dialect.name)
         s.execute(ins(RollupState).values(id=1).on_conflict_do_nothing())
         state = s.scalars(locked).one()
     first = state.upto

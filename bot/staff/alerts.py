@@ -32,11 +32,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
+from bot.storage.db import upsert_for
 from bot.storage.models import Alert, AlertState
 from channels import registry
 
@@ -143,7 +142,7 @@ def enqueue(
 ) -> int:
     """Insert one pending alert per destination; an existing (case, destination, kind) is kept
     as it is (redelivered events and racing workers alert once). Returns the rows inserted."""
-    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = upsert_for(s.get_bind().dialect.name)
     added = 0
     for dest in destinations:
         if case_id is None:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -177,3 +178,8 @@ def refused_text(value: str) -> str | None:
 
 
 MAX_ID = 2**63 - 1  # row ids are BIGINT (SQLite's INTEGER): a larger number names no row
+
+
+def upsert_for(dialect: str) -> Any:
+    """The dialect's INSERT that takes `on_conflict_do_nothing` (PostgreSQL's or SQLite's)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert

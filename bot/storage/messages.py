@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, String, Table, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.storage.db import upsert_for
 from bot.storage.models import Contact, Message
 from channels.base import Button, DeliveryStatus, Inbound, Outbound, StatusUpdate, Template
 
@@ -177,10 +177,7 @@ def _insert_once(insert: Any) -> Any:
     )
 
 
-_INSERT_ONCE = {
-    "postgresql": _insert_once(postgresql.insert),
-    "sqlite": _insert_once(sqlite.insert),
-}
+_INSERT_ONCE = {d: _insert_once(upsert_for(d)) for d in ("postgresql", "sqlite")}
 _INSERT = MESSAGES.insert()
 # The id of an inbound message, by its channel and provider id (parameters named apart from
 # the columns: an UPDATE would read a parameter named like a column as that column's value).

@@ -9,11 +9,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from bot.runtime import Runtime
+from bot.storage.db import upsert_for
 from bot.storage.models import Contact, ContactChannel
 from bot.survey.contacts import address_for
 from bot.survey.question import score_buttons
@@ -183,7 +182,7 @@ class Batch:
         return Plan(job.id, name, msg, job.contact_id)
 
     def _ensure_channel(self, conn: Connection, contact_id: int, name: str, address: str) -> None:
-        upsert = pg_insert if self.rt.db.postgres else sqlite_insert
+        upsert = upsert_for(conn.dialect.name)
         conn.execute(
             upsert(CCH)
             .values(contact_id=contact_id, channel=name, address=address)
