@@ -1,6 +1,6 @@
 """The inbound spool, in process: a Twilio webhook the database cannot take is kept, answered
 200 and replayed in arrival order once it can; bad input is never spooled; a full spool answers
-503. The database goes away as a disk does: the SQLite file is moved and its path blocked."""
+503. The database goes away as a disk does: its folder disappears."""
 
 from __future__ import annotations
 
@@ -33,29 +33,27 @@ EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
 class Outage:
-    """The SQLite file moved away and a directory in its place: connecting fails with
-    `unable to open database file` (an OperationalError) until `end`."""
+    """The database's folder renamed away, as an unmounted disk: connecting fails with
+    `unable to open database file` (an OperationalError) until `end`. Each step is one
+    rename, so the replayer, retrying every second, never finds the path free and creates
+    an empty database there (which it would then keep in its pool)."""
 
     def __init__(self, rt: Runtime, path: Path) -> None:
-        self.rt, self.path, self.away = rt, path, path.with_name("away")
+        self.rt, self.home = rt, path.parent
+        self.away = self.home.with_name(self.home.name + "-away")
 
     def begin(self) -> None:
         self.rt.db.engine.dispose()  # pooled connections would keep the old file open
-        self.away.mkdir()
-        for f in self.path.parent.glob(self.path.name + "*"):
-            f.rename(self.away / f.name)
-        self.path.mkdir()
+        self.home.rename(self.away)
 
     def end(self) -> None:
-        self.path.rmdir()
-        for f in self.away.iterdir():
-            f.rename(self.path.parent / f.name)
-        self.away.rmdir()
+        self.away.rename(self.home)
 
 
 @pytest.fixture
 def app(tmp_path: Path, sqlite_template: Path) -> Iterator[Flask]:
-    db = tmp_path / "npsbot.db"
+    db = tmp_path / "data" / "npsbot.db"
+    db.parent.mkdir()
     shutil.copy(sqlite_template, db)
     conf = make_settings(
         f"sqlite:///{db}",
@@ -78,7 +76,7 @@ def rt(app: Flask) -> Runtime:
 
 @pytest.fixture
 def outage(rt: Runtime, tmp_path: Path) -> Outage:
-    return Outage(rt, tmp_path / "npsbot.db")
+    return Outage(rt, tmp_path / "data" / "npsbot.db")
 
 
 def post(client: FlaskClient, rt: Runtime, sid: str, body: str, **extra: str) -> TestResponse:
