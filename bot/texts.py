@@ -60,14 +60,18 @@ MESSAGES: dict[str, str] = {
 
 
 @cache
-def _translations(language: str) -> Translations:
-    po = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
-    with po.open("rb") as f:
-        catalog = read_po(f, locale=language)
-    buf = io.BytesIO()
-    write_mo(buf, catalog)
-    buf.seek(0)
-    return Translations(buf)
+def catalog(language: str, pattern: str = "messages.po") -> Translations:
+    """The catalogs of `language` whose file names match `pattern`, compiled in memory and
+    merged (the dashboard's are `web-<area>.po`, one per area); empty for none (English)."""
+    merged = Translations()
+    for po in sorted((LOCALE_DIR / language / "LC_MESSAGES").glob(pattern)):
+        with po.open("rb") as f:
+            read = read_po(f, locale=language)
+        buf = io.BytesIO()
+        write_mo(buf, read)
+        buf.seek(0)
+        merged.merge(Translations(buf))
+    return merged
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ class Texts:
     def __call__(self, key: str, **params: object) -> str:
         template = self.overrides.get(key)
         if template is None:
-            template = _translations(self.language).gettext(MESSAGES[key])
+            template = catalog(self.language).gettext(MESSAGES[key])
         return template.format(business=self.business, **params)
 
 

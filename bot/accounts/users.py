@@ -46,7 +46,7 @@ class Locked(UserError):
     def __init__(self, until: datetime, now: datetime) -> None:
         wait = max(1, int((until - now).total_seconds() + 0.999))
         super().__init__(f"too many failed log-ins from here: try again in {wait} seconds")
-        self.until = until
+        self.until, self.seconds = until, wait
 
 
 @dataclass
@@ -162,13 +162,17 @@ def active_user(s: Session, user_id: int) -> StaffUser | None:
 
 
 def create_user(
-    s: Session, username: str, password: str, now: datetime, role: str = StaffRole.STAFF
+    s: Session, username: str, password: str, now: datetime, role: str | None = None
 ) -> StaffUser:
+    """A new account; with no role given, the first account is an owner and later ones agents."""
+    if role is None:
+        first = s.scalar(select(StaffUser.id).limit(1)) is None
+        role = StaffRole.OWNER if first else StaffRole.AGENT
     username = username.strip()
     if not USERNAME_RE.match(username):
         raise UserError("username: 2-64 letters, digits or . _ @ + -")
     if role not in tuple(StaffRole):
-        raise UserError(f"role: use {' or '.join(StaffRole)}")
+        raise UserError(f"role: one of {', '.join(StaffRole)}")
     _check_password(password)
     if _named(s, username) is not None:
         raise UserError(f"a user named {username!r} exists already")
@@ -189,6 +193,27 @@ def set_password(s: Session, username: str, password: str) -> None:
     end_sessions(user)
 
 
+def set_role(s: Session, username: str, role: str) -> StaffUser:
+    """Give USERNAME another role; their sessions end (the cookie carries the old role)."""
+    user = _named(s, username)
+    if user is None:
+        raise UserError(f"no user named {username!r}")
+    if role not in tuple(StaffRole):
+        raise UserError(f"role: one of {', '.join(StaffRole)}")
+    if user.role == StaffRole.OWNER and role != StaffRole.OWNER and _owners(s) <= 1:
+        raise UserError(f"{username} is the only owner: make someone else owner first")
+    user.role = role
+    end_sessions(user)
+    return user
+
+
+def _owners(s: Session) -> int:
+    found = select(StaffUser.id).where(
+        StaffUser.role == StaffRole.OWNER, StaffUser.disabled_at.is_(None)
+    )
+    return len(s.scalars(found).all())
+
+
 def end_sessions(user: StaffUser) -> None:
     """Every session made so far stops working (log-out, a new password)."""
     user.session_version = (user.session_version or 0) + 1
@@ -205,12 +230,15 @@ def authenticate(s: Session, username: str, password: str, now: datetime) -> Sta
     return user if verify_password(password, user.password_hash) else None
 
 
-def record_login(s: Session, user_id: int, now: datetime) -> int:
-    """Note the log-in (in a writing transaction); the session version the cookie carries."""
+def record_login(s: Session, user_id: int, now: datetime, language: str | None = None) -> int:
+    """Note the log-in (in a writing transaction), and the language chosen on the log-in page;
+    the session version the cookie carries."""
     user = s.get(StaffUser, user_id)
     if user is None:
         raise UserError(f"no user {user_id}")
     user.last_login_at = now
+    if language is not None:
+        user.language = language
     return user.session_version
 
 

@@ -1,12 +1,15 @@
-"""`npsbot user create|password|list`: dashboard accounts."""
+"""`npsbot user create|role|password|list`: dashboard accounts."""
 
 from __future__ import annotations
 
 import click
 
-from bot.accounts.users import UserError, create_user, list_users, set_password
+from bot.accounts.users import UserError, create_user, list_users, set_password, set_role
 from bot.cli.common import runtime
 from bot.storage.models import StaffRole
+
+ROLES = click.Choice([str(r) for r in StaffRole])
+ROLE_HELP = "owner: everything, incl. users and surveys; agent: cases and replies; viewer: reads"
 
 
 @click.group()
@@ -16,20 +19,39 @@ def user() -> None:
 
 @user.command("create")
 @click.argument("username")
-@click.option("--readonly", is_flag=True, help="can see the dashboard but not act on cases")
+@click.option("--role", type=ROLES, help=ROLE_HELP + " [first user: owner, then: agent]")
+@click.option("--readonly", is_flag=True, hidden=True, help="the same as --role viewer")
 @click.password_option(help="asked for when not given (at least 10 characters)")
-def user_create(username: str, readonly: bool, password: str) -> None:
+def user_create(username: str, role: str | None, readonly: bool, password: str) -> None:
     """Create a dashboard account USERNAME."""
     rt = runtime()
     try:
         with rt.db.session() as s:
-            role = StaffRole.READONLY if readonly else StaffRole.STAFF
-            create_user(s, username, password, rt.clock(), role)
+            made = create_user(
+                s, username, password, rt.clock(), StaffRole.VIEWER if readonly else role
+            )
+            role = made.role
     except UserError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         rt.close()
-    click.echo(f"created {'read-only ' if readonly else ''}user {username}")
+    click.echo(f"created user {username} ({role})")
+
+
+@user.command("role")
+@click.argument("username")
+@click.argument("role", type=ROLES)
+def user_role(username: str, role: str) -> None:
+    """Give USERNAME another ROLE (their dashboard sessions end)."""
+    rt = runtime()
+    try:
+        with rt.db.session() as s:
+            set_role(s, username, role)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        rt.close()
+    click.echo(f"{username} is now {role}")
 
 
 @user.command("password")
@@ -56,6 +78,7 @@ def user_list() -> None:
         with rt.db.session() as s:
             for u in list_users(s):
                 last = f"{u.last_login_at:%Y-%m-%d %H:%M}" if u.last_login_at else "never"
-                click.echo(f"{u.username}\t{u.role}\tlast log-in {last}")
+                off = "\tdisabled" if u.disabled_at else ""
+                click.echo(f"{u.username}\t{u.role}\tlast log-in {last}{off}")
     finally:
         rt.close()

@@ -32,7 +32,7 @@ VERBS = {
     "outcome": "record the outcome of",
 }
 ACTIONS = tuple(VERBS)
-STAFF = frozenset({StaffRole.STAFF})  # read-only dashboard users act on nothing
+STAFF = frozenset({StaffRole.OWNER, StaffRole.AGENT})  # viewers act on nothing
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Actor:
 
     id: str
     name: str
-    role: StaffRole = StaffRole.STAFF
+    role: StaffRole = StaffRole.AGENT
 
 
 @dataclass(frozen=True)

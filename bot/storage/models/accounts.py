@@ -26,8 +26,9 @@ class ApiKey(Base):
 
 
 class StaffRole(enum.StrEnum):
-    STAFF = "staff"  # sees the dashboard and acts on cases
-    READONLY = "readonly"  # sees everything, acts on nothing
+    OWNER = "owner"  # everything, including users, API keys and surveys
+    AGENT = "agent"  # cases and replies to customers
+    VIEWER = "viewer"  # sees everything, acts on nothing
 
 
 class StaffUser(Base):
@@ -38,7 +39,9 @@ class StaffUser(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(10), default=StaffRole.STAFF)
+    role: Mapped[str] = mapped_column(String(10), default=StaffRole.AGENT)
+    # The dashboard's language for this user (es, en, pt); None: DEFAULT_LANGUAGE.
+    language: Mapped[str | None] = mapped_column(String(5))
     # Unused since failed log-ins are throttled per (name, client), never per account
     # (bot/accounts/users.py: LoginThrottle); kept so a downgrade needs no data.
     failed_logins: Mapped[int] = mapped_column(SmallInteger, default=0)

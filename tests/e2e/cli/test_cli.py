@@ -145,9 +145,13 @@ def test_user_create_stores_a_hash_and_refuses_a_short_password(
     cli: CliRunner, rt: Runtime
 ) -> None:
     ok = cli.invoke(main, ["user", "create", "ana", "--password", "correct horse battery"])
-    assert ok.exit_code == 0, ok.output
-    ro = cli.invoke(main, ["user", "create", "luis", "--readonly", "--password", "0123456789ab"])
-    assert ro.exit_code == 0 and "read-only" in ro.output
+    assert ok.exit_code == 0 and "(owner)" in ok.output  # the first account owns the place
+    ag = cli.invoke(main, ["user", "create", "rita", "--password", "0123456789ab"])
+    assert ag.exit_code == 0 and "(agent)" in ag.output
+    ro = cli.invoke(
+        main, ["user", "create", "luis", "--role", "viewer", "--password", "0123456789ab"]
+    )
+    assert ro.exit_code == 0 and "(viewer)" in ro.output
     short = cli.invoke(main, ["user", "create", "eva", "--password", "short"])
     assert short.exit_code != 0 and "at least 10 characters" in short.output
     dup = cli.invoke(main, ["user", "create", "ana", "--password", "another password"])
@@ -156,9 +160,22 @@ def test_user_create_stores_a_hash_and_refuses_a_short_password(
         users = {u.username: u for u in s.scalars(select(StaffUser))}
     assert users["ana"].password_hash.startswith("scrypt$")
     assert "correct horse" not in users["ana"].password_hash
-    assert users["luis"].role == "readonly"
+    assert users["luis"].role == "viewer"
     listing = cli.invoke(main, ["user", "list"])
-    assert "ana\tstaff" in listing.output
+    assert "ana\towner" in listing.output
+
+
+def test_user_role_changes_a_role_but_never_leaves_the_team_without_an_owner(
+    cli: CliRunner, rt: Runtime
+) -> None:
+    for name in ("ana", "rita"):
+        cli.invoke(main, ["user", "create", name, "--password", "0123456789ab"])
+    alone = cli.invoke(main, ["user", "role", "ana", "agent"])
+    assert alone.exit_code != 0 and "only owner" in alone.output
+    assert cli.invoke(main, ["user", "role", "rita", "owner"]).exit_code == 0
+    assert cli.invoke(main, ["user", "role", "ana", "viewer"]).output == "ana is now viewer\n"
+    bad = cli.invoke(main, ["user", "role", "ana", "boss"])
+    assert bad.exit_code == 2 and "'boss' is not one of" in bad.output
 
 
 def test_insights_refresh_fills_the_rollup_and_the_report_reads_the_same(

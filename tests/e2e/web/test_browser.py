@@ -104,7 +104,7 @@ def week_of_answers(clock: Clock) -> list[Answer]:
 def server(app: Flask, rt: Runtime, clock: Clock) -> Iterator[str]:
     seed(rt, week_of_answers(clock))
     with rt.db.session() as s:
-        create_user(s, "owner", PASSWORD, clock(), StaffRole.STAFF)
+        create_user(s, "owner", PASSWORD, clock(), StaffRole.AGENT)
     runtime = app.extensions["npsbot"]
     runtime.settings = replace(runtime.settings, nps_benchmark="Retail=45")
     srv = make_server("127.0.0.1", 0, app, threaded=True)
@@ -189,7 +189,7 @@ def long_comment_server(app: Flask, rt: Runtime, clock: Clock) -> Iterator[str]:
         ],
     )
     with rt.db.session() as s:
-        create_user(s, "owner", PASSWORD, clock(), StaffRole.STAFF)
+        create_user(s, "owner", PASSWORD, clock(), StaffRole.AGENT)
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()

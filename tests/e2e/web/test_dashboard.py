@@ -18,6 +18,7 @@ from bot.runtime import Runtime
 from bot.staff.cases import OUTCOMES
 from bot.storage.models import Case, CaseEvent, StaffRole
 from bot.web.app import create_app
+from bot.web.dashboard.i18n import OUTCOMES as LABELS
 from scoring import nps
 from tests.conftest import Clock, make_settings
 from tests.integration.insights.seed import Answer, api_key, seed
@@ -30,7 +31,7 @@ SCORES = [10, 9, 3, 8, 6, 10]
 def staff(rt: Runtime, clock: Clock) -> None:
     with rt.db.session() as s:
         create_user(s, "ana", PASSWORD, clock())
-        create_user(s, "luis", PASSWORD, clock(), StaffRole.READONLY)
+        create_user(s, "luis", PASSWORD, clock(), StaffRole.VIEWER)
     seed(
         rt,
         [
@@ -53,8 +54,12 @@ def csrf_of(html: str) -> str:
     return m.group(1)
 
 
-def log_in(client: FlaskClient, user: str = "ana", password: str = PASSWORD) -> int:
+def log_in(
+    client: FlaskClient, user: str = "ana", password: str = PASSWORD, lang: str = "en"
+) -> int:
+    """Log in, having chosen the dashboard's language on the log-in page."""
     token = csrf_of(client.get("/dashboard/login").get_data(as_text=True))
+    client.post("/dashboard/language", data={"csrf": token, "lang": lang})
     r = client.post(
         "/dashboard/login", data={"csrf": token, "username": user, "password": password}
     )
@@ -173,8 +178,8 @@ def test_resolving_from_the_dashboard_needs_one_of_the_outcomes(
 ) -> None:
     log_in(client)
     html = client.get("/dashboard").get_data(as_text=True)
-    for key, label in OUTCOMES.items():
-        assert f'<option value="{key}">{label}</option>' in html
+    for key in OUTCOMES:
+        assert f'<option value="{key}">{LABELS[key]}</option>' in html
     case_id = int(re.search(r'data-case="(\d+)"', html).group(1))  # type: ignore[union-attr]
     for outcome in ({}, {"outcome": "resolved"}):
         r = client.post(
@@ -380,3 +385,33 @@ def test_each_further_failure_doubles_the_wait_up_to_fifteen_minutes(
     clock.advance(seconds=900)
     assert attempt(c) == 302  # the right password clears the count
     assert attempt(app.test_client(), password="wrong password!") == 401
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no storage semantics
+@pytest.mark.parametrize(
+    ("lang", "texts"),
+    [
+        ("es", ["Resumen", "NPS actual", "Tasa de respuesta", "Cerrar sesión"]),
+        ("pt", ["Visão geral", "NPS atual", "Taxa de resposta", "Sair"]),
+        ("en", ["Overview", "NPS now", "Response rate", "Log out"]),
+    ],
+)
+def test_the_dashboard_speaks_the_language_the_user_chose_on_every_device(
+    client: FlaskClient, app: Flask, staff: None, lang: str, texts: list[str]
+) -> None:
+    assert log_in(client, lang=lang) == 302
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert f'<html lang="{lang}">' in html and all(t in html for t in texts)
+    # Another browser, nothing chosen there: the user's choice follows them.
+    other = app.test_client()
+    token = csrf_of(other.get("/dashboard/login").get_data(as_text=True))
+    other.post("/dashboard/login", data={"csrf": token, "username": "ana", "password": PASSWORD})
+    assert f'<html lang="{lang}">' in other.get("/dashboard").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no storage semantics
+def test_the_log_in_page_follows_the_browser_then_the_default_language(client: FlaskClient) -> None:
+    pt = client.get("/dashboard/login", headers={"Accept-Language": "pt-BR,pt;q=0.9"})
+    assert "Entrar" in pt.get_data(as_text=True)
+    fr = client.get("/dashboard/login", headers={"Accept-Language": "fr-FR"})
+    assert '<html lang="es">' in fr.get_data(as_text=True)  # DEFAULT_LANGUAGE

@@ -1,0 +1,140 @@
+"""`/dashboard`: the overview — NPS now, trend, distribution, breakdowns, themes, comments and
+the open cases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import abort, redirect, request, url_for
+
+from bot.insights import filters, lists, reports
+from bot.staff import cases
+from bot.staff.desk import act
+from bot.web.context import runtime
+from bot.web.dashboard import charts, i18n
+from bot.web.dashboard.core import actor, app_of, bp, check_csrf, login_required, page, role
+from bot.web.dashboard.i18n import _
+
+DEFAULT_DAYS = 90
+
+
+@bp.post("/cases/<int:case_id>/<action>")
+@login_required
+def case_action(case_id: int, action: str) -> Any:
+    """Take or resolve (with an outcome) through the case workflow the staff chat uses."""
+    check_csrf()
+    if action not in ("take", "resolve"):
+        abort(404)
+    if not cases.may(role(), action):
+        abort(403, description=_("Viewers cannot act on cases."))
+    outcome = request.form.get("outcome") if action == "resolve" else None
+    if action == "resolve" and outcome not in cases.OUTCOMES:
+        abort(400, description=_("Choose an outcome."))
+    try:
+        act(runtime(), case_id, action, actor(), outcome)
+    except LookupError:
+        abort(404, description=_("No case %(id)s.", id=case_id))
+    except cases.NotAllowed:
+        pass  # taken or resolved meanwhile: the page shows by whom
+    back = request.form.get("back", "")
+    return redirect(back if back.startswith("/dashboard") else url_for("dashboard.index"))
+
+
+def benchmark() -> tuple[str, float] | None:
+    """The industry benchmark line: `NPS_BENCHMARK="Retail=45"` (or just a number)."""
+    raw = runtime().settings.nps_benchmark
+    if not raw:
+        return None
+    label, _sep, value = str(raw).rpartition("=")
+    try:
+        return (label.strip() or _("Industry benchmark"), float(value))
+    except ValueError:
+        return None
+
+
+@bp.get("")
+@bp.get("/")
+@login_required
+def index() -> Any:
+    rt = runtime()
+    now = rt.clock()
+    args = request.args.to_dict(flat=False)
+    args = {k: v for k, v in args.items() if any(x.strip() for x in v)}
+    if "from" not in args and "to" not in args:
+        args["from"] = [(now - timedelta(days=DEFAULT_DAYS - 1)).date().isoformat()]
+    store_key = request.args.get("by_meta", "store")
+    comments_cat = request.args.get("comments", "")
+    try:
+        f = filters.parse_filters(args, allow=("by_meta", "comments"))
+        with rt.db.session() as s:
+            dist = reports.distribution(s, f)
+            result = reports.nps_from_distribution(dist)
+            rate = reports.response_rate(s, f)
+            trend = reports.trend(s, f, filters.parse_interval(args, "week"))
+            by_channel = reports.breakdown(s, f, "channel")
+            by_survey = reports.breakdown(s, f, "survey")
+            by_store = reports.breakdown(s, f, store_key)
+            themes = reports.themes(s, f)
+            cf = f
+            if comments_cat in filters.CATEGORIES:
+                cf = filters.Filters(**{**f.__dict__, "categories": (comments_cat,)})
+            comments = lists.responses(
+                s, filters.Filters(**{**cf.__dict__, "has_comment": True}), limit=15
+            ).items
+            open_cases = lists.open_cases(s, f, now, limit=8)
+            surveys = reports.survey_keys(s)
+    except filters.FilterError as exc:
+        return page("dashboard/error.html", 422, error=exc)
+    # Filter menu: configured channels and any seen here (no DISTINCT over every response).
+    seen = {g["value"] for g in by_channel} | (set(rate["by_channel"]) - {"none"})
+    channels = sorted(set(rt.channels) | set(f.channels) | seen)
+    bench = benchmark()
+    query = {k: v[0] for k, v in args.items() if v}
+    return page(
+        "dashboard/overview.html",
+        f=f,
+        query=query,
+        qs=lambda **kw: "?" + urlencode({**query, **kw}),
+        surveys=surveys,
+        channels=channels,
+        store_key=store_key,
+        result=reports.result_dict(result),
+        rate=rate,
+        dist=dist,
+        trend=trend,
+        trend_svg=charts.trend_chart(trend["points"], bench),
+        dist_svg=charts.distribution_chart(dist),
+        by_channel=by_channel,
+        by_survey=by_survey,
+        by_store=[g for g in by_store if g["value"] != "(none)"],
+        top_detractor=reports.top_themes(themes, "detractor"),
+        top_promoter=reports.top_themes(themes, "promoter"),
+        comments=comments,
+        comments_cat=comments_cat,
+        cases=open_cases,
+        outcomes=cases.OUTCOMES,
+        benchmark=bench,
+        channel_label=i18n.channel,
+        case_url=_linker("dashboard.case", "case_id"),
+        cases_url=url_for("dashboard.cases")
+        if "dashboard.cases" in app_of().view_functions
+        else None,
+        followup=None,
+    )
+
+
+def _linker(endpoint: str, arg: str | None = None) -> Any:
+    """A link (or, with `arg`, a link maker) to a page another module may register; None while
+    it does not."""
+    if endpoint not in app_of().view_functions:
+        return None
+    if arg is None:
+        return url_for(endpoint)
+
+    def link(value: object) -> str:
+        values: dict[str, Any] = {arg: value}
+        return url_for(endpoint, **values)
+
+    return link
