@@ -4,11 +4,11 @@ detractors who answered again after their case was resolved.
 
 The story, from T0 (a Sunday, 09:00 UTC); targets 30 min to take, 24 h to resolve:
 
-    case  store   score  who   take    resolve                        customer then
-    c1    centro  3      Ana   10 min  2 h                            Marta: 9 after 10 d, 5 after 20 d
-    c2    centro  2      Ana   40 min  30 h (late)                    Pedro: 8 before the resolution
-    c3    centro  6      Luis  20 min  20 min (resolved at once)      Rosa: 4 by SMS after 3 d
-    c4    norte   4      Luis  5 min   1 h, reopened at 3 h, still open at 48 h (overdue)
+    case  store   score  who   take    resolve                    customer then
+    c1    centro  3      Ana   10 min  2 h                        Marta: 9 after 10 d, 5 after 20 d
+    c2    centro  2      Ana   40 min  30 h (late)                Pedro: 8 before the resolution
+    c3    centro  6      Luis  20 min  20 min (resolved at once)  Rosa: 4 by SMS after 3 d
+    c4    norte   4      Luis  5 min   1 h, reopened at 3 h, open at 48 h (overdue)
     c5    norte   1      —     open since 47 h
     c6    —       5      Ana   15 min  4 h, reopened at 5 h, resolved again at 6 h
 """
