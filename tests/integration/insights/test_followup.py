@@ -26,7 +26,7 @@ from bot.insights.followup import report
 from bot.runtime import Runtime
 from bot.staff.cases import Actor
 from bot.staff.desk import act
-from bot.storage.models import Case
+from bot.storage.models import Case, CaseEvent
 from tests.conftest import Clock
 from tests.integration.insights.seed import Answer, seed
 
@@ -205,3 +205,14 @@ def test_no_cases_gives_empty_metrics(rt: Runtime) -> None:
     assert body["overall"]["resolved_in_time"]["share"] is None
     assert body["by_store"] == body["by_agent"] == []
     assert body["recovery"]["share"] is None and body["recovery"]["items"] == []
+
+
+def test_a_case_without_taken_at_counts_from_its_first_staff_action(rt: Runtime) -> None:
+    """Rows written before `taken_at` was kept: the first take, resolve or staff reply event."""
+    (rid,) = seed(rt, [Answer(3, T0, case="open")])
+    case_id = case_of(rt, rid)
+    with rt.db.session() as s:
+        for kind, minutes in (("queued", 1), ("staff_reply", 25), ("taken", 40)):
+            s.add(CaseEvent(case_id=case_id, kind=kind, at=T0 + timedelta(minutes=minutes)))
+    take = followup(rt)["overall"]["time_to_take"]
+    assert (take["count"], take["median_minutes"]) == (1, 25.0)
