@@ -12,6 +12,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,18 @@ class Settings:
     @property
     def sqlalchemy_url(self) -> str:
         return normalise_database_url(self.database_url)
+
+    # One rule for "late": escalation (scheduler.alerts.escalate) and the follow-up metrics
+    # (bot.insights.followup) both read these.
+    @property
+    def case_take_target(self) -> timedelta:
+        """A case nobody took for longer than this is late (escalated; taken late)."""
+        return timedelta(minutes=self.staff_take_minutes)
+
+    @property
+    def case_resolve_target(self) -> timedelta:
+        """A case unresolved for longer than this is overdue (escalated; resolved late)."""
+        return timedelta(hours=self.staff_resolve_hours)
 
 
 # variable name -> (Settings field, description for the README)
@@ -190,11 +203,13 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "STAFF_TAKE_MINUTES": (
         "staff_take_minutes",
-        "Minutes before a case nobody took is re-alerted to the escalation group. Default `30`.",
+        "Minutes before a case nobody took is re-alerted to the escalation group; also the "
+        "target of the follow-up metrics' *taken in time*. Default `30`.",
     ),
     "STAFF_RESOLVE_HOURS": (
         "staff_resolve_hours",
-        "Hours before an unresolved case is re-alerted to the escalation group. Default `24`.",
+        "Hours before an unresolved case is re-alerted to the escalation group; also the "
+        "target of the follow-up metrics' *resolved in time*. Default `24`.",
     ),
     "STAFF_SHOW_NAMES": (
         "staff_show_names",

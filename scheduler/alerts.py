@@ -202,8 +202,8 @@ def escalate(rt: Runtime, now: datetime) -> int:
     dests = escalation_destinations(rt.settings)
     if not dests:
         return 0
-    take_by = now - timedelta(minutes=rt.settings.staff_take_minutes)
-    resolve_by = now - timedelta(hours=rt.settings.staff_resolve_hours)
+    take_by = now - rt.settings.case_take_target
+    resolve_by = now - rt.settings.case_resolve_target
     announced = select(Alert.case_id).where(Alert.kind == "alert").scalar_subquery()
     added = 0
     with rt.db.session_for_update() as s:

@@ -1,5 +1,5 @@
-"""The reporting API (`/api/v1/nps`, `/nps/trend`, `/nps/breakdown`, `/responses`, `/themes`)
-and the OpenAPI description of the whole API (`/api/v1/openapi.json`).
+"""The reporting API (`/api/v1/nps`, `/nps/trend`, `/nps/breakdown`, `/responses`, `/themes`,
+`/reports/followup`) and the OpenAPI description of the whole API (`/api/v1/openapi.json`).
 
 Thin: query arguments → `filters.Filters` → a query function → JSON. Same API keys as the
 business API. A bad argument answers 422 `{"error": "invalid", "field": <param>, "reason": …}`.
@@ -16,8 +16,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import Session
 
-from bot.insights import filters, lists, reports
+from bot.insights import filters, followup, lists, reports
 from bot.web.auth import api_error, api_session, read_with_api_key
+from bot.web.context import runtime
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).resolve().parent / "openapi.json"
@@ -92,6 +93,21 @@ def themes() -> Any:
     except filters.FilterError as exc:
         return api_error(422, "invalid", exc.reason, field=exc.param)
     return _run((), lambda s, f: reports.themes(s, f, limit=limit))
+
+
+@bp.get("/reports/followup")
+@read_with_api_key
+def followup_report() -> Any:
+    try:
+        limit = filters.parse_limit(_args(), default=50)
+    except filters.FilterError as exc:
+        return api_error(422, "invalid", exc.reason, field=exc.param)
+    store_key = request.args.get("by_meta") or followup.DEFAULT_STORE_KEY
+    rt = runtime()
+    return _run(
+        ("by_meta",),
+        lambda s, f: followup.report(s, f, rt.clock(), rt.settings, store_key, limit),
+    )
 
 
 @cache

@@ -87,6 +87,8 @@ REPORT_CASES = [
     pytest.param("/api/v1/nps/breakdown", 422, id="breakdown without by"),
     pytest.param("/api/v1/responses?limit=2", 200, id="responses page"),
     pytest.param("/api/v1/themes", 200, id="themes"),
+    pytest.param("/api/v1/reports/followup", 200, id="follow-up"),
+    pytest.param("/api/v1/reports/followup?by_meta=a%20b", 422, id="follow-up, bad by_meta"),
 ]
 
 

@@ -27,6 +27,7 @@ class Answer:
     survey: str | None = None  # survey key; default: the first synced survey
     state: str | None = None  # the invitation's state; default: completed / asked
     late: bool = False  # answered after the survey expired
+    customer: str | None = None  # a name: answers with the same one are one customer's
 
 
 def seed(rt: Runtime, answers: list[Answer]) -> list[int]:
@@ -40,9 +41,14 @@ def seed(rt: Runtime, answers: list[Answer]) -> list[int]:
             survey = surveys[a.survey] if a.survey else default
             if survey is None:
                 survey = Survey(key=a.survey, name=a.survey, created_at=a.at, updated_at=a.at)
-            contact = Contact(name=f"Customer {i}", language=a.language, created_at=a.at)
-            s.add(contact)
-            s.flush()
+            contact = None
+            if a.customer:
+                contact = s.scalar(select(Contact).where(Contact.name == a.customer))
+            if contact is None:
+                name = a.customer or f"Customer {i}"
+                contact = Contact(name=name, language=a.language, created_at=a.at)
+                s.add(contact)
+                s.flush()
             meta: dict[str, Any] = {"store": a.store} if a.store else {}
             inv = Invitation(
                 survey_id=survey.id,
