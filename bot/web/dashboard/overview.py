@@ -13,7 +13,7 @@ from bot.insights import filters, lists, reports
 from bot.staff import cases
 from bot.staff.desk import act
 from bot.web.context import runtime
-from bot.web.dashboard import charts, i18n
+from bot.web.dashboard import charts, followup, i18n
 from bot.web.dashboard.core import actor, app_of, bp, check_csrf, login_required, page, role
 from bot.web.dashboard.i18n import _
 
@@ -84,6 +84,7 @@ def index() -> Any:
                 s, filters.Filters(**{**cf.__dict__, "has_comment": True}), limit=15
             ).items
             open_cases = lists.open_cases(s, f, now, limit=8)
+            follow = followup.followup_context(s, f, now, store_key)
             surveys = reports.survey_keys(s)
     except filters.FilterError as exc:
         return page("dashboard/error.html", 422, error=exc)
@@ -121,7 +122,7 @@ def index() -> Any:
         cases_url=url_for("dashboard.cases")
         if "dashboard.cases" in app_of().view_functions
         else None,
-        followup=None,
+        followup=follow,
     )
 
 

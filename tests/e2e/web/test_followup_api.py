@@ -20,7 +20,7 @@ from bot.runtime import Runtime
 from bot.staff.cases import Actor
 from bot.staff.desk import act
 from bot.storage.models import Case
-from bot.web.followup import followup_context
+from bot.web.dashboard.followup import followup_context
 from tests.conftest import Clock
 from tests.integration.insights.seed import Answer, api_key, seed
 
