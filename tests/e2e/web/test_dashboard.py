@@ -99,6 +99,7 @@ def test_staff_log_in_and_see_the_nps_with_its_margin(client: FlaskClient, staff
         "themes",
         "cases",
         "comments",
+        "followup",
         "rates",
     ):
         assert f'id="{section}"' in html
