@@ -165,6 +165,14 @@ def test_owner_logs_in_filters_by_channel_and_sees_the_api_numbers(
             width = phone.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"the page is {width}px wide on a 390px phone"
             phone.screenshot(path=str(shots / "dashboard-phone.png"), full_page=False)
+
+            # The language menu: the same numbers, in Portuguese, then in Spanish.
+            for lang, title in (("pt", "Visão geral"), ("es", "Resumen")):
+                with page.expect_navigation():
+                    page.select_option("#language select", lang)
+                assert page.get_attribute("html", "lang") == lang
+                assert page.inner_text("nav.menu a.on") == title
+                assert nps_shown(page) == sms["nps"]  # the filters stay
         finally:
             browser.close()
 
