@@ -8,6 +8,10 @@ Failed log-ins are throttled per (name, client), never per account: a stranger w
 wrong five times slows down only himself, and the right password from another client still
 works. A name that does not exist is throttled exactly like one that does (same answers, and a
 dummy hash checked in the same time), so the answers never tell which names exist.
+
+The team always keeps an active owner: no role change or disabling takes away the last one
+(the owner rows are locked while it is checked, so two owners demoting each other at once
+leave one). Disabling a user, a new password or a new role ends their sessions.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.accounts.errors import AccountError
 from bot.storage.models import StaffRole, StaffUser
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -38,14 +43,18 @@ MAX_PAIRS = 10_000  # pairs remembered at most (memory stays bounded under a spr
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@+-]{2,64}$")
 
 
-class UserError(ValueError):
+class UserError(AccountError):
     pass
 
 
 class Locked(UserError):
     def __init__(self, until: datetime, now: datetime) -> None:
         wait = max(1, int((until - now).total_seconds() + 0.999))
-        super().__init__(f"too many failed log-ins from here: try again in {wait} seconds")
+        super().__init__(
+            "locked",
+            f"too many failed log-ins from here: try again in {wait} seconds",
+            seconds=wait,
+        )
         self.until, self.seconds = until, wait
 
 
@@ -146,13 +155,32 @@ def verify_password(password: str, stored: str) -> bool:
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
 
 
+def new_password() -> str:
+    """A password to hand over once (16 characters, 96 random bits), for whoever sets none."""
+    return secrets.token_urlsafe(12)
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"password: at least {MIN_PASSWORD} characters")
+        raise UserError(
+            "password", f"password: at least {MIN_PASSWORD} characters", min=MIN_PASSWORD
+        )
+
+
+def _check_role(role: str) -> None:
+    if role not in tuple(StaffRole):
+        raise UserError("role", f"role: one of {', '.join(StaffRole)}")
 
 
 def _named(s: Session, username: str) -> StaffUser | None:
     return s.scalar(select(StaffUser).where(StaffUser.username == username))
+
+
+def _existing(s: Session, username: str) -> StaffUser:
+    user = _named(s, username)
+    if user is None:
+        raise UserError("no_user", f"no user named {username!r}", name=username)
+    return user
 
 
 def active_user(s: Session, user_id: int) -> StaffUser | None:
@@ -170,12 +198,13 @@ def create_user(
         role = StaffRole.OWNER if first else StaffRole.AGENT
     username = username.strip()
     if not USERNAME_RE.match(username):
-        raise UserError("username: 2-64 letters, digits or . _ @ + -")
-    if role not in tuple(StaffRole):
-        raise UserError(f"role: one of {', '.join(StaffRole)}")
+        raise UserError("username", "username: 2-64 letters, digits or . _ @ + -")
+    _check_role(role)
     _check_password(password)
     if _named(s, username) is not None:
-        raise UserError(f"a user named {username!r} exists already")
+        raise UserError(
+            "username_taken", f"a user named {username!r} exists already", name=username
+        )
     user = StaffUser(
         username=username, password_hash=hash_password(password), role=role, created_at=now
     )
@@ -184,34 +213,53 @@ def create_user(
     return user
 
 
-def set_password(s: Session, username: str, password: str) -> None:
-    user = _named(s, username)
-    if user is None:
-        raise UserError(f"no user named {username!r}")
+def set_password(s: Session, username: str, password: str) -> StaffUser:
+    """A new password for USERNAME; their sessions end."""
+    user = _existing(s, username)
     _check_password(password)
     user.password_hash = hash_password(password)
     end_sessions(user)
+    return user
 
 
 def set_role(s: Session, username: str, role: str) -> StaffUser:
     """Give USERNAME another role; their sessions end (the cookie carries the old role)."""
-    user = _named(s, username)
-    if user is None:
-        raise UserError(f"no user named {username!r}")
-    if role not in tuple(StaffRole):
-        raise UserError(f"role: one of {', '.join(StaffRole)}")
-    if user.role == StaffRole.OWNER and role != StaffRole.OWNER and _owners(s) <= 1:
-        raise UserError(f"{username} is the only owner: make someone else owner first")
+    user = _existing(s, username)
+    _check_role(role)
+    if role == user.role:
+        return user  # nothing changes, so their sessions stay
+    if role != StaffRole.OWNER:
+        _keep_an_owner(s, user)
     user.role = role
     end_sessions(user)
     return user
 
 
-def _owners(s: Session) -> int:
-    found = select(StaffUser.id).where(
+def set_disabled(s: Session, username: str, disabled: bool, now: datetime) -> StaffUser:
+    """Disable USERNAME (they cannot log in, their sessions end) or enable them again."""
+    user = _existing(s, username)
+    if not disabled:
+        user.disabled_at = None
+    elif user.disabled_at is None:
+        _keep_an_owner(s, user)
+        user.disabled_at = now
+        end_sessions(user)
+    return user
+
+
+def _keep_an_owner(s: Session, user: StaffUser) -> None:
+    """Refuse a change that takes USER away from the owners when no other active owner is left.
+    The active owners' rows are locked (PostgreSQL) so a concurrent change waits and recounts."""
+    owners = select(StaffUser.id).where(
         StaffUser.role == StaffRole.OWNER, StaffUser.disabled_at.is_(None)
     )
-    return len(s.scalars(found).all())
+    ids = s.scalars(owners.order_by(StaffUser.id).with_for_update()).all()
+    if user.id in ids and len(ids) == 1:
+        raise UserError(
+            "last_owner",
+            f"{user.username} is the only owner: make someone else owner first",
+            name=user.username,
+        )
 
 
 def end_sessions(user: StaffUser) -> None:
@@ -235,7 +283,7 @@ def record_login(s: Session, user_id: int, now: datetime, language: str | None =
     the session version the cookie carries."""
     user = s.get(StaffUser, user_id)
     if user is None:
-        raise UserError(f"no user {user_id}")
+        raise UserError("no_user", f"no user {user_id}", name=str(user_id))
     user.last_login_at = now
     if language is not None:
         user.language = language

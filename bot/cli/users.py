@@ -1,10 +1,18 @@
-"""`npsbot user create|role|password|list`: dashboard accounts."""
+"""`npsbot user create|role|password|disable|enable|list`: dashboard accounts (the same
+`bot.accounts.users` functions the dashboard's team page calls)."""
 
 from __future__ import annotations
 
 import click
 
-from bot.accounts.users import UserError, create_user, list_users, set_password, set_role
+from bot.accounts.users import (
+    UserError,
+    create_user,
+    list_users,
+    set_disabled,
+    set_password,
+    set_role,
+)
 from bot.cli.common import runtime
 from bot.storage.models import StaffRole
 
@@ -26,7 +34,7 @@ def user_create(username: str, role: str | None, readonly: bool, password: str) 
     """Create a dashboard account USERNAME."""
     rt = runtime()
     try:
-        with rt.db.session() as s:
+        with rt.db.session_for_update() as s:
             made = create_user(
                 s, username, password, rt.clock(), StaffRole.VIEWER if readonly else role
             )
@@ -45,7 +53,7 @@ def user_role(username: str, role: str) -> None:
     """Give USERNAME another ROLE (their dashboard sessions end)."""
     rt = runtime()
     try:
-        with rt.db.session() as s:
+        with rt.db.session_for_update() as s:
             set_role(s, username, role)
     except UserError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -61,13 +69,40 @@ def user_password(username: str, password: str) -> None:
     """Set a new password for USERNAME (also ends their dashboard sessions)."""
     rt = runtime()
     try:
-        with rt.db.session() as s:
+        with rt.db.session_for_update() as s:
             set_password(s, username, password)
     except UserError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         rt.close()
     click.echo(f"password changed for {username}: their dashboard sessions have ended")
+
+
+@user.command("disable")
+@click.argument("username")
+def user_disable(username: str) -> None:
+    """Disable USERNAME: no more log-ins, and their dashboard sessions end."""
+    _disable(username, True)
+    click.echo(f"{username} is disabled: their dashboard sessions have ended")
+
+
+@user.command("enable")
+@click.argument("username")
+def user_enable(username: str) -> None:
+    """Let a disabled USERNAME log in again."""
+    _disable(username, False)
+    click.echo(f"{username} may log in again")
+
+
+def _disable(username: str, disabled: bool) -> None:
+    rt = runtime()
+    try:
+        with rt.db.session_for_update() as s:
+            set_disabled(s, username, disabled, rt.clock())
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        rt.close()
 
 
 @user.command("list")
