@@ -31,6 +31,7 @@ from channels import registry
 from channels.base import Button, Inbound, Outbound
 from scoring import DEFAULT_TAXONOMY
 
+Buttons = tuple[tuple[Button, ...], ...]  # rows of buttons under a card
 CATEGORY_MARK = {"detractor": "🔴", "passive": "🟡", "promoter": "🟢"}
 HEADERS = {
     "alert": "",
@@ -138,7 +139,7 @@ def card_text(view: CaseView, now: datetime, settings: Settings, kind: str = "al
     return "\n".join(lines)
 
 
-def card_buttons(secret: str, case: Case) -> tuple[tuple[Button, ...], ...]:
+def card_buttons(secret: str, case: Case) -> Buttons:
     def b(label: str, code: str) -> Button:
         return Button(label, case_data(secret, case.id, code))
 
@@ -152,9 +153,25 @@ def card_buttons(secret: str, case: Case) -> tuple[tuple[Button, ...], ...]:
     return ((b("🙋 Take it", "t"), b("✅ Resolved", "r")),)
 
 
+@dataclass(frozen=True)
+class Card:
+    """What a case's card shows: the staff chat's message, and the sandbox's pretend one."""
+
+    text: str
+    buttons: Buttons
+
+
+def card(s: Session, settings: Settings, case_id: int, now: datetime) -> Card | None:
+    """The case's card as the staff chat's first alert shows it now; None if there is no case."""
+    view = load_view(s, case_id)
+    if view is None:
+        return None
+    return Card(card_text(view, now, settings), card_buttons(settings.secret_key, view.case))
+
+
 def render_alert(
     s: Session, settings: Settings, alert: Alert, now: datetime
-) -> tuple[str, str, tuple[tuple[Button, ...], ...]] | None:
+) -> tuple[str, str, Buttons] | None:
     """(title, text, buttons) of an alert row as it should be sent now; None if its case is gone."""
     if alert.case_id is None:
         return str(alert.payload.get("title", "NPS digest")), str(alert.payload["text"]), ()
