@@ -255,18 +255,27 @@ class StaffChat:
     def on_case_message(
         self, rt: Runtime, s: Session, m: Inbound, contact_id: int, now: datetime
     ) -> list[Outbound] | None:
-        """A customer with an unresolved, announced case wrote outside a survey: the message goes
-        into the case's thread in the staff chat. Once staff have answered, the conversation is
-        theirs (no automatic reply); before that the usual handling goes on (None)."""
+        """A customer with an unresolved case wrote outside a survey: the message goes into the
+        case's thread (in the staff chat, when the case is announced there). Once staff have
+        answered — from the chat, the dashboard or the sandbox — the conversation is theirs (no
+        automatic reply, nothing added to the survey's comment); before that the usual handling
+        goes on (None)."""
         case_id = s.scalar(_OPEN_CASE, {"contact": contact_id})
         if case_id is None:
             return None
         found = cards_of(s, case_id)
-        if not found:
+        talking = s.scalar(
+            select(CaseEvent.id)
+            .where(CaseEvent.case_id == case_id, CaseEvent.kind == "staff_reply")
+            .limit(1)
+        )
+        if not found and talking is None:
             return None
         contact = s.get(Contact, contact_id)
         name = contact.name if contact and contact.name else "Customer"
         said = m.text.strip() or f"[{m.media_count or 1} attachment(s)]"
+        if not found:
+            s.add(CaseEvent(case_id=case_id, kind="customer_reply", text=said, at=now))
         for i, alert in enumerate(found):
             chat = telegram_chat(alert.destination)
             assert chat is not None
@@ -287,12 +296,8 @@ class StaffChat:
                     at=now,
                 )
             )
-        rt.wake.set()
-        talking = s.scalar(
-            select(CaseEvent.id)
-            .where(CaseEvent.case_id == case_id, CaseEvent.kind == "staff_reply")
-            .limit(1)
-        )
+        if found:
+            rt.wake.set()
         return [] if talking is not None else None
 
 

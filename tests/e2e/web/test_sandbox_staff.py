@@ -11,6 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from bot.events import RecordingBus
 from bot.runtime import Runtime
 from bot.staff.cards import card
 from bot.storage.models import Case, CaseEvent
@@ -128,12 +129,17 @@ def test_a_reply_reaches_the_phone_and_the_answer_comes_back_into_the_thread(
     tick(rt)  # the outbox sends it
     phone = client.get(f"/sandbox/conversation/{ana.address}").json
     assert phone is not None and phone["messages"][-1]["text"] == "¿Qué pasó?"
-    ana.says("Llegó frío")
+    assert ana.says("Llegó frío") == [], "once staff answered, the conversation is theirs"
+    response = ana.response()
+    assert response is not None and response.comment == "La entrega tardó dos días"
     chat = _staff(client, ana.address)
     said = [(m["from"], m["text"]) for m in chat["thread"]]
     assert said[-2:] == [("staff", "¿Qué pasó?"), ("customer", "Llegó frío")]
     assert chat["thread"][-2]["author"] == "Sandbox staff"
     assert chat["case"]["status"] == "taken"  # answering the customer is taking the case
+    with rt.db.session() as s:
+        kinds = s.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case_id)).all()
+    assert kinds[-1] == "customer_reply"
 
 
 @pytest.mark.parametrize(
@@ -168,7 +174,13 @@ def test_a_case_of_a_customer_on_another_channel_is_404(client: FlaskClient, rt:
     assert client.get("/sandbox/staff/sandbox-nobody").status_code == 404
 
 
-def test_with_the_sandbox_disabled_there_is_no_staff_chat(database_url: str) -> None:
-    client = create_app(make_settings(database_url, SANDBOX_ENABLED="false")).test_client()
-    assert client.get("/sandbox/staff/sandbox-1").status_code == 404
-    assert client.post("/sandbox/staff/cases/1/tap", json={}).status_code == 404
+def test_with_the_sandbox_disabled_there_is_no_staff_chat(
+    database_url: str, bus: RecordingBus
+) -> None:
+    app = create_app(make_settings(database_url, SANDBOX_ENABLED="false"), bus=bus)
+    try:
+        client = app.test_client()
+        assert client.get("/sandbox/staff/sandbox-1").status_code == 404
+        assert client.post("/sandbox/staff/cases/1/tap", json={}).status_code == 404
+    finally:
+        app.extensions["npsbot"].close()
