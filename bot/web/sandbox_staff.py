@@ -103,6 +103,7 @@ def chat(address: str) -> Any:
                 "status": case.status,
                 "assignee": case.assignee,
                 "outcome": case.outcome,
+                "customer": cc.contact.name,
                 "text": shown.text,
                 "buttons": [
                     [{"label": b.label, "data": b.data} for b in row] for row in shown.buttons
