@@ -211,44 +211,58 @@ class StaffChat:
     def on_case_message(
         self, rt: Runtime, s: Session, m: Inbound, contact_id: int, now: datetime
     ) -> list[Outbound] | None:
-        """A customer with an unresolved, announced case wrote outside a survey: the message goes
-        into the case's thread in the staff chat. Once staff have answered, the conversation is
-        theirs (no automatic reply); before that the usual handling goes on (None)."""
+        """A customer with an unresolved case wrote outside a survey. Once staff have answered
+        (from the chat or the dashboard), the message is the case's (a `customer_reply` event)
+        and the conversation is theirs: no automatic reply. Before that the usual handling goes
+        on (None). Either way, where the case has a card the message goes into its thread."""
         case_id = s.scalar(_OPEN_CASE, {"contact": contact_id})
         if case_id is None:
             return None
-        found = cards_of(s, case_id)
-        if not found:
-            return None
-        contact = s.get(Contact, contact_id)
-        name = contact.name if contact and contact.name else "Customer"
-        said = m.text.strip() or f"[{m.media_count or 1} attachment(s)]"
-        for i, alert in enumerate(found):
-            chat = telegram_chat(alert.destination)
-            assert chat is not None
-            relay = Outbound(
-                channel=STAFF_CHANNEL,
-                to=chat,
-                text=f"💬 {name}: {said}",
-                reply_to=alert.provider_id,
-            )
-            row = queue_outbound(s, relay, contact_id=None, kind="case_relay", now=now)
-            s.flush()
-            s.add(
-                CaseEvent(
-                    case_id=case_id,
-                    kind="customer_reply" if i == 0 else "thread_copy",
-                    text=said if i == 0 else None,
-                    message_id=row.id,
-                    at=now,
-                )
-            )
-        rt.wake.set()
         talking = s.scalar(
             select(CaseEvent.id)
             .where(CaseEvent.case_id == case_id, CaseEvent.kind == "staff_reply")
             .limit(1)
         )
+        found = cards_of(s, case_id)
+        said = m.text.strip() or f"[{m.media_count or 1} attachment(s)]"
+        if found:
+            contact = s.get(Contact, contact_id)
+            name = contact.name if contact and contact.name else "Customer"
+            for i, alert in enumerate(found):
+                chat = telegram_chat(alert.destination)
+                assert chat is not None
+                relay = Outbound(
+                    channel=STAFF_CHANNEL,
+                    to=chat,
+                    text=f"💬 {name}: {said}",
+                    reply_to=alert.provider_id,
+                )
+                row = queue_outbound(s, relay, contact_id=None, kind="case_relay", now=now)
+                s.flush()
+                s.add(
+                    CaseEvent(
+                        case_id=case_id,
+                        kind="customer_reply" if i == 0 else "thread_copy",
+                        text=said if i == 0 else None,
+                        message_id=row.id,
+                        at=now,
+                    )
+                )
+            rt.wake.set()
+        elif talking is not None:
+            # No card to thread it under: the event points at the customer's own message.
+            inbound = s.scalar(
+                select(Message.id).where(
+                    Message.channel == m.channel,
+                    Message.direction == "in",
+                    Message.provider_id == m.provider_id,
+                )
+            )
+            s.add(
+                CaseEvent(
+                    case_id=case_id, kind="customer_reply", text=said, message_id=inbound, at=now
+                )
+            )
         return [] if talking is not None else None
 
 
