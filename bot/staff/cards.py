@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.staff.alerts import STAFF_CHANNEL, TELEGRAM, telegram_chat
-from bot.staff.cases import OUTCOMES, ago
+from bot.staff.cases import OUTCOMES, QUICK_OUTCOMES, ago
 from bot.storage.messages import queue_outbound
 from bot.storage.models import (
     Alert,
     Case,
+    CaseEvent,
     CaseStatus,
     Contact,
     ContactChannel,
@@ -43,7 +44,8 @@ CODES: dict[str, tuple[str, str | None]] = {
     "t": ("take", None),
     "r": ("resolve", None),
     "o": ("reopen", None),
-    **{str(i): ("outcome", name) for i, name in enumerate(OUTCOMES, start=1)},
+    # "Other" needs a note a tap cannot carry: the dashboard records it.
+    **{str(i): ("outcome", name) for i, name in enumerate(QUICK_OUTCOMES, start=1)},
 }
 
 
@@ -78,6 +80,7 @@ class CaseView:
     contact: Contact
     survey: Survey
     address: str | None
+    replied_by: str | None = None  # who last answered the customer (a staff_reply event)
 
 
 def load_view(s: Session, case_id: int) -> CaseView | None:
@@ -94,7 +97,13 @@ def load_view(s: Session, case_id: int) -> CaseView | None:
             ContactChannel.contact_id == contact.id, ContactChannel.channel == response.channel
         )
     )
-    return CaseView(case, response, invitation, contact, invitation.survey, address)
+    replied_by = s.scalar(
+        select(CaseEvent.actor_name)
+        .where(CaseEvent.case_id == case_id, CaseEvent.kind == "staff_reply")
+        .order_by(CaseEvent.id.desc())
+        .limit(1)
+    )
+    return CaseView(case, response, invitation, contact, invitation.survey, address, replied_by)
 
 
 def mask(address: str | None, channel: str = "") -> str:
@@ -135,6 +144,8 @@ def card_text(view: CaseView, now: datetime, settings: Settings, kind: str = "al
     if order:
         lines.append("🧾 " + " · ".join(order))
     lines.append(f"🛒 Bought {ago(now - inv.occurred_at)} ago · survey {view.survey.name}")
+    if view.replied_by:
+        lines.append(f"💬 Answered by {view.replied_by}")
     lines.append(_status_line(case))
     return "\n".join(lines)
 
