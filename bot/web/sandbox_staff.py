@@ -19,7 +19,7 @@ from bot.events import OutboxQueued
 from bot.staff.cards import CODES, card, read_case_data
 from bot.staff.cases import Actor, NotAllowed
 from bot.staff.desk import act
-from bot.staff.reply import reply_to_customer
+from bot.staff.reply import Refused, reply_to_customer
 from bot.storage.db import refused_text
 from bot.storage.models import Case, CaseEvent, Message, Response, StaffRole
 from bot.web.context import runtime
@@ -158,10 +158,13 @@ def reply(case_id: int) -> Any:
         return jsonify(error="invalid", field="text", reason=reason), 422
     if (refused := refused_text(text)) is not None:
         return jsonify(error="invalid", field="text", reason=refused), 422
-    with rt.db.session_for_update() as s:
-        sent = reply_to_customer(s, rt.settings, case_id, ACTOR, text, rt.clock())
-        if not isinstance(sent, Message):
-            return jsonify(error="refused", reason=sent.reason), 409
-        queued = sent.id
+    try:
+        with rt.db.session_for_update() as s:
+            sent = reply_to_customer(s, rt.settings, case_id, ACTOR, text, rt.clock())
+            if isinstance(sent, Refused):  # committed: the refusal is on the case's record
+                return jsonify(error="refused", reason=sent.reason), 409
+            queued = sent.id
+    except LookupError:
+        return _not_found()
     rt.bus.publish(OutboxQueued())  # wakes the dispatcher: it sends the reply after the commit
     return jsonify(message_id=queued, status="queued"), 202

@@ -184,3 +184,14 @@ def test_with_the_sandbox_disabled_there_is_no_staff_chat(
         assert client.post("/sandbox/staff/cases/1/tap", json={}).status_code == 404
     finally:
         app.extensions["npsbot"].close()
+
+
+def test_a_reply_to_a_resolved_case_is_refused_with_the_reason(
+    client: FlaskClient, rt: Runtime
+) -> None:
+    ana = _detractor(client, rt)
+    _tap(client, ana.address, "✅ Resolved")
+    case_id = _staff(client, ana.address)["case"]["id"]
+    r = client.post(f"/sandbox/staff/cases/{case_id}/reply", json={"text": "¿Seguimos?"})
+    assert r.status_code == 409 and r.json is not None and "Reopen" in r.json["reason"]
+    assert "¿Seguimos?" not in [m["text"] for m in _staff(client, ana.address)["thread"]]
