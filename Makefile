@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck pytest bench clean browser-deps
+.PHONY: run test lint typecheck pytest bench clean browser-deps screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench: $(VENV)/.installed
 # The dashboard's browser test drives Debian's Chromium (it skips when Chromium is missing).
 browser-deps:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+# The README's screenshots from a real server on a temporary database (not part of `make test`).
+screenshots: $(VENV)/.installed
+	$(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -28,11 +28,17 @@ def cases(ctx: click.Context) -> None:
     click.echo("\n".join(lines) if lines else "no open cases")
 
 
-def _act(case_id: int, action: str, name: str | None, outcome: str | None = None) -> None:
+def _act(
+    case_id: int,
+    action: str,
+    name: str | None,
+    outcome: str | None = None,
+    note: str | None = None,
+) -> None:
     who = name or getpass.getuser()
     rt = build_runtime(settings(), sync=False)
     try:
-        done = act(rt, case_id, action, Actor(f"cli:{who}"[:32], who), outcome)
+        done = act(rt, case_id, action, Actor(f"cli:{who}"[:32], who), outcome, note)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from exc
     except NotAllowed as exc:
@@ -58,9 +64,10 @@ def take(case_id: int, name: str | None) -> None:
 @click.argument("case_id", type=int)
 @AS
 @click.option("--outcome", type=click.Choice(list(OUTCOMES)), help="What came of it.")
-def resolve(case_id: int, name: str | None, outcome: str | None) -> None:
+@click.option("--note", help="In your words (needed with --outcome other).")
+def resolve(case_id: int, name: str | None, outcome: str | None, note: str | None) -> None:
     """Resolve a case (taking it, if nobody had)."""
-    _act(case_id, "resolve", name, outcome)
+    _act(case_id, "resolve", name, outcome, note)
 
 
 @cases.command()

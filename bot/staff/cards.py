@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.staff.alerts import STAFF_CHANNEL, TELEGRAM, telegram_chat
-from bot.staff.cases import OUTCOMES, ago
+from bot.staff.cases import OUTCOMES, QUICK_OUTCOMES, ago
 from bot.storage.messages import queue_outbound
 from bot.storage.models import (
     Alert,
     Case,
+    CaseEvent,
     CaseStatus,
     Contact,
     ContactChannel,
@@ -31,6 +32,7 @@ from channels import registry
 from channels.base import Button, Inbound, Outbound
 from scoring import DEFAULT_TAXONOMY
 
+Buttons = tuple[tuple[Button, ...], ...]  # rows of buttons under a card
 CATEGORY_MARK = {"detractor": "🔴", "passive": "🟡", "promoter": "🟢"}
 HEADERS = {
     "alert": "",
@@ -42,7 +44,8 @@ CODES: dict[str, tuple[str, str | None]] = {
     "t": ("take", None),
     "r": ("resolve", None),
     "o": ("reopen", None),
-    **{str(i): ("outcome", name) for i, name in enumerate(OUTCOMES, start=1)},
+    # "Other" needs a note a tap cannot carry: the dashboard records it.
+    **{str(i): ("outcome", name) for i, name in enumerate(QUICK_OUTCOMES, start=1)},
 }
 
 
@@ -77,6 +80,7 @@ class CaseView:
     contact: Contact
     survey: Survey
     address: str | None
+    replied_by: str | None = None  # who last answered the customer (a staff_reply event)
 
 
 def load_view(s: Session, case_id: int) -> CaseView | None:
@@ -93,7 +97,13 @@ def load_view(s: Session, case_id: int) -> CaseView | None:
             ContactChannel.contact_id == contact.id, ContactChannel.channel == response.channel
         )
     )
-    return CaseView(case, response, invitation, contact, invitation.survey, address)
+    replied_by = s.scalar(
+        select(CaseEvent.actor_name)
+        .where(CaseEvent.case_id == case_id, CaseEvent.kind == "staff_reply")
+        .order_by(CaseEvent.id.desc())
+        .limit(1)
+    )
+    return CaseView(case, response, invitation, contact, invitation.survey, address, replied_by)
 
 
 def mask(address: str | None, channel: str = "") -> str:
@@ -134,11 +144,13 @@ def card_text(view: CaseView, now: datetime, settings: Settings, kind: str = "al
     if order:
         lines.append("🧾 " + " · ".join(order))
     lines.append(f"🛒 Bought {ago(now - inv.occurred_at)} ago · survey {view.survey.name}")
+    if view.replied_by:
+        lines.append(f"💬 Answered by {view.replied_by}")
     lines.append(_status_line(case))
     return "\n".join(lines)
 
 
-def card_buttons(secret: str, case: Case) -> tuple[tuple[Button, ...], ...]:
+def card_buttons(secret: str, case: Case) -> Buttons:
     def b(label: str, code: str) -> Button:
         return Button(label, case_data(secret, case.id, code))
 
@@ -152,9 +164,25 @@ def card_buttons(secret: str, case: Case) -> tuple[tuple[Button, ...], ...]:
     return ((b("🙋 Take it", "t"), b("✅ Resolved", "r")),)
 
 
+@dataclass(frozen=True)
+class Card:
+    """What a case's card shows: the staff chat's message, and the sandbox's pretend one."""
+
+    text: str
+    buttons: Buttons
+
+
+def card(s: Session, settings: Settings, case_id: int, now: datetime) -> Card | None:
+    """The case's card as the staff chat's first alert shows it now; None if there is no case."""
+    view = load_view(s, case_id)
+    if view is None:
+        return None
+    return Card(card_text(view, now, settings), card_buttons(settings.secret_key, view.case))
+
+
 def render_alert(
     s: Session, settings: Settings, alert: Alert, now: datetime
-) -> tuple[str, str, tuple[tuple[Button, ...], ...]] | None:
+) -> tuple[str, str, Buttons] | None:
     """(title, text, buttons) of an alert row as it should be sent now; None if its case is gone."""
     if alert.case_id is None:
         return str(alert.payload.get("title", "NPS digest")), str(alert.payload["text"]), ()

@@ -1,11 +1,16 @@
 """The case workflow: one table of transitions, applied under a row lock.
 
     open ──take──▶ taken ──resolve──▶ resolved ──reopen──▶ taken (open if nobody had it)
-      └───────────resolve───────────────▲   └──outcome──▶ resolved (what came of it)
+      │  └reassign┘  ▲ └reassign┘        ▲   └──outcome──▶ resolved (what came of it)
+      ├──reassign────┘                   │
+      └───────────resolve────────────────┘
+    note: in any status, changes nothing but the record.
 
 Every way of acting on a case goes through `TRANSITIONS` and `apply`: the Telegram card's
-buttons and a staff reply (`bot.staff.chat`), the dashboard and `npsbot cases take|resolve|reopen`
-(`bot.staff.desk`). Each records the same CaseEvent, with its actor.
+buttons and a staff reply (`bot.staff.chat`, `bot.staff.reply`), the dashboard and
+`npsbot cases take|resolve|reopen` (`bot.staff.desk`). Each records the same CaseEvent, with its
+actor. The outcome "other" needs a note saying what came of it (the card's buttons leave it out:
+a tap cannot carry one).
 """
 
 from __future__ import annotations
@@ -24,12 +29,19 @@ OUTCOMES: dict[str, str] = {
     "refunded": "💸 Refunded",
     "replaced": "📦 Replaced",
     "no_action": "No action",
+    "other": "Other",
 }
+NEEDS_NOTE = frozenset({"other"})  # outcomes only a note explains
+# The outcomes a single tap or a select can record (the card's buttons, the overview's form).
+QUICK_OUTCOMES = tuple(k for k in OUTCOMES if k not in NEEDS_NOTE)
+NOTE_MAX = 2000  # characters of a note (a case event's text; the form says so)
 VERBS = {
     "take": "take",
     "resolve": "resolve",
     "reopen": "reopen",
     "outcome": "record the outcome of",
+    "reassign": "reassign",
+    "note": "add a note to",
 }
 ACTIONS = tuple(VERBS)
 STAFF = frozenset({StaffRole.OWNER, StaffRole.AGENT})  # viewers act on nothing
@@ -48,7 +60,7 @@ class Actor:
 class Transition:
     action: str
     sources: frozenset[str]  # the statuses it applies to
-    status: str  # the status it leads to
+    status: str | None  # the status it leads to (None: it stays)
     event: str  # the CaseEvent kind it records
     who: frozenset[StaffRole]  # the roles that may do it
     assigns: bool = False  # the actor becomes the assignee when the case has none
@@ -90,6 +102,21 @@ TRANSITIONS: tuple[Transition, ...] = (
         STAFF,
         outcome="set",
     ),
+    # To another staff member (`to`): the case is theirs, taken (when it was open, from now).
+    Transition(
+        "reassign",
+        frozenset({CaseStatus.OPEN, CaseStatus.TAKEN}),
+        CaseStatus.TAKEN,
+        "reassigned",
+        STAFF,
+    ),
+    Transition(
+        "note",
+        frozenset({CaseStatus.OPEN, CaseStatus.TAKEN, CaseStatus.RESOLVED}),
+        None,
+        "note",
+        STAFF,
+    ),
 )
 
 
@@ -107,7 +134,14 @@ def transition(status: str, action: str) -> Transition | None:
     return next((t for t in TRANSITIONS if t.action == action and status in t.sources), None)
 
 
-def check(status: str, action: str, role: StaffRole, outcome: str | None = None) -> Transition:
+def check(
+    status: str,
+    action: str,
+    role: StaffRole,
+    outcome: str | None = None,
+    note: str | None = None,
+    to: Actor | None = None,
+) -> Transition:
     """The transition to make, or NotAllowed with the reason."""
     if action not in ACTIONS:
         raise NotAllowed(f"no action {action!r}: one of {', '.join(ACTIONS)}")
@@ -117,6 +151,15 @@ def check(status: str, action: str, role: StaffRole, outcome: str | None = None)
         raise NotAllowed(f"no outcome {outcome!r}: one of {', '.join(OUTCOMES)}")
     if action == "outcome" and outcome is None:
         raise NotAllowed("which outcome? one of " + ", ".join(OUTCOMES))
+    blank = note is None or not note.strip()
+    if outcome in NEEDS_NOTE and blank:
+        raise NotAllowed(f"the outcome {outcome!r} needs a note saying what came of it")
+    if action == "note" and blank:
+        raise NotAllowed("an empty note")
+    if note is not None and len(note) > NOTE_MAX:
+        raise NotAllowed(f"a note of at most {NOTE_MAX} characters")
+    if action == "reassign" and to is None:
+        raise NotAllowed("reassign to whom?")
     t = transition(status, action)
     if t is None:
         raise NotAllowed(f"cannot {VERBS[action]} a {status} case")
@@ -140,6 +183,8 @@ def apply(
     actor: Actor,
     now: datetime,
     outcome: str | None = None,
+    note: str | None = None,
+    to: Actor | None = None,
 ) -> tuple[Case, CaseEvent]:
     """Lock the case, make `action` and record its event. Raises LookupError (no such case) or
     NotAllowed (then the case is left as it was). Locking again a case this transaction has
@@ -147,22 +192,35 @@ def apply(
     case = lock(s, case_id)
     if case is None:
         raise LookupError(f"no case {case_id}")
-    event = step(case, action, actor, now, outcome)
+    event = step(case, action, actor, now, outcome, note, to)
     s.add(event)
     return case, event
 
 
 def step(
-    case: Case, action: str, actor: Actor, now: datetime, outcome: str | None = None
+    case: Case,
+    action: str,
+    actor: Actor,
+    now: datetime,
+    outcome: str | None = None,
+    note: str | None = None,
+    to: Actor | None = None,
 ) -> CaseEvent:
-    """`apply` without the database: the case changed in memory, and its (unsaved) event."""
-    t = check(case.status, action, actor.role, outcome)
+    """`apply` without the database: the case changed in memory, and its (unsaved) event:
+    its text is the outcome, the note, or whom a reassigned case went to; `note` the note."""
+    t = check(case.status, action, actor.role, outcome, note, to)
+    if to is not None and t.action == "reassign":
+        if to.id == case.assignee_id:
+            raise NotAllowed(f"{to.name} has the case already")
+        case.assignee, case.assignee_id = to.name, to.id
+        case.taken_at = case.taken_at or now
     if t.assigns and case.assignee is None:
         case.assignee, case.assignee_id, case.taken_at = actor.name, actor.id, now
-    leaving = case.status == CaseStatus.RESOLVED and t.status != CaseStatus.RESOLVED
+    status = case.status if t.status is None else t.status
+    leaving = case.status == CaseStatus.RESOLVED and status != CaseStatus.RESOLVED
     # "Taken" means someone has it.
-    case.status = t.status if t.status != CaseStatus.TAKEN or case.assignee else CaseStatus.OPEN
-    if t.status == CaseStatus.RESOLVED and case.resolved_at is None:
+    case.status = status if status != CaseStatus.TAKEN or case.assignee else CaseStatus.OPEN
+    if status == CaseStatus.RESOLVED and case.resolved_at is None:
         case.resolved_at = now
     if leaving:
         case.resolved_at, case.reopened_at = None, now
@@ -170,12 +228,15 @@ def step(
         case.outcome = outcome
     elif t.outcome == "clear":
         case.outcome = None
+    said = note.strip() if note else None
+    text = {"note": said, "reassign": to.name if to else None}.get(t.action, outcome)
     return CaseEvent(
         case_id=case.id,
         kind=t.event,
         actor_id=actor.id,
         actor_name=actor.name,
-        text=outcome,
+        text=text,
+        note=None if t.action == "note" else said,
         at=now,
     )
 

@@ -1,9 +1,9 @@
 """The staff chat: cases worked from a group chat on the channel that declares `staff_chat`.
 
 - The card's buttons act on the case through the transition table (`bot.staff.cases`).
-- A staff member's *reply* to a card is relayed to the customer on the customer's channel (only
-  inside the channel's session window, if it has one); the customer's answers come back into
-  the same thread.
+- A staff member's *reply* to a card is relayed to the customer on the customer's channel
+  through the one reply path (`bot.staff.reply`: the channel's rules, its session window); the
+  customer's answers come back into the same thread.
 - Only members of a staff chat (getChatMember, cached briefly in `Members`) or the allow-list
   act on cases; anything else is refused, in the chat, with the reason.
 
@@ -25,10 +25,11 @@ from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
 from bot.staff.alerts import STAFF_CHANNEL, split_list, staff_chats, telegram_chat
-from bot.staff.cards import CODES, cards_of, load_view, read_case_data, refresh
-from bot.staff.cases import Actor, NotAllowed, ago, apply, lock
+from bot.staff.cards import CODES, cards_of, read_case_data, refresh
+from bot.staff.cases import Actor, NotAllowed, apply, lock
+from bot.staff.reply import Refused, reply_to_customer, template_note
 from bot.storage.messages import queue_outbound
-from bot.storage.models import Alert, Case, CaseEvent, CaseStatus, Contact, ContactChannel, Message
+from bot.storage.models import Alert, Case, CaseEvent, CaseStatus, Contact, Message
 from bot.survey.rules import in_session_window
 from channels import registry
 from channels.base import Inbound, Outbound
@@ -45,15 +46,6 @@ NOT_STAFF_CHAT = "⛔ Cases can only be handled from a staff chat."
 NOT_MEMBER = "⛔ Only members of the staff chat can act on cases."
 NOT_VERIFIED = "⛔ Could not check your membership of the staff chat; try again in a minute."
 BAD_BUTTON = "⛔ This button is not valid."
-OUTSIDE_WINDOW = (
-    "⚠️ Not sent: {channel} only allows replies within {window} of the customer's last message "
-    "({ago}). Call them, or wait for them to write again."
-)
-# How the staff chat names a channel in its texts (the channel's name otherwise).
-OPTED_OUT = "⚠️ Not sent: the customer opted out of {channel}."
-RESOLVED = "⚠️ Not sent: case #{case} is resolved. Tap Reopen first."
-NOT_TEXT = "⚠️ Only text can be relayed to the customer."
-NOT_REACHABLE = "⚠️ Not sent: the customer has no {channel} address."
 
 # Built once: this runs for every customer message outside a survey (the webhook's hot path).
 _OPEN_CASE = (
@@ -205,115 +197,73 @@ class StaffChat:
     ) -> list[Outbound]:
         if refusal is not None:
             return [_say(m, refusal)]
-        case = lock(s, case_id)
-        view = load_view(s, case_id)
-        if case is None or view is None:
-            return []
-        channel = view.response.channel
-        cc = s.scalar(
-            select(ContactChannel).where(
-                ContactChannel.contact_id == case.contact_id, ContactChannel.channel == channel
-            )
-        )
-        problem = _problem(case, m, channel, cc, now)
-        if problem is not None or cc is None:
-            s.add(_refused(case.id, m, m.text, msg_id, now))
-            return [_say(m, problem or NOT_TEXT)]
-        text = m.text.strip()
-        if rt.settings.staff_show_names and m.sender_name:
-            text = f"{text}\n— {m.sender_name.split()[0]}"
-        row = queue_outbound(
-            s,
-            Outbound(channel=channel, to=cc.address, text=text),
-            contact_id=case.contact_id,
-            invitation_id=view.invitation.id,
-            kind="staff_reply",
-            now=now,
-        )
-        s.flush()
         actor = Actor(m.sender, m.sender_name or m.sender)
-        s.add(
-            CaseEvent(
-                case_id=case.id,
-                kind="staff_reply",
-                actor_id=actor.id,
-                actor_name=actor.name,
-                text=m.text,
-                message_id=row.id,
-                at=now,
-            )
-        )
-        replies: list[Outbound] = []
-        if case.status == CaseStatus.OPEN:
-            # Answering the customer is taking the case.
-            apply(s, case.id, "take", actor, now)
-            s.flush()
-            replies = refresh(s, rt.settings, case.id, now)
-        rt.wake.set()
-        return replies
+        try:
+            sent = reply_to_customer(s, rt.settings, case_id, actor, m.text, now, msg_id)
+        except LookupError:
+            return []
+        if isinstance(sent, Refused):
+            return [_say(m, sent.reason)]
+        rt.wake.set()  # the reply and the card edits are outbox rows
+        note = template_note(sent)
+        return [_say(m, note)] if note else []
 
     def on_case_message(
         self, rt: Runtime, s: Session, m: Inbound, contact_id: int, now: datetime
     ) -> list[Outbound] | None:
-        """A customer with an unresolved, announced case wrote outside a survey: the message goes
-        into the case's thread in the staff chat. Once staff have answered, the conversation is
-        theirs (no automatic reply); before that the usual handling goes on (None)."""
+        """A customer with an unresolved case wrote outside a survey. Once staff have answered
+        (from the chat or the dashboard), the message is the case's (a `customer_reply` event)
+        and the conversation is theirs: no automatic reply. Before that the usual handling goes
+        on (None). Either way, where the case has a card the message goes into its thread."""
         case_id = s.scalar(_OPEN_CASE, {"contact": contact_id})
         if case_id is None:
             return None
-        found = cards_of(s, case_id)
-        if not found:
-            return None
-        contact = s.get(Contact, contact_id)
-        name = contact.name if contact and contact.name else "Customer"
-        said = m.text.strip() or f"[{m.media_count or 1} attachment(s)]"
-        for i, alert in enumerate(found):
-            chat = telegram_chat(alert.destination)
-            assert chat is not None
-            relay = Outbound(
-                channel=STAFF_CHANNEL,
-                to=chat,
-                text=f"💬 {name}: {said}",
-                reply_to=alert.provider_id,
-            )
-            row = queue_outbound(s, relay, contact_id=None, kind="case_relay", now=now)
-            s.flush()
-            s.add(
-                CaseEvent(
-                    case_id=case_id,
-                    kind="customer_reply" if i == 0 else "thread_copy",
-                    text=said if i == 0 else None,
-                    message_id=row.id,
-                    at=now,
-                )
-            )
-        rt.wake.set()
         talking = s.scalar(
             select(CaseEvent.id)
             .where(CaseEvent.case_id == case_id, CaseEvent.kind == "staff_reply")
             .limit(1)
         )
+        found = cards_of(s, case_id)
+        said = m.text.strip() or f"[{m.media_count or 1} attachment(s)]"
+        if found:
+            contact = s.get(Contact, contact_id)
+            name = contact.name if contact and contact.name else "Customer"
+            for i, alert in enumerate(found):
+                chat = telegram_chat(alert.destination)
+                assert chat is not None
+                relay = Outbound(
+                    channel=STAFF_CHANNEL,
+                    to=chat,
+                    text=f"💬 {name}: {said}",
+                    reply_to=alert.provider_id,
+                )
+                row = queue_outbound(s, relay, contact_id=None, kind="case_relay", now=now)
+                s.flush()
+                s.add(
+                    CaseEvent(
+                        case_id=case_id,
+                        kind="customer_reply" if i == 0 else "thread_copy",
+                        text=said if i == 0 else None,
+                        message_id=row.id,
+                        at=now,
+                    )
+                )
+            rt.wake.set()
+        elif talking is not None:
+            # No card to thread it under: the event points at the customer's own message.
+            inbound = s.scalar(
+                select(Message.id).where(
+                    Message.channel == m.channel,
+                    Message.direction == "in",
+                    Message.provider_id == m.provider_id,
+                )
+            )
+            s.add(
+                CaseEvent(
+                    case_id=case_id, kind="customer_reply", text=said, message_id=inbound, at=now
+                )
+            )
         return [] if talking is not None else None
-
-
-def _problem(
-    case: Case, m: Inbound, channel: str, cc: ContactChannel | None, now: datetime
-) -> str | None:
-    """Why a staff reply cannot be relayed to the customer (None: it can)."""
-    if case.status == CaseStatus.RESOLVED:
-        return RESOLVED.format(case=case.id)
-    if not m.text.strip():
-        return NOT_TEXT
-    if cc is None:
-        return NOT_REACHABLE.format(channel=channel)
-    if cc.opted_out_at is not None:
-        return OPTED_OUT.format(channel=channel)
-    window = registry.capabilities(channel).session_window
-    if window is not None and not in_window(channel, cc.last_inbound_at, now):
-        last = f"theirs was {ago(now - cc.last_inbound_at)} ago" if cc.last_inbound_at else "none"
-        named = registry.capabilities(channel).label or channel
-        return OUTSIDE_WINDOW.format(channel=named, window=ago(window), ago=last)
-    return None
 
 
 def in_window(channel: str, last_inbound_at: datetime | None, now: datetime) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, render_template, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.storage.db import refused_text
 from bot.storage.models import Contact, ContactChannel, Invitation, Message
@@ -93,17 +94,22 @@ def purchase() -> Any:
     return jsonify(out), 201
 
 
+def customer(s: Session, address: str) -> ContactChannel | None:
+    """The sandbox customer at `address` (their sandbox channel row); None if there is none."""
+    if refused_text(address) is not None:
+        return None
+    return s.scalar(
+        select(ContactChannel).where(
+            ContactChannel.channel == SANDBOX, ContactChannel.address == address
+        )
+    )
+
+
 @bp.get("/conversation/<address>")
 def conversation(address: str) -> Any:
     rt = runtime()
-    if refused_text(address) is not None:
-        return jsonify(error="not_found", reason="no such sandbox customer"), 404
     with rt.db.session() as s:
-        cc = s.scalar(
-            select(ContactChannel).where(
-                ContactChannel.channel == SANDBOX, ContactChannel.address == address
-            )
-        )
+        cc = customer(s, address)
         if cc is None:
             return jsonify(error="not_found", reason="no such sandbox customer"), 404
         msgs = s.scalars(

@@ -93,6 +93,8 @@ class CaseEvent(Base):
     actor_id: Mapped[str | None] = mapped_column(String(32))
     actor_name: Mapped[str | None] = mapped_column(String(128))
     text: Mapped[str | None] = mapped_column(Text)
+    # Staff's note on a resolution or an outcome (0012): what came of it, "other" needs one.
+    note: Mapped[str | None] = mapped_column(Text)
     # The message this event sent or relayed (staff chat thread lookups go through it).
     message_id: Mapped[int | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL"), index=True

@@ -88,3 +88,42 @@ def test_a_tester_who_keeps_the_quiet_hours_is_told_when_the_survey_arrives(
             page.wait_for_selector(f"#chat .out:has-text('{QUESTION}')")
         finally:
             browser.close()
+
+
+def test_the_staff_chat_beside_the_phone_closes_the_loop(
+    server: str, rt: Runtime, clock: Clock
+) -> None:
+    """A detractor's card appears in the pretend staff chat; staff take it and ask, the phone
+    gets the question, the customer's answer comes back into the thread, staff resolve it."""
+    clock.now = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)
+    assert sync_playwright is not None
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_context(timezone_id=ZONE).new_page()
+            page.goto(f"{server}/sandbox")
+            page.click("button.primary")
+            page.wait_for_selector("#who:has-text('sandbox-')")
+            tick(rt)
+            page.click("#chat .keys button:text-is('3')", timeout=5000)
+            page.wait_for_selector("#chat .out:has-text('¿Qué')")
+            page.fill("#text", "El pedido llegó tarde")
+            page.click("#sendbtn")
+            card = page.wait_for_selector("#staffcard:has-text('Detractor 3/10')")
+            assert card is not None and "El pedido llegó tarde" in card.inner_text()
+            page.click("#staffcard button:has-text('Take it')")
+            page.wait_for_selector("#staffcard:has-text('Taken by Sandbox staff')")
+            page.fill("#stafftext", "¿Qué pasó?")
+            page.click("#staffbtn")
+            page.wait_for_selector("#staffchat .staffmsg:has-text('¿Qué pasó?')")
+            tick(rt)  # the outbox sends the reply to the phone
+            page.wait_for_selector("#chat .out:text-is('¿Qué pasó?')")
+            page.fill("#text", "Llegó frío y nadie avisó")
+            page.click("#sendbtn")
+            page.wait_for_selector("#staffchat .custmsg:has-text('Llegó frío y nadie avisó')")
+            page.click("#staffcard button:has-text('Resolved')")
+            page.wait_for_selector("#staffcard:has-text('Resolved by Sandbox staff')")
+            page.click("#staffcard button:has-text('Called back')")
+            page.wait_for_selector("#staffcard:has-text('Called back ·')")
+        finally:
+            browser.close()
