@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -149,7 +150,7 @@ def test_a_3000_character_comment_wraps_in_the_list_and_on_the_customer_page(
 
 
 def test_the_customer_page_masks_addresses_and_links_from_the_list(
-    client: FlaskClient, cases: dict[str, int]
+    app: Flask, client: FlaskClient, cases: dict[str, int]
 ) -> None:
     log_in(client)
     html = client.get("/dashboard/cases").get_data(as_text=True)
@@ -158,6 +159,8 @@ def test_the_customer_page_masks_addresses_and_links_from_the_list(
     page = client.get(url).get_data(as_text=True)
     assert "+52•••5678" in page and "5512345678" not in page
     assert f'data-case="{cases["long"]}"' in page and "Customer 0" in page
+    if "dashboard.case" not in app.view_functions:  # no page yet: no link to nowhere
+        assert f'href="/dashboard/cases/{cases["long"]}"' not in html + page
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no storage semantics
@@ -183,3 +186,18 @@ def test_the_pages_need_a_log_in(client: FlaskClient, cases: dict[str, int]) -> 
     for url in ("/dashboard/cases", f"/dashboard/customers/{cases['customer']}"):
         r = client.get(url)
         assert r.status_code == 302 and "/dashboard/login" in r.headers["Location"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no storage semantics
+def test_rows_link_the_case_page_once_it_exists(
+    app: Flask, client: FlaskClient, cases: dict[str, int]
+) -> None:
+    if "dashboard.case" not in app.view_functions:  # the case page is another module's
+        app.add_url_rule(
+            "/dashboard/cases/<int:case_id>", "dashboard.case", lambda case_id: str(case_id)
+        )
+    log_in(client)
+    url = f"/dashboard/cases/{cases['long']}"
+    assert f'href="{url}"' in client.get("/dashboard/cases").get_data(as_text=True)
+    page = client.get(f"/dashboard/customers/{cases['customer']}").get_data(as_text=True)
+    assert f'href="{url}"' in page
