@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from bot.events import Event
 from bot.inbound.answer import complete
 from bot.runtime import Runtime
-from bot.staff import digest
+from bot.staff import cases, digest
 from bot.staff.alerts import (
     STAFF_CHANNEL,
     TELEGRAM,
@@ -40,7 +40,6 @@ from bot.storage.models import (
     AlertState,
     Case,
     CaseEvent,
-    CaseStatus,
     Invitation,
     Message,
     Response,
@@ -202,20 +201,15 @@ def escalate(rt: Runtime, now: datetime) -> int:
     dests = escalation_destinations(rt.settings)
     if not dests:
         return 0
-    take_by = now - rt.settings.case_take_target
-    resolve_by = now - rt.settings.case_resolve_target
     announced = select(Alert.case_id).where(Alert.kind == "alert").scalar_subquery()
     added = 0
     with rt.db.session_for_update() as s:
-        for kind, statuses, cut in (
-            ("escalate_take", (CaseStatus.OPEN,), take_by),
-            ("escalate_resolve", (CaseStatus.OPEN, CaseStatus.TAKEN), resolve_by),
-        ):
+        for deadline in cases.deadlines(rt.settings, now):
+            kind = f"escalate_{deadline.kind}"
             done = select(Alert.case_id).where(Alert.kind == kind).scalar_subquery()
             due = s.scalars(
                 select(Case.id).where(
-                    Case.status.in_(statuses),
-                    Case.created_at < cut,
+                    cases.past(deadline),
                     Case.id.in_(announced),
                     Case.id.not_in(done),
                 )

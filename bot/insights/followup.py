@@ -53,6 +53,7 @@ class Row:
     agent_id: str | None
     agent: str | None
     store: str | None
+    status: str = "open"
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:
@@ -93,17 +94,28 @@ def _share(verdicts: Iterable[bool | None]) -> dict[str, Any]:
     }
 
 
+# Whether a case (its status, its creation) is past the escalation's deadlines now: the caller
+# passes `bot.staff.cases.late` (insights do not import staff), so there is one rule.
+Late = Callable[[str, datetime], bool]
+
+
 def group(
-    rows: Sequence[Row], now: datetime, take: timedelta, resolve: timedelta
+    rows: Sequence[Row],
+    now: datetime,
+    take: timedelta,
+    resolve: timedelta,
+    late: Late | None = None,
 ) -> dict[str, Any]:
     """The metrics of a set of cases."""
     return {
         "cases": len(rows),
         "resolved": sum(r.resolved_at is not None for r in rows),
         "reopened": sum(r.reopened for r in rows),
-        # Unresolved past the target: the cases escalation re-alerts.
+        # The cases escalation re-alerts (nobody took one in time, or it is not resolved).
         "overdue": sum(
-            r.resolved_at is None and in_time(r.created_at, None, resolve, now) is False
+            late(r.status, r.created_at)
+            if late is not None
+            else r.resolved_at is None and in_time(r.created_at, None, resolve, now) is False
             for r in rows
         ),
         "time_to_take": _minutes([r.taken_at - r.created_at for r in rows if r.taken_at]),
@@ -144,6 +156,7 @@ def cases(s: Session, f: Filters, store_key: str = DEFAULT_STORE_KEY) -> list[Ro
             Case.assignee_id,
             Case.assignee,
             meta_value(store_key),
+            Case.status,
         )
         .select_from(Case)
         .join(Response, Response.id == Case.response_id)
@@ -162,8 +175,9 @@ def cases(s: Session, f: Filters, store_key: str = DEFAULT_STORE_KEY) -> list[Ro
             agent_id=agent_id,
             agent=agent,
             store=None if store is None else str(store),
+            status=status,
         )
-        for i, created, taken, resolved, reopened, agent_id, agent, store in s.execute(stmt)
+        for i, created, taken, resolved, reopened, agent_id, agent, store, status in s.execute(stmt)
     ]
 
 
@@ -225,6 +239,7 @@ def report(
     settings: Settings,
     store_key: str = DEFAULT_STORE_KEY,
     limit: int = 50,
+    late: Late | None = None,
 ) -> dict[str, Any]:
     """`GET /api/v1/reports/followup` and the dashboard's follow-up card."""
     if not META_KEY_RE.match(store_key):
@@ -233,7 +248,7 @@ def report(
     rows = cases(s, f, store_key)
 
     def metrics(rs: Sequence[Row]) -> dict[str, Any]:
-        return group(rs, now, take, resolve)
+        return group(rs, now, take, resolve, late)
 
     by_agent = []
     for agent_id, rs, m in _groups(rows, lambda r: r.agent_id, metrics):

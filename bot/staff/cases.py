@@ -18,9 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
+from bot.config import Settings
 from bot.storage.models import Case, CaseEvent, CaseStatus, Contact, Response, StaffRole
 
 # What came of a resolved case (stored in `cases.outcome`), with its label on cards and forms.
@@ -239,6 +241,41 @@ def step(
         note=None if t.action == "note" else said,
         at=now,
     )
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A case in one of `statuses` created before `cut` is late: escalation re-alerts it
+    (`escalate_<kind>`) and the dashboard shows it overdue."""
+
+    kind: str  # "take" or "resolve"
+    statuses: tuple[str, ...]
+    cut: datetime
+
+
+def deadlines(settings: Settings, now: datetime) -> tuple[Deadline, ...]:
+    """STAFF_TAKE_MINUTES to take an open case; STAFF_RESOLVE_HOURS to resolve any case."""
+    return (
+        Deadline("take", (CaseStatus.OPEN,), now - settings.case_take_target),
+        Deadline(
+            "resolve", (CaseStatus.OPEN, CaseStatus.TAKEN), now - settings.case_resolve_target
+        ),
+    )
+
+
+def past(deadline: Deadline) -> ColumnElement[bool]:
+    """The cases past `deadline`, as a WHERE condition on `cases`."""
+    return and_(Case.status.in_(deadline.statuses), Case.created_at < deadline.cut)
+
+
+def late(settings: Settings, now: datetime, status: str, created_at: datetime) -> bool:
+    """`overdue` for one case already loaded."""
+    return any(status in d.statuses and created_at < d.cut for d in deadlines(settings, now))
+
+
+def overdue(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    """The cases past any deadline at `now` (the one rule escalation and the dashboard share)."""
+    return or_(*(past(d) for d in deadlines(settings, now)))
 
 
 def ago(delta: timedelta) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import Session
 
 from bot.insights import filters, followup, lists, reports
+from bot.staff import cases
 from bot.web.auth import api_error, api_session, read_with_api_key
 from bot.web.context import runtime
 
@@ -104,9 +105,12 @@ def followup_report() -> Any:
         return api_error(422, "invalid", exc.reason, field=exc.param)
     store_key = request.args.get("by_meta") or followup.DEFAULT_STORE_KEY
     rt = runtime()
+    now = rt.clock()
     return _run(
         ("by_meta",),
-        lambda s, f: followup.report(s, f, rt.clock(), rt.settings, store_key, limit),
+        lambda s, f: followup.report(
+            s, f, now, rt.settings, store_key, limit, partial(cases.late, rt.settings, now)
+        ),
     )
 
 

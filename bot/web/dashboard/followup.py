@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from bot.insights import followup
 from bot.insights.filters import Filters
+from bot.staff import cases
 from bot.staff.cases import ago
 from bot.web.context import runtime
 
@@ -40,7 +42,8 @@ def followup_context(
     """The `followup` template variable. Raises `FilterError` for a bad `store_key` (the page
     shows it as it shows any bad filter)."""
     settings = runtime().settings
-    data = followup.report(s, f, now, settings, store_key, limit=RECOVERY_ITEMS)
+    late = partial(cases.late, settings, now)
+    data = followup.report(s, f, now, settings, store_key, RECOVERY_ITEMS, late)
     _labelled([data["overall"], *data["by_store"], *data["by_agent"]])
     data["take_target_label"] = ago(settings.case_take_target)
     data["resolve_target_label"] = ago(settings.case_resolve_target)

@@ -3,7 +3,7 @@ the open cases."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -84,6 +84,9 @@ def index() -> Any:
                 s, filters.Filters(**{**cf.__dict__, "has_comment": True}), limit=15
             ).items
             open_cases = lists.open_cases(s, f, now, limit=8)
+            for c in open_cases["items"]:  # red past the escalation's own deadlines
+                when = datetime.fromisoformat(c["created_at"].replace("Z", "+00:00"))
+                c["overdue"] = cases.late(rt.settings, now, c["status"], when)
             follow = followup.followup_context(s, f, now, store_key)
             surveys = reports.survey_keys(s)
     except filters.FilterError as exc:

@@ -1,0 +1,55 @@
+"""`/dashboard/customers/<id>`: one customer across channels — masked addresses with opt-outs,
+language and time zone, every survey sent and answered, and the customer's cases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.insights import customer as insights
+from bot.staff.cards import mask
+from bot.storage.db import MAX_ID
+from bot.web.context import runtime
+from bot.web.dashboard.cases_list import link
+from bot.web.dashboard.core import bp, login_required, page
+from bot.web.dashboard.i18n import N_, label
+
+# An invitation's state, as staff read it.
+STATES = {
+    "scheduled": N_("Scheduled"),
+    "sending": N_("Sending"),
+    "unknown": N_("Maybe sent"),
+    "asked": N_("Asked"),
+    "awaiting_reason": N_("Waiting for the reason"),
+    "completed": N_("Answered"),
+    "unanswered": N_("No usable answer"),
+    "expired": N_("Expired"),
+    "opted_out": N_("Opted out"),
+    "skipped": N_("Skipped"),
+    "failed": N_("Failed"),
+}
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+@bp.get("/customers/<int:contact_id>")
+@login_required
+def customer(contact_id: int) -> Any:
+    found = None
+    if contact_id <= MAX_ID:  # a larger number names no row (and overflows BIGINT)
+        with runtime().db.session() as s:
+            found = insights.customer(s, contact_id)
+    if found is None:
+        return page("dashboard/customer.html", 404, c=None, contact_id=contact_id, when=when)
+    for ch in found["channels"]:
+        ch["masked"] = mask(ch["address"], ch["channel"])
+    return page(
+        "dashboard/customer.html",
+        c=found,
+        contact_id=contact_id,
+        case_url=lambda cid: link("dashboard.case", case_id=cid),
+        state=lambda key: label(STATES, key),
+        when=when,
+    )

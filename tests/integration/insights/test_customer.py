@@ -1,0 +1,142 @@
+"""The customer page's query: one customer's channels with opt-outs (and opting in again), every
+invitation and answer across channels newest first, and the customer's cases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.insights import customer
+from bot.runtime import Runtime
+from bot.storage.models import (
+    Case,
+    Contact,
+    ContactChannel,
+    Invitation,
+    InvitationState,
+    Message,
+    Response,
+    Survey,
+)
+from tests.conftest import Clock
+
+
+def make_customer(rt: Runtime, clock: Clock) -> int:
+    now = clock()
+    day = timedelta(days=1)
+    with rt.db.session() as s:
+        survey = s.scalar(select(Survey).order_by(Survey.id))
+        assert survey is not None
+        other = Contact(name="Someone else", language="es", created_at=now)
+        c = Contact(name="María", language="pt", timezone="America/Sao_Paulo", created_at=now)
+        s.add_all([c, other])
+        s.flush()
+        s.add_all(
+            [
+                ContactChannel(contact_id=c.id, channel="sms", address="+5215512345678"),
+                ContactChannel(
+                    contact_id=c.id,
+                    channel="whatsapp",
+                    address="whatsapp:+5215512345678",
+                    opted_out_at=now - 2 * day,
+                ),
+            ]
+        )
+
+        def said(channel: str, text: str, at: int) -> Message:
+            return Message(
+                channel=channel,
+                direction="in",
+                address="+5215512345678",
+                contact_id=c.id,
+                text=text,
+                created_at=now - at * day,
+            )
+
+        # SMS: STOP, then START again; WhatsApp: BAJA (still out). "8" is an answer.
+        s.add_all(
+            [
+                said("sms", "STOP", 5),
+                said("sms", "alta", 4),
+                said("whatsapp", "Baja!", 2),
+                said("whatsapp", "8", 9),
+            ]
+        )
+
+        def invite(at: int, channel: str, state: str, **kw: object) -> Invitation:
+            inv = Invitation(
+                survey_id=survey.id,
+                contact_id=c.id,
+                state=state,
+                language="pt",
+                channels=[channel],
+                channel=channel,
+                due_at=now - at * day,
+                sent_at=now - at * day,
+                created_at=now - at * day,
+                **kw,
+            )
+            s.add(inv)
+            s.flush()
+            return inv
+
+        old = invite(10, "whatsapp", InvitationState.COMPLETED)
+        invite(6, "sms", InvitationState.EXPIRED, expires_at=now - 3 * day)
+        new = invite(1, "sms", InvitationState.COMPLETED)
+        for inv, score, comment, themes, at in (
+            (old, 8, "Bom", [], 9),
+            (new, 2, "Demorou demais", ["delivery"], 1),
+        ):
+            r = Response(
+                invitation_id=inv.id,
+                survey_id=survey.id,
+                contact_id=c.id,
+                channel=inv.channel,
+                score=score,
+                category="detractor" if score <= 6 else "passive",
+                comment=comment,
+                themes=themes,
+                scored_at=now - at * day,
+            )
+            s.add(r)
+            s.flush()
+            if score <= 6:
+                s.add(
+                    Case(
+                        response_id=r.id,
+                        contact_id=c.id,
+                        status="resolved",
+                        outcome="refunded",
+                        created_at=now - at * day,
+                    )
+                )
+        return c.id
+
+
+def test_the_customer_across_channels_newest_first(rt: Runtime, clock: Clock) -> None:
+    cid = make_customer(rt, clock)
+    now = clock()
+    with rt.db.session() as s:
+        got = customer.customer(s, cid)
+    assert got is not None
+    assert (got["name"], got["language"], got["timezone"]) == ("María", "pt", "America/Sao_Paulo")
+    sms, whatsapp = got["channels"]
+    assert sms["channel"] == "sms" and sms["opted_out_at"] is None
+    assert sms["opted_in_at"] == now - timedelta(days=4)  # START after the STOP
+    assert [stop for _at, stop in sms["history"]] == [True, False]
+    assert whatsapp["opted_out_at"] == now - timedelta(days=2) and whatsapp["opted_in_at"] is None
+    states = [(v["channel"], v["state"]) for v in got["surveys"]]
+    assert states == [("sms", "completed"), ("sms", "expired"), ("whatsapp", "completed")]
+    newest, expired, oldest = got["surveys"]
+    assert newest["response"]["themes"] == ["delivery"] and newest["answered_at"] is not None
+    assert expired["response"] is None and expired["expired_at"] == now - timedelta(days=3)
+    assert oldest["response"]["score"] == 8
+    (case,) = got["cases"]
+    assert (case["status"], case["outcome"], case["score"]) == ("resolved", "refunded", 2)
+
+
+def test_an_unknown_customer_is_none(rt: Runtime, clock: Clock) -> None:
+    make_customer(rt, clock)
+    with rt.db.session() as s:
+        assert customer.customer(s, 987_654) is None
