@@ -26,10 +26,11 @@ from bot.storage.models import Contact, Invitation, Response
 from bot.survey.purchases import create_invitation, survey_by_key
 from bot.web.app import create_app
 from scheduler.loop import tick
-from tests.conftest import Clock, make_settings
+from tests.conftest import Clock, at_hours, make_settings
 from tests.e2e.channels.rows_telegram import ANA, settings, sign
 from tests.fakes.base import Recorded
 from tests.fakes.bot_api import SPEC_FILE, FakeBotApi
+from tests.helpers import send_due
 
 pytestmark = pytest.mark.skipif(
     not SPEC_FILE.is_file(), reason=f"Telegram Bot API description not found at {SPEC_FILE}"
@@ -112,8 +113,10 @@ def world(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[World]:
             rt.close()
 
 
-def test_tap_three_then_why_then_thanks_is_stored(world: World) -> None:
+@at_hours
+def test_tap_three_then_why_then_thanks_is_stored(world: World, clock: Clock) -> None:
     inv_id = world.purchase()
+    send_due(world.rt, clock, inv_id)
     ((method, form),) = world.calls()
     assert (method, form["chat_id"]) == ("sendMessage", int(ANA))
     rows = form["reply_markup"]["inline_keyboard"]
@@ -149,9 +152,10 @@ def test_tap_three_then_why_then_thanks_is_stored(world: World) -> None:
         assert inv is not None and inv.state == "completed"
 
 
-def test_a_forged_button_is_answered_and_changes_nothing(world: World) -> None:
+@at_hours
+def test_a_forged_button_is_answered_and_changes_nothing(world: World, clock: Clock) -> None:
     inv_id = world.purchase()
-    world.calls()
+    send_due(world.rt, clock, inv_id)
     question = world.fake.requests[0]
     forged = dict(question.form)
     keyboard = json.loads(json.dumps(forged["reply_markup"]))
@@ -166,9 +170,11 @@ def test_a_forged_button_is_answered_and_changes_nothing(world: World) -> None:
         assert resp is None or resp.score is None
 
 
+@at_hours
 def test_onboarding_purchase_deep_link_start_tap_why_thanks_stored(world: World) -> None:
     """A customer with no Telegram chat yet: the API returns a deep link for the order
-    confirmation; /start <payload> links the chat and the survey starts at once."""
+    confirmation; /start <payload> links the chat and the survey starts at once, at any hour
+    (the customer is there: the quiet hours are for surveys nobody asked for yet)."""
     from bot.accounts.apikeys import create_key
 
     with world.rt.db.session() as s:
