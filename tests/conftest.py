@@ -146,7 +146,6 @@ def clock(request: pytest.FixtureRequest) -> Clock:
     return Clock(getattr(request, "param", None))
 
 
-
 @pytest.fixture
 def bus() -> RecordingBus:
     return RecordingBus()
