@@ -24,6 +24,7 @@ QUESTION_ES = (
 )
 
 
+@at_hours
 def test_the_scheduler_sends_the_classic_question_after_a_purchase(
     client: FlaskClient, rt: Runtime
 ) -> None:
@@ -141,6 +142,7 @@ def test_a_message_with_no_survey_open_gets_a_polite_answer(
     ]
 
 
+@at_hours
 def test_a_late_answer_to_an_expired_survey_is_recorded_as_late(
     client: FlaskClient, rt: Runtime, clock: Clock
 ) -> None:
