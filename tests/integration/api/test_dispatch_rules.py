@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,10 +14,11 @@ from bot.storage.models import ContactChannel, Invitation, Message
 from bot.survey.operator import resolve_unknown, unknown_invitations
 from scheduler.dispatch import claim_batch
 from scheduler.loop import tick
+from scheduler.reminders import remind
 from scheduler.retry import sweep
 from tests.conftest import Clock, at_hours
 from tests.fakes.counting_channel import CountingChannel
-from tests.helpers import SandboxCustomer, first_send
+from tests.helpers import SandboxCustomer, first_send, open_survey
 
 
 def _inv(rt: Runtime, inv_id: int) -> Invitation:
@@ -162,3 +163,32 @@ def test_a_claim_leases_on_the_planned_channel_and_leaves_the_rest_as_it_was(
     failed = _inv(rt, bea.invitation_id)  # no channel left: failed, the channel as it was
     assert (failed.state, failed.channel, failed.attempts) == ("failed", "sandbox", 1)
     assert failed.lease_until is None and failed.last_error == "no configured, reachable channel"
+
+
+def test_a_reminder_due_in_quiet_hours_waits_and_lets_the_others_go(
+    rt: Runtime, clock: Clock
+) -> None:
+    # 23:30 UTC: 00:30 in Madrid (quiet), 17:30 in Mexico City. One reminder per pass (limit 1):
+    # the older, waiting one must not hold the other back.
+    clock.now = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
+    madrid = open_survey(rt, "sms", "+34600123456")
+    mexico = open_survey(rt, "sms", "+525512345678")
+    with rt.db.session() as s:
+        for inv_id, hours, zone in ((madrid, 26, "Europe/Madrid"), (mexico, 25, None)):
+            inv = s.get(Invitation, inv_id)
+            assert inv is not None
+            inv.sent_at = clock() - timedelta(hours=hours)
+            inv.contact.timezone = zone  # a +34 mobile alone says Atlantic/Canary first
+
+    def reminded() -> list[int]:
+        with rt.db.session() as s:
+            q = select(Message.invitation_id).where(Message.kind == "reminder")
+            return list(s.scalars(q.order_by(Message.id)))
+
+    assert remind(rt, clock(), limit=1) == 1
+    assert reminded() == [mexico]
+    clock.now = datetime(2026, 11, 23, 7, 59, tzinfo=UTC)  # 08:59 in Madrid
+    assert remind(rt, clock()) == 0
+    clock.advance(minutes=1)
+    assert remind(rt, clock()) == 1
+    assert reminded() == [mexico, madrid]
