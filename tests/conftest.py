@@ -57,11 +57,27 @@ PG_URL = os.environ["TEST_DATABASE_URL"] = _postgres_url()
 SECRET = "test-secret-key-0123456789"
 
 
+# The moments a clock-frozen test can start at (issue 17: the sandbox sent nothing for twelve
+# hours a day and no test saw it, because every test froze 15:00 UTC). Each is day somewhere and
+# night elsewhere; the default quiet hours are 21:00-09:00 in the customer's zone.
+DAY = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)  # 09:00 Mexico City, 16:00 Madrid: day for all
+HOURS = (
+    pytest.param(DAY, id="15:00Z"),
+    # 17:30 Mexico City, 00:30 Madrid: and the night Europe's clocks spring forward (02:00 CET).
+    pytest.param(datetime(2026, 3, 28, 23, 30, tzinfo=UTC), id="23:30Z-dst"),
+    # 21:00 Mexico City (quiet from this minute), 04:00 Madrid, 22:00 New York.
+    pytest.param(datetime(2026, 11, 22, 3, 0, tzinfo=UTC), id="03:00Z"),
+)
+# A test whose behaviour depends on the hour of day runs once per moment in HOURS, with the
+# moment in its id (`test_…[23:30Z-dst-sqlite]`): the `clock` fixture starts there.
+at_hours = pytest.mark.parametrize("clock", HOURS, indirect=True)
+
+
 class Clock:
     """A controllable clock: tests move time instead of sleeping."""
 
     def __init__(self, now: datetime | None = None) -> None:
-        self.now = now or datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
+        self.now = now or DAY
 
     def __call__(self) -> datetime:
         return self.now
@@ -125,8 +141,9 @@ def make_settings(database_url: str, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock(request: pytest.FixtureRequest) -> Clock:
+    """The test's clock: at DAY, or at each of HOURS for a test marked `@at_hours`."""
+    return Clock(getattr(request, "param", None))
 
 
 @pytest.fixture

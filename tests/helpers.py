@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from datetime import datetime
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -11,8 +12,10 @@ from sqlalchemy import create_engine, select, text
 
 from bot.config import normalise_database_url
 from bot.runtime import Runtime
-from bot.storage.models import Invitation, Message, Response
+from bot.storage.models import ContactChannel, Invitation, Message, Response
+from bot.survey.rules import Reach, contact_zone, outside_quiet_hours, present, send_quiet
 from scheduler.loop import tick
+from tests.conftest import Clock
 
 
 class SandboxCustomer:
@@ -57,6 +60,40 @@ class SandboxCustomer:
     def response(self) -> Response | None:
         with self.rt.db.session() as s:
             return s.scalar(select(Response).where(Response.invitation_id == self.invitation_id))
+
+
+def first_send(rt: Runtime, inv_id: int) -> datetime:
+    """When the rules let the invitation go out if it is due now: now, or the first minute after
+    the quiet hours in its customer's zone (for a test about something else than quiet hours)."""
+    now = rt.clock()
+    with rt.db.session() as s:
+        inv = s.get(Invitation, inv_id)
+        assert inv is not None
+        rows = s.scalars(select(ContactChannel).where(ContactChannel.contact_id == inv.contact_id))
+        known = {cc.channel: Reach(cc.address, last_inbound=cc.last_inbound_at) for cc in rows}
+        quiet = send_quiet(inv.survey.options, inv.channels, present=present(known, now))
+        return outside_quiet_hours(now, contact_zone(inv.contact), quiet)
+
+
+def send_due(rt: Runtime, clock: Clock, inv_id: int) -> None:
+    """Run the scheduler for an invitation due now. At night in the customer's zone, first
+    check it waits, deferred to the morning without spending an attempt, then move `clock` to
+    that morning and run it again."""
+    morning = first_send(rt, inv_id)
+    tick(rt)
+    if morning > clock():
+        with rt.db.session() as s:
+            inv = s.get(Invitation, inv_id)
+            assert inv is not None
+            assert (inv.state, inv.due_at, inv.attempts, inv.sent_at) == (
+                "scheduled",
+                morning,
+                0,
+                None,
+            ), "at night the survey waits for the morning"
+            assert s.scalar(select(Message).where(Message.invitation_id == inv_id)) is None
+        clock.now = morning
+        tick(rt)
 
 
 def open_survey(rt: Runtime, channel: str, address: str, *, language: str = "es") -> int:

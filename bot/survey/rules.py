@@ -23,6 +23,9 @@ from channels import registry
 S = InvitationState
 DEFAULT_QUIET = (time(21, 0), time(9, 0))
 NO_QUIET = (time(0, 0), time(0, 0))  # start == end: never quiet
+# How recent a customer's last message keeps them `present` (their /start is claimed within
+# seconds; minutes cover a busy dispatcher).
+PRESENT = timedelta(minutes=10)
 # States that mean "this contact already has a survey in flight".
 IN_FLIGHT = (S.SCHEDULED, S.SENDING, S.UNKNOWN, S.ASKED, S.AWAITING_REASON)
 
@@ -84,10 +87,13 @@ def timing(
     return timedelta(minutes=minutes), survey_quiet(options) if keep_quiet else NO_QUIET
 
 
-def send_quiet(options: Mapping[str, object], channels: Sequence[str]) -> tuple[time, time]:
+def send_quiet(
+    options: Mapping[str, object], channels: Sequence[str], *, present: bool = False
+) -> tuple[time, time]:
     """The quiet hours that hold at send time: none on the sandbox (its due time already keeps
-    the quiet hours a tester asked for), the survey's elsewhere."""
-    return NO_QUIET if on_sandbox(channels) else survey_quiet(options)
+    the quiet hours a tester asked for) nor for a customer who is `present`, the survey's
+    elsewhere."""
+    return NO_QUIET if present or on_sandbox(channels) else survey_quiet(options)
 
 
 def in_quiet(local: time, quiet: tuple[time, time]) -> bool:
@@ -198,6 +204,14 @@ def choose_channel(
         if not (reach.opted_out or reach.unreachable):
             return name, reach.address
     return None
+
+
+def present(known: Mapping[str, Reach], now: datetime) -> bool:
+    """The customer wrote to us moments ago (a Telegram /start that opened the survey's chat):
+    awake and waiting, so quiet hours, there not to wake anyone, do not hold for them."""
+    return any(
+        r.last_inbound is not None and now - r.last_inbound < PRESENT for r in known.values()
+    )
 
 
 def in_session_window(

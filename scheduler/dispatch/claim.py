@@ -23,6 +23,7 @@ from bot.survey.rules import (
     History,
     contact_zone,
     outside_quiet_hours,
+    present,
     send_quiet,
     skip_reason,
 )
@@ -168,8 +169,9 @@ def claim_batch(rt: Runtime, now: datetime, limit: int) -> tuple[list[Job], Batc
                 skipped[reason].append(j.id)
                 in_flight[cid] -= 1
                 continue
-            # Quiet hours hold at send time too: deferred, never dropped.
-            quiet = send_quiet(j.survey.options, j.channels)
+            # Quiet hours hold at send time too: deferred, never dropped (unless the customer
+            # just wrote to us: a /start at night wants the survey now).
+            quiet = send_quiet(j.survey.options, j.channels, present=present(known, now))
             later = outside_quiet_hours(now, contact_zone(j.contact), quiet)
             if later > now:
                 deferred.append({"b_id": j.id, "b_due": later})  # not a failed attempt

@@ -15,7 +15,7 @@ from bot.events import DetractorResponded, RecordingBus, ResponseCompleted
 from bot.runtime import Runtime
 from bot.storage.models import Case, Contact, ContactChannel, Message, Response
 from scheduler.loop import tick
-from tests.conftest import Clock
+from tests.conftest import Clock, at_hours
 from tests.helpers import SandboxCustomer
 
 QUESTION_ES = (
@@ -24,6 +24,7 @@ QUESTION_ES = (
 )
 
 
+@at_hours
 def test_the_scheduler_sends_the_classic_question_after_a_purchase(
     client: FlaskClient, rt: Runtime
 ) -> None:
@@ -141,6 +142,7 @@ def test_a_message_with_no_survey_open_gets_a_polite_answer(
     ]
 
 
+@at_hours
 def test_a_late_answer_to_an_expired_survey_is_recorded_as_late(
     client: FlaskClient, rt: Runtime, clock: Clock
 ) -> None:
@@ -211,8 +213,7 @@ def test_two_messages_arriving_at_once_are_applied_one_after_the_other(
 
 
 # The sandbox at any hour: quiet hours (21:00-09:00 by default) once left the phone blank for
-# twelve hours of every day. The clock is set to several hours, not only 15:00 UTC.
-HOURS = [(3, 0), (9, 0), (15, 0), (23, 30)]
+# twelve hours of every day. These tests start at each of HOURS, not only 15:00 UTC.
 
 
 def _at(clock: Clock, hour: int, minute: int) -> None:
@@ -231,12 +232,11 @@ def _phone(client: FlaskClient, address: str) -> dict[str, Any]:
     return r.json  # type: ignore[return-value]
 
 
-@pytest.mark.parametrize(("hour", "minute"), HOURS)
+@at_hours  # each moment is night in one of the two zones
 @pytest.mark.parametrize("zone", ["America/Mexico_City", "Asia/Tokyo"])
 def test_the_sandbox_asks_at_once_at_any_hour_in_the_browsers_time_zone(
-    client: FlaskClient, rt: Runtime, clock: Clock, hour: int, minute: int, zone: str
+    client: FlaskClient, rt: Runtime, clock: Clock, zone: str
 ) -> None:
-    _at(clock, hour, minute)
     bought = _buy(client, timezone=zone)
     assert bought["state"] == "scheduled"
     assert datetime.fromisoformat(bought["due_at"]) == clock.now
@@ -290,11 +290,8 @@ def test_a_tester_who_asks_for_quiet_hours_is_told_when_the_survey_arrives(
     assert [m["text"] for m in _phone(client, address)["messages"]] == [QUESTION_ES]
 
 
-@pytest.mark.parametrize(("hour", "minute"), [(3, 0), (23, 30)])
-def test_a_tester_can_ask_for_a_delay(
-    client: FlaskClient, rt: Runtime, clock: Clock, hour: int, minute: int
-) -> None:
-    _at(clock, hour, minute)
+@at_hours
+def test_a_tester_can_ask_for_a_delay(client: FlaskClient, rt: Runtime, clock: Clock) -> None:
     bought = _buy(client, timezone="America/Mexico_City", delay_minutes=5)
     tick(rt)
     assert _phone(client, bought["address"])["invitation"]["state"] == "scheduled"

@@ -19,6 +19,7 @@ from bot.survey.rules import (
     due_at,
     in_session_window,
     outside_quiet_hours,
+    present,
     send_quiet,
     skip_reason,
     timing,
@@ -241,3 +242,15 @@ def test_real_channels_keep_the_surveys_delay_and_quiet_hours() -> None:
     assert timing(120, {}, ["sms"], delay=0) == (timedelta(0), DEFAULT_QUIET)
     assert send_quiet(QUIET_22, ["sms"]) == (time(22), time(8))
     assert send_quiet(QUIET_22, []) == (time(22), time(8))
+
+
+@pytest.mark.parametrize("hh_mm", ["03:00", "15:00", "23:30"])
+def test_a_customer_who_just_wrote_is_present_and_quiet_hours_do_not_hold(hh_mm: str) -> None:
+    # Issue 17: a /start at 23:30 left the Telegram customer waiting for the survey until 09:00.
+    now = at(hh_mm)
+    just_now = {"telegram": Reach("815", last_inbound=now - timedelta(seconds=5))}
+    assert present(just_now, now)
+    assert send_quiet(QUIET_22, ["telegram"], present=True) == NO_QUIET
+    minutes_ago = {"telegram": Reach("815", last_inbound=now - timedelta(minutes=10))}
+    assert not present(minutes_ago, now) and not present({"telegram": Reach("815")}, now)
+    assert not present({}, now)

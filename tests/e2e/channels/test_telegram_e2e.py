@@ -13,6 +13,7 @@ import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from bot.accounts.apikeys import create_key
 from bot.runtime import Runtime
-from bot.storage.models import Contact, Invitation, Response
+from bot.storage.models import Contact, Invitation, Message, Response
 from bot.survey.purchases import create_invitation, survey_by_key
 from bot.web.app import create_app
 from scheduler.loop import tick
-from tests.conftest import Clock, make_settings
+from tests.conftest import Clock, at_hours, make_settings
 from tests.e2e.channels.rows_telegram import ANA, settings, sign
 from tests.fakes.base import Recorded
 from tests.fakes.bot_api import SPEC_FILE, FakeBotApi
+from tests.helpers import send_due
 
 pytestmark = pytest.mark.skipif(
     not SPEC_FILE.is_file(), reason=f"Telegram Bot API description not found at {SPEC_FILE}"
@@ -67,6 +70,19 @@ class World:
                 s, survey, contact, now=self.rt.clock(), order_id="A-1001", channels=["telegram"]
             )
             return inv.id
+
+    def bought_with_a_link(self) -> str:
+        """A purchase through the API for a customer with no Telegram chat yet: its deep link."""
+        with self.rt.db.session() as s:
+            key = create_key(s, "shop", self.rt.clock())
+        r = self.client.post(
+            "/api/v1/purchases",
+            json={"order_id": "T-1", "customer": {"id": "C-9", "name": "Ana", "language": "es"}},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert r.status_code == 201 and r.json is not None
+        link: str = r.json["telegram_link"]
+        return link
 
     def update(self, kind: str, obj: dict[str, Any]) -> None:
         """Telegram POSTs one update; the webhook answers `{}` and sends replies separately."""
@@ -112,8 +128,10 @@ def world(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[World]:
             rt.close()
 
 
-def test_tap_three_then_why_then_thanks_is_stored(world: World) -> None:
+@at_hours
+def test_tap_three_then_why_then_thanks_is_stored(world: World, clock: Clock) -> None:
     inv_id = world.purchase()
+    send_due(world.rt, clock, inv_id)
     ((method, form),) = world.calls()
     assert (method, form["chat_id"]) == ("sendMessage", int(ANA))
     rows = form["reply_markup"]["inline_keyboard"]
@@ -149,9 +167,10 @@ def test_tap_three_then_why_then_thanks_is_stored(world: World) -> None:
         assert inv is not None and inv.state == "completed"
 
 
-def test_a_forged_button_is_answered_and_changes_nothing(world: World) -> None:
+@at_hours
+def test_a_forged_button_is_answered_and_changes_nothing(world: World, clock: Clock) -> None:
     inv_id = world.purchase()
-    world.calls()
+    send_due(world.rt, clock, inv_id)
     question = world.fake.requests[0]
     forged = dict(question.form)
     keyboard = json.loads(json.dumps(forged["reply_markup"]))
@@ -166,20 +185,12 @@ def test_a_forged_button_is_answered_and_changes_nothing(world: World) -> None:
         assert resp is None or resp.score is None
 
 
+@at_hours
 def test_onboarding_purchase_deep_link_start_tap_why_thanks_stored(world: World) -> None:
     """A customer with no Telegram chat yet: the API returns a deep link for the order
-    confirmation; /start <payload> links the chat and the survey starts at once."""
-    from bot.accounts.apikeys import create_key
-
-    with world.rt.db.session() as s:
-        key = create_key(s, "shop", world.rt.clock())
-    r = world.client.post(
-        "/api/v1/purchases",
-        json={"order_id": "T-1", "customer": {"id": "C-9", "name": "Ana", "language": "es"}},
-        headers={"Authorization": f"Bearer {key}"},
-    )
-    assert r.status_code == 201 and r.json is not None
-    link = r.json["telegram_link"]
+    confirmation; /start <payload> links the chat and the survey starts at once, at any hour
+    (the customer is there: the quiet hours are for surveys nobody asked for yet)."""
+    link = world.bought_with_a_link()
     assert link.startswith("https://t.me/acme_nps_bot?start=")
     payload = link.rsplit("=", 1)[1]
     assert len(payload) <= 64 and payload.replace("-", "").replace("_", "").isalnum()
@@ -210,3 +221,29 @@ def test_onboarding_purchase_deep_link_start_tap_why_thanks_stored(world: World)
     world.types(f"/start {payload}")
     ((method, again),) = world.calls(seen)
     assert method == "sendMessage" and "inline_keyboard" not in again.get("reply_markup", {})
+
+
+def test_after_a_start_at_night_the_reminder_waits_for_the_morning(
+    world: World, clock: Clock
+) -> None:
+    """The survey a /start asked for goes at once at 23:30; its reminder, a day later, is the
+    business writing first: it keeps the quiet hours (21:00-09:00; the customer's zone is
+    unknown, so UTC)."""
+    clock.now = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
+    payload = world.bought_with_a_link().rsplit("=", 1)[1]
+    world.calls()
+    seen = len(world.fake.requests)
+    world.types(f"/start {payload}")
+    ((method, question),) = world.calls(seen)
+    assert method == "sendMessage"
+    seen = len(world.fake.requests)
+    clock.advance(hours=24, minutes=1)  # the reminder is due, at 23:31
+    assert world.calls(seen) == []
+    clock.now = datetime(2026, 11, 24, 8, 59, tzinfo=UTC)
+    assert world.calls(seen) == []
+    clock.now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    ((method, reminder),) = world.calls(seen)
+    assert method == "sendMessage" and reminder["text"] == question["text"]
+    with world.rt.db.session() as s:
+        kinds = s.scalars(select(Message.kind).where(Message.direction == "out")).all()
+    assert kinds.count("reminder") == 1

@@ -23,11 +23,11 @@ from bot.runtime import Runtime
 from bot.storage.models import Contact, Invitation, Message, Response
 from bot.survey.purchases import create_invitation, survey_by_key
 from bot.web.app import create_app
-from scheduler.loop import tick
-from tests.conftest import Clock, make_settings
+from tests.conftest import Clock, at_hours, make_settings
 from tests.e2e.channels.rows_sms import ACCOUNT, CUSTOMER, SMS_FROM, WA_FROM, settings, sign
 from tests.fakes.base import SPECS, Answer
 from tests.fakes.twilio_api import FakeTwilio, error
+from tests.helpers import send_due
 
 pytestmark = pytest.mark.skipif(not SPECS.is_dir(), reason=f"provider specs not found at {SPECS}")
 
@@ -152,9 +152,10 @@ def finish_survey(w: World, channel: str, inv_id: int) -> None:
         assert inv is not None and inv.state == "completed"
 
 
-def test_whatsapp_template_invitation_to_stored_response(world: World) -> None:
+@at_hours
+def test_whatsapp_template_invitation_to_stored_response(world: World, clock: Clock) -> None:
     inv_id = world.purchase(["whatsapp", "sms"])
-    tick(world.rt)
+    send_due(world.rt, clock, inv_id)
     (req,) = world.fake.requests
     assert world.fake.spec_problems == []
     # No customer message opened the 24 h window: the approved template goes, not free text.
@@ -170,9 +171,10 @@ def test_whatsapp_template_invitation_to_stored_response(world: World) -> None:
     assert len(world.fake.requests) == 1  # every reply went inline as TwiML
 
 
-def test_sms_invitation_to_stored_response(world: World) -> None:
+@at_hours
+def test_sms_invitation_to_stored_response(world: World, clock: Clock) -> None:
     inv_id = world.purchase(["sms"])
-    tick(world.rt)
+    send_due(world.rt, clock, inv_id)
     (req,) = world.fake.requests
     assert world.fake.spec_problems == []
     assert (req.form["To"], req.form["From"]) == (CUSTOMER, SMS_FROM)
@@ -184,10 +186,11 @@ def test_sms_invitation_to_stored_response(world: World) -> None:
     finish_survey(world, "sms", inv_id)
 
 
-def test_no_whatsapp_account_falls_back_to_sms(world: World) -> None:
+@at_hours
+def test_no_whatsapp_account_falls_back_to_sms(world: World, clock: Clock) -> None:
     world.fake.queue(Answer(400, error(63024)), Answer())
     inv_id = world.purchase(["whatsapp", "sms"])
-    tick(world.rt)
+    send_due(world.rt, clock, inv_id)
     assert [r.form["To"] for r in world.fake.requests] == [f"whatsapp:{CUSTOMER}", CUSTOMER]
     assert world.question(inv_id).channel == "sms"
     finish_survey(world, "sms", inv_id)

@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 
 from bot.runtime import Runtime
 from scheduler.loop import tick
-from tests.conftest import Clock
+from tests.conftest import Clock, at_hours
 from tests.e2e.web.test_browser import ARGS, CHROMIUM, pytestmark, sync_playwright
 
 __all__ = ["pytestmark"]  # the same skips as the dashboard's browser test
@@ -36,11 +36,10 @@ def server(app: Flask) -> Iterator[str]:
     srv.server_close()
 
 
-@pytest.mark.parametrize(("hour", "minute"), [(23, 30), (15, 0)])
+@at_hours
 def test_buy_get_the_question_tap_a_score_give_the_why_get_the_thanks(
-    server: str, rt: Runtime, clock: Clock, hour: int, minute: int
+    server: str, rt: Runtime, clock: Clock
 ) -> None:
-    clock.now = datetime(2026, 11, 22, hour, minute, tzinfo=UTC)
     assert sync_playwright is not None
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -13,10 +14,11 @@ from bot.storage.models import ContactChannel, Invitation, Message
 from bot.survey.operator import resolve_unknown, unknown_invitations
 from scheduler.dispatch import claim_batch
 from scheduler.loop import tick
+from scheduler.reminders import remind
 from scheduler.retry import sweep
-from tests.conftest import Clock
+from tests.conftest import Clock, at_hours
 from tests.fakes.counting_channel import CountingChannel
-from tests.helpers import SandboxCustomer
+from tests.helpers import SandboxCustomer, first_send, open_survey
 
 
 def _inv(rt: Runtime, inv_id: int) -> Invitation:
@@ -26,22 +28,50 @@ def _inv(rt: Runtime, inv_id: int) -> Invitation:
         return inv
 
 
+# When a survey due at each of HOURS goes out, in UTC (None: at once) under the default quiet
+# hours, 21:00-09:00. Mexico City keeps UTC-6 all year; Madrid springs forward on 2026-03-29 at
+# 02:00, from CET (UTC+1) to CEST (UTC+2).
+MORNING = {
+    ("America/Mexico_City", "15:00"): None,  # 09:00 there: the quiet hours just ended
+    ("America/Mexico_City", "23:30"): None,  # 17:30
+    ("America/Mexico_City", "03:00"): "2026-11-22T15:00Z",  # 21:00 there -> 09:00 CST
+    ("Europe/Madrid", "15:00"): None,  # 16:00
+    ("Europe/Madrid", "23:30"): "2026-03-29T07:00Z",  # 00:30 CET -> 09:00 CEST, not 08:00Z
+    ("Europe/Madrid", "03:00"): "2026-11-22T08:00Z",  # 04:00 CET -> 09:00 CET
+}
+
+
+@at_hours
+@pytest.mark.parametrize("zone", ["America/Mexico_City", "Europe/Madrid"])
 def test_a_survey_due_in_quiet_hours_is_deferred_to_the_morning(
-    client: FlaskClient, rt: Runtime, clock: Clock
+    client: FlaskClient, rt: Runtime, clock: Clock, tmp_path: Path, zone: str
 ) -> None:
-    ana = SandboxCustomer(client, rt)
+    rt.channels["counting"] = CountingChannel(tmp_path / "sent.log")
+    ana = SandboxCustomer(client, rt)  # due now
     with rt.db.session() as s:
         inv = s.get(Invitation, ana.invitation_id)
         assert inv is not None
-        inv.contact.timezone = "America/Mexico_City"
-    clock.now = clock.now.replace(hour=5)  # 23:00 in Mexico City
+        inv.contact.timezone = zone
+        inv.channels = ["counting", "sandbox"]  # a real channel first: the quiet hours hold
     tick(rt)
+    morning = MORNING[zone, f"{clock():%H:%M}"]
+    if morning is None:
+        assert _inv(rt, ana.invitation_id).state == "asked"
+        return
     inv = _inv(rt, ana.invitation_id)
-    assert inv.state == "scheduled" and inv.due_at == clock.now.replace(hour=15)  # 09:00 local
-    assert inv.attempts == 0
-    clock.now = clock.now.replace(hour=15)
+    assert (inv.state, inv.due_at, inv.attempts) == (
+        "scheduled",
+        datetime.fromisoformat(morning),
+        0,  # deferred, not a failed attempt
+    )
+    assert ana.last_received() == ""
+    clock.now = inv.due_at - timedelta(minutes=1)
+    tick(rt)
+    assert _inv(rt, ana.invitation_id).state == "scheduled"  # not a minute early
+    clock.advance(minutes=1)
     tick(rt)
     assert _inv(rt, ana.invitation_id).state == "asked"
+    assert ana.last_received().startswith("Considerando tu experiencia")
 
 
 def test_an_opt_out_after_scheduling_skips_the_survey_at_send_time(
@@ -57,6 +87,7 @@ def test_an_opt_out_after_scheduling_skips_the_survey_at_send_time(
     assert (inv.state, inv.skip_reason) == ("skipped", "opted_out")
 
 
+@at_hours
 def test_one_reminder_goes_out_after_the_reminder_hours(
     client: FlaskClient, rt: Runtime, clock: Clock
 ) -> None:
@@ -94,6 +125,7 @@ def test_a_send_whose_worker_died_becomes_unknown_for_an_operator(
     assert unknown_invitations(rt) == []
 
 
+@at_hours
 def test_an_unanswered_survey_expires(client: FlaskClient, rt: Runtime, clock: Clock) -> None:
     ana = SandboxCustomer(client, rt)
     ana.receive_survey()
@@ -103,6 +135,7 @@ def test_an_unanswered_survey_expires(client: FlaskClient, rt: Runtime, clock: C
     assert clock() - _inv(rt, ana.invitation_id).sent_at > timedelta(hours=72)  # type: ignore[operator]
 
 
+@at_hours
 def test_a_claim_leases_on_the_planned_channel_and_leaves_the_rest_as_it_was(
     client: FlaskClient, rt: Runtime, clock: Clock, tmp_path: Path
 ) -> None:
@@ -121,6 +154,7 @@ def test_a_claim_leases_on_the_planned_channel_and_leaves_the_rest_as_it_was(
         cc = s.scalar(select(ContactChannel).where(ContactChannel.address == bea.address))
         assert cc is not None
         cc.opted_out_at = clock()
+    clock.now = first_send(rt, ana.invitation_id)  # at night, the morning the rules allow
     jobs, _batch, n = claim_batch(rt, clock(), 100)
     assert n == 2 and [j.id for j in jobs] == [ana.invitation_id]
     sent = _inv(rt, ana.invitation_id)  # leased where the plan sends it, one attempt
@@ -129,3 +163,32 @@ def test_a_claim_leases_on_the_planned_channel_and_leaves_the_rest_as_it_was(
     failed = _inv(rt, bea.invitation_id)  # no channel left: failed, the channel as it was
     assert (failed.state, failed.channel, failed.attempts) == ("failed", "sandbox", 1)
     assert failed.lease_until is None and failed.last_error == "no configured, reachable channel"
+
+
+def test_a_reminder_due_in_quiet_hours_waits_and_lets_the_others_go(
+    rt: Runtime, clock: Clock
+) -> None:
+    # 23:30 UTC: 00:30 in Madrid (quiet), 17:30 in Mexico City. One reminder per pass (limit 1):
+    # the older, waiting one must not hold the other back.
+    clock.now = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
+    madrid = open_survey(rt, "sms", "+34600123456")
+    mexico = open_survey(rt, "sms", "+525512345678")
+    with rt.db.session() as s:
+        for inv_id, hours, zone in ((madrid, 26, "Europe/Madrid"), (mexico, 25, None)):
+            inv = s.get(Invitation, inv_id)
+            assert inv is not None
+            inv.sent_at = clock() - timedelta(hours=hours)
+            inv.contact.timezone = zone  # a +34 mobile alone says Atlantic/Canary first
+
+    def reminded() -> list[int]:
+        with rt.db.session() as s:
+            q = select(Message.invitation_id).where(Message.kind == "reminder")
+            return list(s.scalars(q.order_by(Message.id)))
+
+    assert remind(rt, clock(), limit=1) == 1
+    assert reminded() == [mexico]
+    clock.now = datetime(2026, 11, 23, 7, 59, tzinfo=UTC)  # 08:59 in Madrid
+    assert remind(rt, clock()) == 0
+    clock.advance(minutes=1)
+    assert remind(rt, clock()) == 1
+    assert reminded() == [mexico, madrid]

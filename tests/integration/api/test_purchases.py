@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.accounts.apikeys import revoke_key
 from bot.runtime import Runtime
 from bot.storage.models import ApiKey
-from tests.conftest import Clock
+from tests.conftest import Clock, at_hours
 from tests.integration.api.conftest import Api
 
 
@@ -33,11 +33,21 @@ def order(order_id: str = "A-1001", **over: Any) -> dict[str, Any]:
     return body
 
 
-def test_a_purchase_schedules_the_survey_after_the_delay(api: Api) -> None:
-    status, body = api.purchase(**order())
+# A purchase now, at each of HOURS: 120 minutes later, then past the quiet hours (21:00-09:00)
+# in Mexico City (UTC-6).
+AFTER_THE_DELAY = {
+    "15:00": "2026-11-22T17:00:00Z",  # 11:00 in Mexico City
+    "23:30": "2026-03-29T01:30:00Z",  # 19:30 there
+    "03:00": "2026-11-22T15:00:00Z",  # 05:00Z is 23:00 there: deferred to 09:00
+}
+
+
+@at_hours
+def test_a_purchase_schedules_the_survey_after_the_delay(api: Api, clock: Clock) -> None:
+    status, body = api.purchase(**order(occurred_at=f"{clock():%Y-%m-%dT%H:%M:%SZ}"))
     assert status == 201
     assert body["status"] == "scheduled"
-    assert body["due_at"] == "2026-11-22T17:00:00Z"  # 15:00 UTC + 120 min, 11:00 in Mexico City
+    assert body["due_at"] == AFTER_THE_DELAY[f"{clock():%H:%M}"]
     assert body["telegram_link"] is None and body["reason"] is None
 
 
@@ -212,15 +222,24 @@ def test_an_invitation_can_be_looked_up(api: Api) -> None:
     assert api.get("/api/v1/invitations/999")[0] == 404
 
 
-def test_a_delivery_moves_the_delay_to_count_from_the_delivery(api: Api) -> None:
+@pytest.mark.parametrize(
+    ("delivered", "due"),
+    [
+        ("2026-11-24T16:00:00Z", "2026-11-24T18:00:00Z"),  # 12:00 in Mexico City
+        ("2026-11-25T01:30:00Z", "2026-11-25T15:00:00Z"),  # due at 21:30 there: 09:00
+    ],
+)
+def test_a_delivery_moves_the_delay_to_count_from_the_delivery(
+    api: Api, delivered: str, due: str
+) -> None:
     api.purchase(**order())
     r = api.client.post(
         "/api/v1/purchases/A-1001/delivered",
-        json={"delivered_at": "2026-11-24T16:00:00Z"},
+        json={"delivered_at": delivered},
         headers=api.headers,
     )
     assert r.status_code == 200 and r.json is not None
-    assert r.json["due_at"] == "2026-11-24T18:00:00Z"
+    assert r.json["due_at"] == due
     missing = api.client.post("/api/v1/purchases/nope/delivered", json={}, headers=api.headers)
     assert missing.status_code == 404
 

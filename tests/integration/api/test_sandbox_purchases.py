@@ -4,7 +4,7 @@ sandbox address, and its survey plays at /sandbox?address=…, at any hour, with
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 from flask import Flask
@@ -15,14 +15,13 @@ from bot.events import RecordingBus
 from bot.runtime import Runtime
 from bot.web.app import create_app
 from scheduler.loop import tick
-from tests.conftest import Clock, make_settings
+from tests.conftest import Clock, at_hours, make_settings
 from tests.integration.api.conftest import Api
 
 QUESTION_ES = (
     "Considerando tu experiencia completa con nosotros, ¿qué tan probable es que nos "
     "recomiendes con tus amigos y familiares? Responde con un número del 0 al 10."
 )
-HOURS = [(3, 0), (15, 0), (23, 30)]
 
 
 def _phone(client: FlaskClient, url: str) -> list[str]:
@@ -32,11 +31,10 @@ def _phone(client: FlaskClient, url: str) -> list[str]:
     return [m["text"] for m in r.json["messages"]]  # type: ignore[index]
 
 
-@pytest.mark.parametrize(("hour", "minute"), HOURS)
+@at_hours
 def test_a_sandbox_purchase_makes_an_address_and_the_survey_plays_at_once(
-    api: Api, client: FlaskClient, rt: Runtime, clock: Clock, hour: int, minute: int
+    api: Api, client: FlaskClient, rt: Runtime, clock: Clock
 ) -> None:
-    clock.now = datetime(2026, 11, 22, hour, minute, tzinfo=UTC)
     status, body = api.purchase(
         order_id="A-1", channels=["sandbox"], customer={"name": "Ana", "language": "es"}
     )
@@ -109,11 +107,10 @@ def test_with_no_credentials_the_refusal_says_to_use_the_sandbox(bare: Flask) ->
     assert status == 201
 
 
-@pytest.mark.parametrize(("hour", "minute"), [(3, 0), (23, 30)])
+@at_hours
 def test_a_delivered_sandbox_order_stays_due_at_once(
-    api: Api, client: FlaskClient, clock: Clock, hour: int, minute: int
+    api: Api, client: FlaskClient, clock: Clock
 ) -> None:
-    clock.now = datetime(2026, 11, 22, hour, minute, tzinfo=UTC)
     api.purchase(order_id="D-1", channels=["sandbox"], customer={"name": "Ana"})
     r = client.post("/api/v1/purchases/D-1/delivered", json={}, headers=api.headers)
     assert r.status_code == 200

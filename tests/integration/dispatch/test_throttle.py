@@ -7,6 +7,7 @@ for the moving window to free a slot (about a second), as a burst would at the p
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from time import monotonic
 
@@ -21,9 +22,10 @@ from scheduler.dispatch import Dispatcher
 from scheduler.loop import tick
 from scheduler.ratelimit import Limiter
 from scheduler.send import Sender
-from tests.conftest import Clock
+from tests.conftest import Clock, at_hours
 from tests.e2e.channels.rows_sms import CUSTOMER
 from tests.e2e.staff.world import STAFF, World, make_world
+from tests.helpers import first_send
 
 RATE = 2  # messages per second
 
@@ -39,11 +41,13 @@ def a_survey_due(world: World) -> Callable[[], int]:
         contact = Contact(name="Ana", language="es", phone=CUSTOMER, created_at=now)
         s.add(contact)
         s.flush()
-        # She wrote today: the window is open, free text may go out.
-        ensure_channel(s, contact, "whatsapp", CUSTOMER).last_inbound_at = now
+        # She wrote an hour ago: the window is open, free text may go out.
+        cc = ensure_channel(s, contact, "whatsapp", CUSTOMER)
+        cc.last_inbound_at = now - timedelta(hours=1)
         survey = survey_by_key(s, "post-purchase")
         assert survey is not None
-        create_invitation(s, survey, contact, now=now, delay_minutes=0, channels=["whatsapp"])
+        inv = create_invitation(s, survey, contact, now=now, delay_minutes=0, channels=["whatsapp"])
+    world.clock.now = first_send(rt, inv.id)  # at night, the morning it may go out
     return lambda: len(world.whatsapp_sent())
 
 
@@ -69,6 +73,7 @@ CASES = [
 ]
 
 
+@at_hours  # replies and staff alerts go out at night; a survey waits for the morning
 @pytest.mark.parametrize(("work", "channel"), CASES)
 def test_a_send_waits_for_the_channel_s_rate_limit(
     world: World, work: Callable[[World], Callable[[], int]], channel: str

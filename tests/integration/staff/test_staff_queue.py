@@ -17,7 +17,7 @@ from bot.staff import digest
 from bot.staff.cards import case_data, read_case_data
 from bot.storage.models import Alert
 from scheduler.loop import Loop
-from tests.conftest import SECRET, Clock
+from tests.conftest import SECRET, Clock, at_hours
 from tests.e2e.staff.world import LUIS, STAFF, World, make_world
 from tests.fakes.base import SPECS, Answer
 
@@ -89,6 +89,7 @@ def test_a_failing_destination_is_retried_later(world: World) -> None:
     assert len([r for r in world.receiver.requests if r.path == "/hook"]) == 2
 
 
+@at_hours  # a UTC day's digest, whatever hour its answers came in
 def test_the_digest_has_nps_margin_change_channels_themes_and_open_cases(world: World) -> None:
     detractor(world, "2", "Nunca llegó el reembolso")
     world.clock.advance(days=1)
@@ -106,6 +107,7 @@ def test_the_digest_has_nps_margin_change_channels_themes_and_open_cases(world: 
     assert "Open cases: 1" in text and "#1 2/10 Ana · 2 d" in text and "nobody" in text
 
 
+@at_hours
 def test_the_daily_digest_is_queued_once_after_its_hour(
     database_url: str, clock: Clock, tmp_path: Path
 ) -> None:
