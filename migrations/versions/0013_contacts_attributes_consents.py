@@ -1,7 +1,7 @@
 """Contacts known without a purchase: their own attributes, and consent per channel as history.
 
-Revision ID: 0020
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-02 12:00:00
 
 `contacts.attributes` holds the business's flat key/values (segment, plan, city) that relational
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0020"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
