@@ -7,7 +7,19 @@ from typing import Any
 
 import click
 
-from bot.cli import apikey, db, outbox, purchases, reports, run, staff, surveys, telegram, users
+from bot.cli import (
+    apikey,
+    contacts,
+    db,
+    outbox,
+    purchases,
+    reports,
+    run,
+    staff,
+    surveys,
+    telegram,
+    users,
+)
 from bot.runtime import NotReady
 
 
@@ -36,6 +48,7 @@ for command in (
     run.worker,
     apikey.apikey,
     purchases.import_cmd,
+    contacts.contacts,
     purchases.invitations,
     outbox.outbox,
     telegram.telegram,

@@ -57,11 +57,11 @@ def import_cmd(path: str, day_first: bool | None) -> None:
         sys.exit(1)
 
 
-def describe(path: str, table: Table) -> list[str]:
+def describe(path: str, table: Table, dates: str = "occurred_at") -> list[str]:
     """How the file was read, and the columns left out, as the user is told before importing."""
     sep = {"\t": "tab", ",": "','", ";": "';'"}[table.delimiter]
     lines = [f"{path}: read as {table.encoding}, {sep}-separated"]
-    if any((row.get("occurred_at") or "").strip() for _, row in table.rows):
+    if any((row.get(dates) or "").strip() for _, row in table.rows):
         order = "day-first (DD/MM/YYYY)" if table.day_first else "month-first (MM/DD/YYYY)"
         lines.append(f"{path}: dates read {order}: {table.order_reason}")
     if table.ignored:

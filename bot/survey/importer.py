@@ -19,7 +19,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.runtime import Runtime
-from bot.survey.purchases import Conflict, Invalid, parse_purchase, register_purchase
+from bot.survey.customers import parse_customer, upsert_contact
+from bot.survey.fields import Invalid
+from bot.survey.purchases import Conflict, parse_purchase, register_purchase
 
 CUSTOMER = {
     "customer_id": "id",
@@ -142,7 +144,16 @@ def _zone(name: str | None) -> tzinfo:
     return UTC
 
 
-def read_table(path: Path, day_first: bool | None = None) -> Table:
+def purchase_column(name: str) -> bool:
+    return name in CUSTOMER or name in TOP or name.startswith(META)
+
+
+def read_table(
+    path: Path,
+    day_first: bool | None = None,
+    required: str = "order_id",
+    known: Callable[[str], bool] = purchase_column,
+) -> Table:
     """The file decoded and split; FileError names the file and line 1 for a bad header."""
     try:
         text, encoding = decode(path.read_bytes())
@@ -155,13 +166,13 @@ def read_table(path: Path, day_first: bool | None = None) -> Table:
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     fields = [(name or "").strip() for name in reader.fieldnames or ()]
     reader.fieldnames = fields
-    if "order_id" not in fields:
+    if required not in fields:
         sep = {"\t": "tab"}.get(delimiter, repr(delimiter))
         raise FileError(
-            f"{path}: line 1: missing column order_id (header read as {sep}-separated: "
+            f"{path}: line 1: missing column {required} (header read as {sep}-separated: "
             f"{', '.join(repr(f) for f in fields)})"
         )
-    ignored = [f for f in fields if f not in CUSTOMER and f not in TOP and not f.startswith(META)]
+    ignored = [f for f in fields if not known(f)]
     try:
         rows = [(reader.line_num, row) for row in reader]
     except csv.Error as exc:
@@ -228,5 +239,97 @@ def import_purchases(
                 report.skipped += 1
             else:
                 report.created += 1
+        progress(1)
+    return report
+
+
+# `npsbot contacts import`: the same file handling, a contact per line.
+ATTRIBUTE = "attribute."
+CONSENT = "consent."
+CONSENT_EXTRA = ("consent_source", "consent_at")
+YES = {"1", "y", "yes", "true", "si", "sí", "s", "sim", "x"}
+NO = {"0", "n", "no", "false", "não", "nao"}
+
+
+def contact_column(name: str) -> bool:
+    return (
+        name in CUSTOMER
+        or name in CONSENT_EXTRA
+        or name.startswith(ATTRIBUTE)
+        or name.startswith(CONSENT)
+    ) and name != "sandbox"
+
+
+def contact_row(row: dict[str, str], day_first: bool) -> tuple[dict[str, Any], bool]:
+    """A CSV line in the contacts API's shape, and whether its consent date was ambiguous.
+    Invalid names the cell that cannot be read."""
+    cell = {k: (v or "").strip() for k, v in row.items() if k}
+    body: dict[str, Any] = {
+        api: cell[col]
+        for col, api in CUSTOMER.items()
+        if cell.get(col) and col != "sandbox" and api != "id"
+    }
+    attributes = {k[len(ATTRIBUTE) :]: v for k, v in cell.items() if k.startswith(ATTRIBUTE) and v}
+    if attributes:
+        body["attributes"] = attributes
+    ambiguous = False
+    when = None
+    if cell.get("consent_at"):
+        try:
+            when, ambiguous = parse_date(cell["consent_at"], day_first, cell.get("timezone"))
+        except ValueError as exc:
+            raise Invalid("consent_at", str(exc)) from exc
+    consent: dict[str, Any] = {}
+    for key, value in cell.items():
+        if not key.startswith(CONSENT) or not value:
+            continue
+        answer = value.lower()
+        if answer not in YES | NO:
+            raise Invalid(key, f"{value!r} is not yes or no")
+        grant: dict[str, Any] = {"given": answer in YES}
+        if cell.get("consent_source"):
+            grant["source"] = cell["consent_source"]
+        if when:
+            grant["at"] = when
+        consent[key[len(CONSENT) :]] = grant
+    if consent:
+        body["consent"] = consent
+    return body, ambiguous
+
+
+def import_contacts(
+    rt: Runtime, table: Table, progress: Callable[[int], None] = lambda _n: None
+) -> Report:
+    """Each line through the contacts API's own checks and upsert (`bot.survey.customers`);
+    `created` counts new contacts, `unchanged` updated ones."""
+    report = Report()
+    for line, row in table.rows:
+        contact_id = (row.get("customer_id") or "").strip()
+        try:
+            if not contact_id:
+                raise Invalid("customer_id", "is required")
+            body, ambiguous = contact_row(row, table.day_first)
+            if ambiguous:
+                report.ambiguous.append((line, row.get("consent_at") or ""))
+            customer = parse_customer(
+                {**body, "id": contact_id}, "", country=rt.settings.default_country
+            )
+            with rt.db.session_for_update() as s:
+                _contact, created = upsert_contact(
+                    s,
+                    customer,
+                    rt.clock(),
+                    rt.settings.default_language,
+                    "csv",
+                    "",
+                    by_id_only=True,
+                )
+        except Invalid as exc:
+            report.errors.append((line, f"{exc.field}: {exc.reason}"))
+        else:
+            if created:
+                report.created += 1
+            else:
+                report.unchanged += 1
         progress(1)
     return report

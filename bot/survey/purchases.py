@@ -8,29 +8,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.config import LANGUAGES
 from bot.runtime import Runtime
-from bot.storage.db import refused_text
 from bot.storage.models import Contact, Invitation, InvitationState, Survey
-from bot.survey.contacts import address_for, normalise_phone, sandbox_address, sandbox_channel
+from bot.survey.contacts import address_for, sandbox_channel
+from bot.survey.customers import Customer, parse_customer, upsert_contact
+from bot.survey.fields import Invalid, check_json, moment, text
 from bot.survey.rules import (
     contact_zone,
     due_at,
     load_history,
     skip_reason,
     timing,
-    zone,
 )
 from channels import registry
 from channels.base import DeepLinking
@@ -39,27 +37,8 @@ LINK_TTL = timedelta(days=14)
 MAX_ORDER_ID = 128  # invitations.order_id is VARCHAR(128)
 
 
-class Invalid(ValueError):
-    """A request field is wrong: answered 422 naming the field (or a CLI line naming it)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field, self.reason = field, reason
-
-
 class Conflict(ValueError):
     """The same order_id came before with a different body."""
-
-
-@dataclass(frozen=True)
-class Customer:
-    id: str | None = None
-    name: str | None = None
-    phone: str | None = None
-    telegram_chat_id: str | None = None
-    language: str | None = None
-    timezone: str | None = None
-    sandbox: str | None = None  # an address on the sandbox page, "sandbox-…"
 
 
 @dataclass(frozen=True)
@@ -83,53 +62,6 @@ class Outcome:
     sandbox_address: str | None = None  # where /sandbox?address=… shows this survey
 
 
-def _str(
-    data: Mapping[str, Any], key: str, where: str, limit: int, required: bool = False
-) -> str | None:
-    value = data.get(key)
-    if value is None or value == "":
-        if required:
-            raise Invalid(where, "is required")
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise Invalid(where, "must be a string")
-    text = str(value).strip()
-    if (refused := refused_text(text)) is not None:
-        raise Invalid(where, refused)
-    if len(text) > limit:
-        raise Invalid(where, f"must be at most {limit} characters")
-    return text
-
-
-def parse_moment(raw: Any, where: str) -> datetime:
-    """An RFC 3339 date-time with an offset, in UTC, within years 1900-2999 (a survey's due
-    time is computed from it: nothing near Python's year 1 or 9999)."""
-    try:
-        moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-        utc = moment.astimezone(UTC) if moment.tzinfo is not None else None
-    except (ValueError, OverflowError):
-        raise Invalid(where, "must be an RFC 3339 date-time") from None
-    if utc is None:
-        raise Invalid(where, "must include a time zone offset (or Z)")
-    if not 1900 <= utc.year <= 2999:
-        raise Invalid(where, "must be a date between 1900 and 2999")
-    return utc
-
-
-def _check_json(value: Any, where: str, depth: int = 0) -> None:
-    """Metadata the databases store as JSON: finite numbers, storable text, 8 levels at most."""
-    if depth > 8:
-        raise Invalid(where, "must be nested at most 8 levels deep")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise Invalid(where, "numbers must be finite (no NaN or Infinity)")
-    if isinstance(value, str) and (refused := refused_text(value)) is not None:
-        raise Invalid(where, refused)
-    if isinstance(value, dict):
-        value = [*value, *value.values()]  # keys are text the database stores too
-    for item in value if isinstance(value, list) else ():
-        _check_json(item, where, depth + 1)
-
-
 def parse_purchase(data: Any, *, country: str = "MX") -> Purchase:
     """Validate a purchase request body (API JSON or a CSV row turned into the same shape)."""
     if not isinstance(data, dict):
@@ -145,37 +77,12 @@ def parse_purchase(data: Any, *, country: str = "MX") -> Purchase:
     }
     if unknown:
         raise Invalid(sorted(unknown)[0], "unknown field")
-    order_id = _str(data, "order_id", "order_id", MAX_ORDER_ID, required=True)
+    order_id = text(data, "order_id", "order_id", MAX_ORDER_ID, required=True)
     assert order_id is not None
-    cust = data.get("customer")
-    if not isinstance(cust, dict):
-        raise Invalid("customer", "is required and must be an object")
-    phone = _str(cust, "phone", "customer.phone", 32)
-    if phone is not None:
-        try:
-            phone = normalise_phone(phone, country)
-        except ValueError as exc:
-            raise Invalid("customer.phone", str(exc)) from exc
-    chat = _str(cust, "telegram_chat_id", "customer.telegram_chat_id", 32)
-    if chat is not None and not (chat.isascii() and chat.lstrip("-").isdigit()):
-        raise Invalid("customer.telegram_chat_id", "must be a numeric Telegram chat id")
-    language = _str(cust, "language", "customer.language", 8)
-    if language is not None:
-        language = language[:2].lower()
-        if language not in LANGUAGES:
-            raise Invalid("customer.language", f"must be one of {', '.join(LANGUAGES)}")
-    box = _str(cust, "sandbox", "customer.sandbox", 64)
-    if box is not None:
-        try:
-            box = sandbox_address(box)
-        except ValueError as exc:
-            raise Invalid("customer.sandbox", str(exc)) from exc
-    tz = _str(cust, "timezone", "customer.timezone", 64)
-    if tz is not None and zone(tz) is None:
-        raise Invalid("customer.timezone", f"unknown IANA time zone {tz!r}")
+    customer = parse_customer(data.get("customer"), country=country)
     occurred = None
     if data.get("occurred_at") is not None:
-        occurred = parse_moment(data["occurred_at"], "occurred_at")
+        occurred = moment(data["occurred_at"], "occurred_at")
     delay = data.get("delay_minutes")
     if delay is not None and (
         isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= 60 * 24 * 90
@@ -193,26 +100,17 @@ def parse_purchase(data: Any, *, country: str = "MX") -> Purchase:
     meta = data.get("metadata") or {}
     if not isinstance(meta, dict):
         raise Invalid("metadata", "must be an object")
-    _check_json(meta, "metadata")
+    check_json(meta, "metadata")
     if len(json.dumps(meta)) > 4096:
         raise Invalid("metadata", "must be at most 4 KB of JSON")
-    survey = _str(data, "survey", "survey", 64)
-    named = (phone, chat, box, _str(cust, "id", "customer.id", 128))
+    survey = text(data, "survey", "survey", 64)
     on_page = any(registry.capabilities(c).sandbox for c in channels or ())
-    if all(v is None for v in named) and not on_page:  # a sandbox purchase makes an address
+    if not customer.named() and not on_page:  # a sandbox purchase makes an address
         raise Invalid("customer", "needs a phone, a telegram_chat_id, a sandbox or an id")
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     return Purchase(
         order_id=order_id,
-        customer=Customer(
-            id=_str(cust, "id", "customer.id", 128),
-            name=_str(cust, "name", "customer.name", 200),
-            phone=phone,
-            telegram_chat_id=chat,
-            language=language,
-            timezone=tz,
-            sandbox=box,
-        ),
+        customer=customer,
         survey=survey,
         occurred_at=occurred,
         delay_minutes=delay,
@@ -224,28 +122,6 @@ def parse_purchase(data: Any, *, country: str = "MX") -> Purchase:
 
 def survey_by_key(s: Session, key: str) -> Survey | None:
     return s.scalar(select(Survey).where(Survey.key == key))
-
-
-def _contact(rt: Runtime, s: Session, c: Customer, now: datetime) -> Contact:
-    found = None
-    if c.id is not None:
-        found = s.scalar(select(Contact).where(Contact.external_id == c.id))
-    if found is None and c.phone is not None:
-        found = s.scalar(select(Contact).where(Contact.phone == c.phone).order_by(Contact.id))
-    if found is None and c.telegram_chat_id is not None:
-        found = s.scalar(select(Contact).where(Contact.telegram_chat_id == c.telegram_chat_id))
-    if found is None:
-        found = Contact(language=c.language or rt.settings.default_language, created_at=now)
-        s.add(found)
-    # The business's latest word wins for what it sends.
-    for attr in ("name", "phone", "telegram_chat_id", "language", "timezone"):
-        value = getattr(c, attr)
-        if value is not None:
-            setattr(found, attr, value)
-    if c.id is not None and found.external_id is None:
-        found.external_id = c.id
-    s.flush()
-    return found
 
 
 def register_purchase(rt: Runtime, p: Purchase) -> Outcome:
@@ -285,7 +161,7 @@ def _schedule(rt: Runtime, s: Session, p: Purchase, now: datetime) -> Invitation
     if survey is None:
         raise Invalid("survey", f"unknown survey {key!r}")
     channels = _channels(rt, survey, p)
-    contact = _contact(rt, s, p.customer, now)
+    contact, _new = upsert_contact(s, p.customer, now, rt.settings.default_language)
     if any(registry.capabilities(c).sandbox for c in channels):
         # A sandbox customer is reached on the page: the given address, the known one, or a new one.
         try:

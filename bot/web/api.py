@@ -1,4 +1,5 @@
-"""The business API, /api/v1: purchases in, invitations out; errors are JSON naming the field."""
+"""The business API, /api/v1: purchases and contacts in, invitations out; errors are JSON
+naming the field."""
 
 from __future__ import annotations
 
@@ -6,17 +7,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, jsonify, request
+from sqlalchemy import select
 
 from bot.storage.db import MAX_ID, refused_text
-from bot.storage.models import Invitation
+from bot.storage.models import Contact, Invitation
+from bot.survey.customers import Taken, contact_json, parse_customer, upsert_contact
+from bot.survey.fields import Invalid, moment
 from bot.survey.purchases import (
     MAX_ORDER_ID,
     Conflict,
-    Invalid,
     Outcome,
     deep_link,
     mark_delivered,
-    parse_moment,
     parse_purchase,
     register_purchase,
 )
@@ -24,6 +26,7 @@ from bot.web.auth import api_error, require_api_key
 from bot.web.context import runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+MAX_CONTACT_ID = 128  # contacts.external_id is VARCHAR(128)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -86,7 +89,7 @@ def delivered(order_id: str) -> Any:
     data = request.get_json(silent=True) or {}
     raw = data.get("delivered_at") if isinstance(data, dict) else None
     try:
-        when = parse_moment(raw, "delivered_at") if raw else rt.clock()
+        when = moment(raw, "delivered_at") if raw else rt.clock()
     except Invalid as exc:
         return api_error(422, "invalid", exc.reason, exc.field)
     try:
@@ -111,3 +114,46 @@ def invitation(invitation_id: int) -> Any:
         body = invitation_json(inv)
     body["telegram_link"] = deep_link(rt, inv)  # it may ask the provider: after the transaction
     return jsonify(body)
+
+
+@bp.put("/contacts/<contact_id>")
+@require_api_key
+def put_contact(contact_id: str) -> Any:
+    """Create or update a contact known by the business's id: given fields are set, omitted
+    ones kept; attributes merge key by key (null removes one); consent is added to its history."""
+    rt = runtime()
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return api_error(400, "bad_request", "the body must be a JSON object")
+    if "id" in data and data["id"] != contact_id:
+        return api_error(422, "invalid", "must be the id in the URL (or left out)", "id")
+    if (refused := refused_text(contact_id)) is not None or len(contact_id) > MAX_CONTACT_ID:
+        return api_error(422, "invalid", refused or "at most 128 characters", "id")
+    try:
+        customer = parse_customer(
+            {**data, "id": contact_id}, "", country=rt.settings.default_country, strict=True
+        )
+        if customer.sandbox is not None:
+            raise Invalid("sandbox", "is given with a purchase (the sandbox page makes one)")
+        with rt.db.session_for_update() as s:
+            contact, created = upsert_contact(
+                s, customer, rt.clock(), rt.settings.default_language, "api", "", by_id_only=True
+            )
+            body = contact_json(s, contact)
+    except Taken as exc:
+        return api_error(409, "conflict", exc.reason, exc.field)
+    except Invalid as exc:
+        return api_error(422, "invalid", exc.reason, exc.field)
+    return jsonify(body), 201 if created else 200
+
+
+@bp.get("/contacts/<contact_id>")
+@require_api_key
+def get_contact(contact_id: str) -> Any:
+    with runtime().db.session() as s:
+        contact = None
+        if refused_text(contact_id) is None and len(contact_id) <= MAX_CONTACT_ID:
+            contact = s.scalar(select(Contact).where(Contact.external_id == contact_id))
+        if contact is None:
+            return api_error(404, "not_found", f"no contact {contact_id[:128]!r}")
+        return jsonify(contact_json(s, contact))

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from bot.storage.db import refused_text
 from bot.storage.models import Contact, ContactChannel, Invitation, Message
 from bot.survey.contacts import sandbox_address
-from bot.survey.purchases import Invalid, parse_purchase, register_purchase
+from bot.survey.fields import Invalid
+from bot.survey.purchases import parse_purchase, register_purchase
 from bot.survey.rules import contact_zone
 from bot.web.context import runtime
 from channels import registry

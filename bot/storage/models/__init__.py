@@ -7,7 +7,7 @@ autogenerate against a migrated database on SQLite and PostgreSQL and expects no
 
 from bot.storage.models.accounts import ApiKey, StaffRole, StaffUser
 from bot.storage.models.base import NAMING, Base, Id, Json, UTCDateTime, utcnow
-from bot.storage.models.contacts import Contact, ContactChannel
+from bot.storage.models.contacts import Consent, Contact, ContactChannel
 from bot.storage.models.messages import Message
 from bot.storage.models.rollup import (
     NpsDay,
@@ -38,6 +38,7 @@ __all__ = [
     "Case",
     "CaseEvent",
     "CaseStatus",
+    "Consent",
     "Contact",
     "ContactChannel",
     "Id",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.storage.models.base import Base, Id, utcnow
@@ -20,6 +21,10 @@ class Contact(Base):
     telegram_chat_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     language: Mapped[str] = mapped_column(String(8))
     timezone: Mapped[str | None] = mapped_column(String(64))  # IANA
+    # The business's own flat key/values (segment, plan, city): audiences filter on them.
+    # Filled by the database (as migration 0020 does for existing rows), so that code written
+    # before the column, such as the older migrations' tests, inserts contacts unchanged.
+    attributes: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -46,3 +51,22 @@ class ContactChannel(Base):
     last_inbound_at: Mapped[datetime | None]
 
     contact: Mapped[Contact] = relationship(back_populates="channels")
+
+
+class Consent(Base):
+    """A contact's consent on one channel, as history: each grant or withdrawal is a row, the
+    latest per channel is the state. `method` is how it reached npsbot (api, csv, touchpoint,
+    start, keyword, business); `source` the business's own words ("checkout form") or the
+    customer's keyword."""
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_contact_id_channel_at", "contact_id", "channel", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(32))
+    given: Mapped[bool]
+    method: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime]  # when the customer gave or withdrew it
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

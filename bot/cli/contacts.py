@@ -1,0 +1,66 @@
+"""`npsbot contacts import|show`: customers known without a purchase."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from bot.cli.common import runtime
+from bot.cli.purchases import AMBIGUOUS_SHOWN, describe
+from bot.storage.models import Contact
+from bot.survey.customers import contact_json
+from bot.survey.importer import FileError, contact_column, import_contacts, read_table
+
+
+@click.group()
+def contacts() -> None:
+    """Customers, with their attributes and consent (also PUT /api/v1/contacts/{id})."""
+
+
+@contacts.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--day-first/--month-first",
+    default=None,
+    help="How to read a consent_at like 01/12/2026 (default as `npsbot import`).",
+)
+def import_contacts_cmd(path: str, day_first: bool | None) -> None:
+    """Create or update contacts from a CSV file (columns: customer_id, name, phone,
+    telegram_chat_id, language, timezone, attribute.<key>, consent.<channel> = yes/no,
+    consent_source, consent_at). Read as `npsbot import` reads purchases; bad lines are reported
+    by number, the rest imported; re-running the file changes nothing twice."""
+    rt = runtime()
+    try:
+        table = read_table(Path(path), day_first, "customer_id", contact_column)
+    except FileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for note in describe(path, table, "consent_at"):
+        click.echo(note, err=True)
+    with click.progressbar(length=len(table.rows), label="importing", file=sys.stderr) as bar:
+        report = import_contacts(rt, table, bar.update)
+    for line, reason in report.errors:
+        click.echo(f"{path}: line {line}: {reason}", err=True)
+    if report.ambiguous:
+        shown = ", ".join(f"line {n} ({raw})" for n, raw in report.ambiguous[:AMBIGUOUS_SHOWN])
+        click.echo(f"{path}: {len(report.ambiguous)} ambiguous consent date(s): {shown}", err=True)
+    click.echo(
+        f"{report.created} created, {report.unchanged} updated, {len(report.errors)} with errors"
+    )
+    if report.errors:
+        sys.exit(1)
+
+
+@contacts.command("show")
+@click.argument("contact_id")
+def show(contact_id: str) -> None:
+    """Print a contact as the API gives it (JSON)."""
+    rt = runtime()
+    with rt.db.session() as s:
+        contact = s.scalar(select(Contact).where(Contact.external_id == contact_id))
+        if contact is None:
+            raise click.ClickException(f"no contact {contact_id!r}")
+        click.echo(json.dumps(contact_json(s, contact), ensure_ascii=False, indent=1))
