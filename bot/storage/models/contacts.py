@@ -22,7 +22,7 @@ class Contact(Base):
     language: Mapped[str] = mapped_column(String(8))
     timezone: Mapped[str | None] = mapped_column(String(64))  # IANA
     # The business's own flat key/values (segment, plan, city): audiences filter on them.
-    # Filled by the database (as migration 0020 does for existing rows), so that code written
+    # Filled by the database (as migration 0013 does for existing rows), so that code written
     # before the column, such as the older migrations' tests, inserts contacts unchanged.
     attributes: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
