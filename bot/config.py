@@ -125,7 +125,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "DEFAULT_LANGUAGE": (
         "default_language",
-        "`es`, `en` or `pt`: language for contacts that give none. Default `es`.",
+        "`es`, `en` or `pt`: language for contacts that give none, and of the dashboard for a "
+        "user who chose none and whose browser asks for none of the three. Default `es`.",
     ),
     "DEFAULT_COUNTRY": (
         "default_country",
