@@ -60,7 +60,7 @@ def load(s: Session, case_id: int, now: datetime) -> CaseFile | None:
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(MESSAGES_MAX)
     )
-    entries = [_message(m, writers.get(m.id)) for m in rows]
+    entries = [_message(m, writers.get(m.id)) for m in reversed(list(rows))]
     entries += [
         Entry(e.at, "event", e.kind, e.text, e.actor_name, note=e.note)
         for e in events
