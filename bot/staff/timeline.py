@@ -15,7 +15,10 @@ from sqlalchemy.orm import Session
 
 from bot.staff.cards import CaseView, load_view, mask
 from bot.staff.cases import ago
-from bot.storage.models import CaseEvent, Message
+from bot.staff.reply import staff_template
+from bot.storage.models import CaseEvent, ContactChannel, Message
+from bot.survey.rules import in_session_window
+from channels import registry
 
 # Events a message entry already shows (the reply, the customer's answer, the thread's copies).
 AS_MESSAGES = frozenset({"staff_reply", "customer_reply", "thread_copy"})
@@ -43,6 +46,11 @@ class CaseFile:
     age: str
     entries: list[Entry]
     meta: list[tuple[str, str]]  # the purchase's metadata, as shown
+    # Until when free text reaches the customer on a channel with a session window (None: no
+    # window, or closed), whether it is closed, and whether a follow-up template would go.
+    window_until: datetime | None = None
+    window_closed: bool = False
+    template: bool = False
 
 
 def load(s: Session, case_id: int, now: datetime) -> CaseFile | None:
@@ -70,8 +78,19 @@ def load(s: Session, case_id: int, now: datetime) -> CaseFile | None:
     # Oldest first; at one instant the conversation before what staff did about it.
     entries.sort(key=lambda e: (e.at, e.side == "event"))
     meta = [(str(k), _shown(v)) for k, v in sorted(inv.meta.items())]
+    channel = view.response.channel
+    window = registry.capabilities(channel).session_window
+    last = s.scalar(
+        select(ContactChannel.last_inbound_at).where(
+            ContactChannel.contact_id == case.contact_id, ContactChannel.channel == channel
+        )
+    )
+    closed = window is not None and not in_session_window(last, window, now)
+    until = last + window if window is not None and last is not None and not closed else None
+    template = staff_template(view.survey.options, inv.language) is not None
+    masked = mask(view.address, channel)
     return CaseFile(
-        view, mask(view.address, view.response.channel), ago(now - case.created_at), entries, meta
+        view, masked, ago(now - case.created_at), entries, meta, until, closed, template
     )
 
 

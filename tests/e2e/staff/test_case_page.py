@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,17 @@ def test_resolving_with_other_needs_a_note_and_the_page_says_so(world: World) ->
     assert status == 422 and "Escribe la respuesta" in html
     with world.rt.db.session() as s:
         assert s.scalar(select(Case.status).where(Case.id == case_id)) == "open"
+
+
+def test_the_reply_form_says_what_whatsapps_window_allows(world: World) -> None:
+    case_id = detractor(world)
+    log_in(world)
+    html = world.client.get(f"/dashboard/cases/{case_id}").get_data(as_text=True)
+    until = (world.clock() + timedelta(hours=24)).strftime("%Y-%m-%d %H:%M")
+    assert f"WhatsApp takes free-text replies until {until} UTC." in html
+    world.clock.advance(hours=25)
+    html = world.client.get(f"/dashboard/cases/{case_id}").get_data(as_text=True)
+    assert "a reply cannot reach the customer until they write again" in html
 
 
 def test_a_viewer_reads_the_case_but_sees_no_forms_and_cannot_act(world: World) -> None:

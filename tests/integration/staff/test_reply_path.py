@@ -18,7 +18,7 @@ from bot.staff.reply import Refused, reply_to_customer
 from bot.staff.timeline import load
 from bot.storage.models import CaseEvent, Message, StaffRole
 from tests.conftest import Clock
-from tests.e2e.staff.world import SURVEYS, World, make_world
+from tests.e2e.staff.world import LUIS, STAFF, SURVEYS, World, make_world
 from tests.fakes.base import SPECS
 
 pytestmark = pytest.mark.skipif(not SPECS.is_dir(), reason=f"provider specs not found at {SPECS}")
@@ -106,6 +106,27 @@ def test_outside_the_window_the_surveys_approved_template_goes_instead(
         assert json.loads(call["ContentVariables"]) == {"1": "Ana", "2": "Tienda Ejemplo"}
         assert world.case().status == "taken"
         assert world.twilio.spec_problems == []
+
+
+def test_from_the_staff_chat_too_and_the_chat_is_told_the_template_went(
+    database_url: str, clock: Clock, tmp_path: Path
+) -> None:
+    for world in make_world(database_url, clock, tmp_path, definitions=WITH_TEMPLATE):
+        detractor(world)
+        world.tick()
+        world.clock.advance(hours=30)
+        seen = len(world.telegram.requests)
+        world.staff_replies(LUIS, world.card(), "¿Seguimos?")
+        world.tick()
+        said = [f["text"] for m, f in world.sent_to(STAFF, seen) if m == "sendMessage"]
+        assert said == [
+            "📨 Outside WhatsApp's 24 h window: the survey's approved follow-up template went "
+            "instead of your text. Write again once the customer answers."
+        ]
+        assert [r.form["ContentSid"] for r in world.twilio.requests if "ContentSid" in r.form] == [
+            FOLLOW_UP
+        ]
+        assert world.case().assignee == "Luis Pérez"
 
 
 def test_inside_the_window_the_template_only_rides_along(
