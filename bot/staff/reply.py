@@ -86,9 +86,12 @@ def refusal(
     window = registry.capabilities(channel).session_window
     if window is None or template or in_session_window(cc.last_inbound_at, window, now):
         return None
-    last = f"theirs was {ago(now - cc.last_inbound_at)} ago" if cc.last_inbound_at else "none"
-    params = {"channel": named, "window": ago(window), "ago": last}
-    return Refused(OUTSIDE_WINDOW.format(**params), "outside_window", params)
+    since = ago(now - cc.last_inbound_at) if cc.last_inbound_at else ""
+    last = f"theirs was {since} ago" if since else "none"
+    reason = OUTSIDE_WINDOW.format(channel=named, window=ago(window), ago=last)
+    return Refused(
+        reason, "outside_window", {"channel": named, "window": ago(window), "since": since}
+    )
 
 
 def reply_to_customer(

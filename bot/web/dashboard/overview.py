@@ -7,39 +7,16 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import abort, redirect, request, url_for
+from flask import request, url_for
 
 from bot.insights import filters, lists, reports
 from bot.staff import cases
-from bot.staff.desk import act
 from bot.web.context import runtime
 from bot.web.dashboard import charts, followup, i18n
-from bot.web.dashboard.core import actor, app_of, bp, check_csrf, login_required, page, role
+from bot.web.dashboard.core import app_of, bp, login_required, page
 from bot.web.dashboard.i18n import _
 
 DEFAULT_DAYS = 90
-
-
-@bp.post("/cases/<int:case_id>/<action>")
-@login_required
-def case_action(case_id: int, action: str) -> Any:
-    """Take or resolve (with an outcome) through the case workflow the staff chat uses."""
-    check_csrf()
-    if action not in ("take", "resolve"):
-        abort(404)
-    if not cases.may(role(), action):
-        abort(403, description=_("Viewers cannot act on cases."))
-    outcome = request.form.get("outcome") if action == "resolve" else None
-    if action == "resolve" and outcome not in cases.OUTCOMES:
-        abort(400, description=_("Choose an outcome."))
-    try:
-        act(runtime(), case_id, action, actor(), outcome)
-    except LookupError:
-        abort(404, description=_("No case %(id)s.", id=case_id))
-    except cases.NotAllowed:
-        pass  # taken or resolved meanwhile: the page shows by whom
-    back = request.form.get("back", "")
-    return redirect(back if back.startswith("/dashboard") else url_for("dashboard.index"))
 
 
 def benchmark() -> tuple[str, float] | None:
@@ -118,7 +95,7 @@ def index() -> Any:
         comments=comments,
         comments_cat=comments_cat,
         cases=open_cases,
-        outcomes=cases.OUTCOMES,
+        outcomes=cases.QUICK_OUTCOMES,  # "other" needs a note: on the case's page
         benchmark=bench,
         channel_label=i18n.channel,
         case_url=_linker("dashboard.case", "case_id"),

@@ -238,10 +238,16 @@ def _hours(n: float) -> Any:
 
 
 def make_world(
-    database_url: str, clock: Clock, tmp_path: Path, *, notify: bool = False, **extra: str
+    database_url: str,
+    clock: Clock,
+    tmp_path: Path,
+    *,
+    notify: bool = False,
+    definitions: str = SURVEYS,
+    **extra: str,
 ) -> Iterator[World]:
     surveys = tmp_path / "surveys.toml"
-    surveys.write_text(SURVEYS, encoding="utf-8")
+    surveys.write_text(definitions, encoding="utf-8")
     with StaffBotApi() as tg, FakeTwilio() as tw, FakeProvider() as receiver:
         if notify:  # Apprise's JSON service, posting to the loopback receiver
             extra["STAFF_NOTIFY_URLS"] = receiver.url.replace("http://", "json://") + "/hook"
