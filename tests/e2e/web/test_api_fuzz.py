@@ -110,8 +110,8 @@ def _documented(method: str, path: str) -> set[str]:
 @pytest.fixture
 def directed(fuzz_app: Flask) -> dict[str, set[str]]:
     """What generated requests with a valid key rarely or never reach: no key (401), a valid
-    purchase (201), the same again (200) or with another body (409), a body over 1 MB (413),
-    an unknown order (404), the database unavailable (503)."""
+    purchase or contact (201), the same again (200) or with another body (409), a body over
+    1 MB (413), an unknown order (404), a known contact (200), the database unavailable (503)."""
     headers = _seed(fuzz_app.extensions["npsbot"])
     client = fuzz_app.test_client()
     got: dict[str, set[str]] = {}
@@ -120,8 +120,15 @@ def directed(fuzz_app: Flask) -> dict[str, set[str]]:
         r = client.open(url, method=method, **kw)
         got.setdefault(f"{method} {path}", set()).add(str(r.status_code))
 
+    def url_of(path: str) -> str:
+        return (
+            path.replace("{invitation_id}", "1")
+            .replace("{order_id}", "A-1")
+            .replace("{contact_id}", "C-1")
+        )
+
     for method, path in OPERATIONS:
-        call(method, path, path.replace("{invitation_id}", "1").replace("{order_id}", "A-1"))
+        call(method, path, url_of(path))
     body = {"order_id": "A-1", "customer": {"phone": "+14155550123"}, "channels": ["sms"]}
     p = ("POST", "/api/v1/purchases")
     call(*p, p[1], json=body, headers=headers)  # 201
@@ -130,6 +137,11 @@ def directed(fuzz_app: Flask) -> dict[str, set[str]]:
     call(*p, p[1], data="not json", headers=headers)
     big = b"{" + b" " * (1024 * 1024)
     call(*p, p[1], data=big, content_type="application/json", headers=headers)  # 413
+    c = ("PUT", "/api/v1/contacts/{contact_id}")
+    call(*c, "/api/v1/contacts/C-1", json={"name": "Ana"}, headers=headers)  # 201
+    call(*c, "/api/v1/contacts/C-1", json={"name": "Ana"}, headers=headers)  # 200
+    call(*c, "/api/v1/contacts/C-1", data=big, content_type="application/json", headers=headers)
+    call("GET", c[1], "/api/v1/contacts/C-1", headers=headers)  # 200
     d = ("POST", "/api/v1/purchases/{order_id}/delivered")
     call(*d, "/api/v1/purchases/A-1/delivered", json={}, headers=headers)
     call(*d, "/api/v1/purchases/B-2/delivered", json={}, headers=headers)
@@ -140,8 +152,7 @@ def directed(fuzz_app: Flask) -> dict[str, set[str]]:
         conn.execute(text("ALTER TABLE api_keys RENAME TO api_keys_away"))
     try:
         for method, path in OPERATIONS:
-            url = path.replace("{invitation_id}", "1").replace("{order_id}", "A-1")
-            call(method, path, url, json={}, headers=headers)
+            call(method, path, url_of(path), json={}, headers=headers)
     finally:
         with db.engine.begin() as conn:
             conn.execute(text("ALTER TABLE api_keys_away RENAME TO api_keys"))
