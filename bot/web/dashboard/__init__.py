@@ -2,7 +2,7 @@
 on it: log-in and language, the overview. Shared pieces (sessions, CSRF, roles, the page frame)
 are in `core`, the language in `i18n`."""
 
-from bot.web.dashboard import login, overview
+from bot.web.dashboard import login, overview, surveys
 from bot.web.dashboard.core import bp
 
-__all__ = ["bp", "login", "overview"]
+__all__ = ["bp", "login", "overview", "surveys"]
