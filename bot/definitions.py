@@ -272,7 +272,8 @@ def check_survey(raw: Mapping[str, Any]) -> SurveyDef:
     elif not isinstance(key, str) or not KEY.fullmatch(key):
         err["key"] = Reason("key")
     name = raw.get("name", key)
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
+    named = "name" in raw or "key" not in err  # no key: the name it would default to is moot
+    if named and (not isinstance(name, str) or not 1 <= len(name.strip()) <= 200):
         err["name"] = Reason("name")
     for k in sorted(set(raw) - set(FIELDS)):
         err[str(k)] = Reason("unknown_field")

@@ -204,7 +204,7 @@ def _page(
         errors=errors,
         error_langs={k.split(".")[1] for k in errors if k.startswith("texts.")},
         channels=list(registry.CAPABILITIES),
-        languages=LANGUAGES,
+        languages=list(LANGUAGES),
         text_keys=list(MESSAGES),
         text_labels=TEXTS,
         placeholders={k: ", ".join(f"{{{p}}}" for p in sorted(placeholders(k))) for k in MESSAGES},

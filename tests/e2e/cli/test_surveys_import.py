@@ -69,7 +69,9 @@ def test_import_shows_the_difference_asks_and_writes_only_when_told(
     assert "unchanged post-purchase" in again.output and "nothing to import" in again.output
 
 
-def test_the_old_name_sync_still_imports_and_names_a_new_survey_as_added(cli: CliRunner, tmp_path: Path) -> None:
+def test_the_old_name_sync_still_imports_and_names_a_new_survey_as_added(
+    cli: CliRunner, tmp_path: Path
+) -> None:
     path = write(tmp_path, "s.toml", '[[survey]]\nkey = "after-delivery"\nname = "Delivered"\n')
     result = cli.invoke(main, ["surveys", "sync", path, "--yes"])
     assert result.exit_code == 0, result.output
