@@ -203,7 +203,7 @@ def _check_channels(raw: object, err: dict[str, Reason]) -> tuple[str, ...]:
         err["channels"] = Reason("list")
         return ()
     for i, name in enumerate(raw):
-        if name not in registry.CAPABILITIES:
+        if name not in registry.FACTORIES:  # a plugin channel is one line there
             err["channels"] = Reason("channel", {"value": repr(name)})
         elif name in raw[:i]:
             err["channels"] = Reason("channel_twice", {"value": repr(name)})

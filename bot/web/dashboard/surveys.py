@@ -124,7 +124,7 @@ def values(form: MultiDict[str, str], current: Mapping[str, Any]) -> dict[str, A
         out["reminder_hours"] = 0  # no reminder
     placed = sorted(
         (int(pos), i, ch)
-        for i, ch in enumerate(registry.CAPABILITIES)
+        for i, ch in enumerate(registry.FACTORIES)
         if (pos := get(f"channels.{ch}")).isdigit()
     )
     out["channels"] = [ch for _pos, _i, ch in placed]
@@ -203,7 +203,7 @@ def _page(
         chosen=chosen,
         errors=errors,
         error_langs={k.split(".")[1] for k in errors if k.startswith("texts.")},
-        channels=list(registry.CAPABILITIES),
+        channels=list(registry.FACTORIES),
         languages=list(LANGUAGES),
         text_keys=list(MESSAGES),
         text_labels=TEXTS,
@@ -270,7 +270,7 @@ def survey_save(key: str) -> Any:
     d = _stored(key)
     form = request.form
     posted = values(form, survey_table(d))
-    if len({form.get(f"channels.{c}") for c in registry.CAPABILITIES} - {"", None}) < len(
+    if len({form.get(f"channels.{c}") for c in registry.FACTORIES} - {"", None}) < len(
         posted["channels"]
     ):
         errors = {"channels": reason(Reason("position"))}
