@@ -118,6 +118,12 @@ def definition(row: Survey) -> SurveyDef:
     )
 
 
+def survey_options(session: Session) -> list[dict[str, Any]]:
+    """Every stored survey's options (alert routes: who may act on cases, where alerts go), read
+    from the database: an edit applies at once, SURVEYS_FILE only seeded it."""
+    return [dict(o or {}) for o in session.scalars(select(Survey.options).order_by(Survey.key))]
+
+
 def survey_rows(session: Session) -> list[Survey]:
     return list(session.scalars(select(Survey).order_by(Survey.key)))
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from bot.definitions import DEFAULT, SurveyInvalid, parse_surveys, survey_table
 from bot.runtime import Runtime
+from bot.staff.chat import StaffChat
 from bot.storage.models import Survey
 from bot.survey.surveys import diff_surveys, export_toml, save_survey
 from tests.conftest import Clock
@@ -122,3 +124,17 @@ def test_the_next_survey_sent_uses_the_edited_text(
         save_survey(s, "post-purchase", values, OWNER, clock())
     second = SandboxCustomer(client, rt, language="pt", name="Maria")
     assert second.receive_survey() == "Oi! De 0 a 10, e a npsbot?"
+
+
+def test_an_alert_route_added_after_start_up_lets_its_chat_act_on_cases(
+    rt: Runtime, clock: Clock
+) -> None:
+    staff = replace(rt, settings=replace(rt.settings, staff_telegram_user_ids="4242"))
+    chat = StaffChat()
+    assert chat.may_act(staff, "telegram", "-1005555555555", "4242") is not None
+    values = default_values() | {
+        "routes": [{"match": {"store": "Polanco"}, "telegram_chat_id": "-1005555555555"}]
+    }
+    with rt.db.session_for_update() as s:
+        save_survey(s, "post-purchase", values, "cli:import", clock())
+    assert chat.may_act(staff, "telegram", "-1005555555555", "4242") is None
