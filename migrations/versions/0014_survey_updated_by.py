@@ -1,7 +1,7 @@
 """Surveys record who changed them last (dashboard user or `npsbot surveys import`).
 
-Revision ID: 0013
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-02 12:30:00
 
 Owners now edit surveys in the dashboard; issue 20 will add a full audit trail.
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0011"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
