@@ -75,7 +75,7 @@ def _sync(rt: Runtime) -> None:
                 raise NotReady(
                     f"the database at {where} is behind this version: run `npsbot db upgrade`"
                 )
-            # Never rewrites definitions (only `npsbot surveys sync` does); a first run needs one.
+            # Never rewrites definitions (owners and `surveys import` do); a first run needs one.
             create_if_empty(s, rt.surveys)
     except (OperationalError, ProgrammingError) as exc:
         rt.close()

@@ -143,7 +143,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "SURVEYS_FILE": (
         "surveys_file",
-        "TOML file defining surveys (touchpoints). Default: the built-in `post-purchase` survey.",
+        "TOML file of surveys (touchpoints) that seeds an empty database; later, owners edit "
+        "them in the dashboard or `npsbot surveys import FILE`. Default: the built-in survey.",
     ),
     "LOG_LEVEL": ("log_level", "Python logging level. Default `INFO`."),
     "SPOOL_DIR": (

@@ -1,7 +1,7 @@
 """Customer-facing texts: English source strings, translated in Babel catalogs (es, en, pt).
 
 `bot/locale/<lang>/LC_MESSAGES/messages.po` holds the translations; they are compiled in memory
-at first use. A survey may override any text per language in the surveys file, by key.
+at first use. A survey may override any text per language, by key (dashboard or surveys file).
 """
 
 from __future__ import annotations

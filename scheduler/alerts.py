@@ -45,6 +45,7 @@ from bot.storage.models import (
     Response,
 )
 from bot.storage.models import InvitationState as S
+from bot.survey.surveys import survey_options
 from channels.apprise import notify
 from channels.base import Button, Outbound
 from channels.errors import SendError, SendFailed, Throttled
@@ -143,7 +144,8 @@ def _send(rt: Runtime, sender: Sender, w: Work) -> str:
         msg = Outbound(channel=STAFF_CHANNEL, to=chat, text=w.text, buttons=w.buttons)
         return sender.send(msg).provider_id
     if w.destination.startswith(URL):
-        url = url_for(rt.settings, w.destination, [d.options for d in rt.surveys])
+        with rt.db.session() as s:  # the routes as stored now; released before the send
+            url = url_for(rt.settings, w.destination, survey_options(s))
         if url is None:
             raise SendFailed("notification URL no longer configured", retryable=False)
         if not notify(url, w.title, w.text):

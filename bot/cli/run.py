@@ -73,7 +73,8 @@ def _notes(conf: Settings, drifted: list[str]) -> list[str]:
     if drifted and conf.surveys_file:
         out.append(
             f"SURVEYS_FILE differs from the database for {', '.join(drifted)}: the database's "
-            f"definitions are used; run `npsbot surveys sync {conf.surveys_file}` to apply the file"
+            f"definitions are used (SURVEYS_FILE only seeds an empty one); "
+            f"`npsbot surveys import {conf.surveys_file}` applies the file"
         )
     return out
 

@@ -1,20 +1,22 @@
-"""Survey definitions: `npsbot surveys show` and `npsbot surveys sync FILE` (the only writer)."""
+"""Survey definitions: `npsbot surveys show`, `export FILE` and `import FILE` (the dashboard's
+owners are the other writer; `sync` is the old name of `import`)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from bot.bootstrap import build_runtime
 from bot.cli.common import settings
 from bot.definitions import SurveyFileError, load_surveys
-from bot.survey.surveys import diff_surveys, stored_surveys, sync_surveys
+from bot.survey.surveys import diff_surveys, export_toml, stored_surveys, sync_surveys
 
 
 @click.group()
 def surveys() -> None:
-    """Survey definitions in the database (changed only by `surveys sync`)."""
+    """Survey definitions in the database (edited in the dashboard, or exported and imported)."""
 
 
 @surveys.command("show")
@@ -27,11 +29,22 @@ def show() -> None:
             click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True, default=str))
 
 
-@surveys.command("sync")
+@surveys.command("export")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--yes", is_flag=True, help="Apply without asking.")
-def sync(file: str, yes: bool) -> None:
-    """Show how FILE differs from the database, then (after asking) write FILE's surveys."""
+def export(file: str) -> None:
+    """Write the database's surveys to FILE as TOML (`import FILE` reads it back unchanged)."""
+    rt = build_runtime(settings())
+    click.get_current_context().call_on_close(rt.close)
+    with rt.db.session() as s:
+        text, count = export_toml(s), len(stored_surveys(s))
+    try:
+        Path(file).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {file}: {exc.strerror}") from exc
+    click.echo(f"exported {count} survey(s) to {file}")
+
+
+def _import(file: str, yes: bool) -> None:
     try:
         defs = load_surveys(file)
     except OSError as exc:
@@ -46,7 +59,7 @@ def sync(file: str, yes: bool) -> None:
         detail = f": {', '.join(c.fields)}" if c.fields else ""
         click.echo(f"{c.status:9} {c.key}{detail}")
     if all(c.status == "unchanged" for c in changes):
-        click.echo("nothing to sync")
+        click.echo("nothing to import")
         return
     try:
         ok = yes or click.confirm("write these definitions to the database?")
@@ -56,4 +69,20 @@ def sync(file: str, yes: bool) -> None:
         raise click.ClickException("nothing written (answer y, or pass --yes)")
     with rt.db.session_for_update() as s:
         sync_surveys(s, defs)
-    click.echo(f"synced {sum(c.status != 'unchanged' for c in changes)} survey(s) from {file}")
+    click.echo(f"imported {sum(c.status != 'unchanged' for c in changes)} survey(s) from {file}")
+
+
+@surveys.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="Apply without asking.")
+def import_(file: str, yes: bool) -> None:
+    """Show how FILE differs from the database, then (after asking) write FILE's surveys."""
+    _import(file, yes)
+
+
+@surveys.command("sync", hidden=True)
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="Apply without asking.")
+def sync(file: str, yes: bool) -> None:
+    """The old name of `import`."""
+    _import(file, yes)

@@ -12,7 +12,7 @@ Destinations:
 - "url:<key>": a one-way Apprise URL from `STAFF_NOTIFY_URLS` or a survey route. The URL itself
   carries the destination's token, so only its hash is stored and it is never logged.
 
-Survey options (the surveys file; unknown keys land in `Survey.options`):
+Survey options (`bot.definitions.OPTIONS`, validated there; stored in `Survey.options`):
 
     alert_on = ["detractor"]            # categories that alert ("passive", "promoter" too)
     alert_themes = ["returns_refunds"]  # any response with one of these themes alerts

@@ -31,6 +31,7 @@ from bot.staff.reply import Refused, reply_to_customer, template_note
 from bot.storage.messages import queue_outbound
 from bot.storage.models import Alert, Case, CaseEvent, CaseStatus, Contact, Message
 from bot.survey.rules import in_session_window
+from bot.survey.surveys import survey_options
 from channels import registry
 from channels.base import Inbound, Outbound
 from channels.errors import SendError
@@ -120,7 +121,8 @@ class StaffChat:
 
     def may_act(self, rt: Runtime, channel: str, chat: str | None, user: str) -> str | None:
         """None when `user` may act on cases from `chat`; otherwise the refusal to show."""
-        chats = staff_chats(rt.settings, [d.options for d in rt.surveys])
+        with rt.db.session() as s:  # read, then released before any getChatMember call
+            chats = staff_chats(rt.settings, survey_options(s))
         if chat is None or chat not in chats:
             return NOT_STAFF_CHAT
         if user in split_list(rt.settings.staff_telegram_user_ids):

@@ -17,11 +17,12 @@ from phonenumbers import timezone as phone_tz
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from bot.definitions import DEFAULT_QUIET as DEFAULT_QUIET  # re-exported: one copy
+from bot.definitions import parse_quiet
 from bot.storage.models import Contact, ContactChannel, Invitation, InvitationState
 from channels import registry
 
 S = InvitationState
-DEFAULT_QUIET = (time(21, 0), time(9, 0))
 NO_QUIET = (time(0, 0), time(0, 0))  # start == end: never quiet
 # How recent a customer's last message keeps them `present` (their /start is claimed within
 # seconds; minutes cover a busy dispatcher).
@@ -49,15 +50,6 @@ def contact_zone(contact: Contact, fallback: str = "UTC") -> ZoneInfo:
             names = ()
         tz = next((z for n in names if (z := zone(n)) is not None), None)
     return tz or zone(fallback) or ZoneInfo("UTC")
-
-
-def parse_quiet(value: object) -> tuple[time, time]:
-    """["21:00", "09:00"] from a survey file; ValueError naming the problem."""
-    if value is None:
-        return DEFAULT_QUIET
-    if not (isinstance(value, list | tuple) and len(value) == 2):
-        raise ValueError('quiet_hours must be two "HH:MM" times, e.g. ["21:00", "09:00"]')
-    return (time.fromisoformat(str(value[0])), time.fromisoformat(str(value[1])))
 
 
 def survey_quiet(options: Mapping[str, object]) -> tuple[time, time]:

@@ -28,10 +28,12 @@ from bot.storage.messages import outbound_row
 from bot.storage.migrate import upgrade
 from bot.storage.models import Base, Message
 from bot.survey.surveys import sync_surveys
+from channels import registry
 from channels.base import Outbound
 
 ROOT = Path(__file__).resolve().parents[2]
 SURVEY_KEY = "dispatch-proof"
+COUNTING = "tests.fakes.counting_channel:build"
 # One survey on the counting channel, with no quiet hours: the proofs run at any time of day.
 SURVEYS_TOML = f"""
 [[survey]]
@@ -84,8 +86,17 @@ def seed(url: str, surveys_file: Path, n: int, *, due_in: float = -60.0, spread:
     Invitation i is due `due_in + (i % 86400) / 86400 * spread` seconds from now. Returns the
     survey's id."""
     engine = create_engine(normalise_database_url(url))
+    # The workers plug the counting channel in (run_worker.py); the file names it, so it is
+    # plugged in here too while the file is read, and only then (other tests share the registry).
+    added = "counting" not in registry.FACTORIES
+    registry.FACTORIES.setdefault("counting", COUNTING)
+    try:
+        defs = load_surveys(str(surveys_file))
+    finally:
+        if added:
+            del registry.FACTORIES["counting"]
     with Session(engine) as s, s.begin():
-        sync_surveys(s, load_surveys(str(surveys_file)))
+        sync_surveys(s, defs)
     with engine.begin() as conn:
         survey_id = conn.scalar(text("SELECT id FROM surveys WHERE key = :k"), {"k": SURVEY_KEY})
         conn.execute(

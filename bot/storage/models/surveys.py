@@ -34,7 +34,7 @@ OPEN_STATES = (InvitationState.ASKED, InvitationState.AWAITING_REASON)
 
 
 class Survey(Base):
-    """A named touchpoint: defined in the surveys file, written here by `npsbot surveys sync`."""
+    """A named touchpoint: edited by owners in the dashboard or by `npsbot surveys import`."""
 
     __tablename__ = "surveys"
 
@@ -52,6 +52,8 @@ class Survey(Base):
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Who made the last change: "dashboard:<user>" or "cli:import" (0014).
+    updated_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class Invitation(Base):

@@ -28,29 +28,6 @@ ES_QUESTION = (
 
 
 # --- SMS cost -------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("text", "encoding", "units", "count"),
-    [
-        pytest.param("", "GSM-7", 0, 1, id="empty-is-one-segment"),
-        pytest.param("a" * 160, "GSM-7", 160, 1, id="gsm-160-fits-one"),
-        pytest.param("a" * 161, "GSM-7", 161, 2, id="gsm-161-needs-two-of-153"),
-        pytest.param("a" * 306, "GSM-7", 306, 2, id="gsm-306-is-two"),
-        pytest.param("a" * 307, "GSM-7", 307, 3, id="gsm-307-is-three"),
-        pytest.param("€" * 80, "GSM-7", 160, 1, id="extension-chars-count-two"),
-        pytest.param("[" * 81, "GSM-7", 162, 2, id="extension-overflow"),
-        pytest.param("é ñ ¿ ¡ ü à", "GSM-7", 11, 1, id="e-acute-n-tilde-inverted-marks-are-gsm"),
-        pytest.param("á", "UCS-2", 1, 1, id="a-acute-forces-ucs2"),
-        pytest.param("ó" * 70, "UCS-2", 70, 1, id="ucs2-70-fits-one"),
-        pytest.param("ú" * 71, "UCS-2", 71, 2, id="ucs2-71-needs-two-of-67"),
-        pytest.param("👍" * 35, "UCS-2", 70, 1, id="emoji-counts-two-utf16-units"),
-        pytest.param("ç", "UCS-2", 1, 1, id="c-cedilla-is-not-gsm"),
-    ],
-)
-def test_segment_count(text: str, encoding: str, units: int, count: int) -> None:
-    got = segments(text)
-    assert (got.encoding, got.units, got.count) == (encoding, units, count)
-
-
 @pytest.mark.parametrize("char", list("áíóúÁÍÓÚ"))
 def test_each_accent_that_forces_ucs2(char: str) -> None:
     assert segments(char).encoding == "UCS-2"

@@ -64,7 +64,7 @@ def test_serve_says_business_name_is_unset_and_the_file_differs(
     notes = lines[: next(i for i, x in enumerate(lines) if "serving on" in x)]
     assert [n for n in notes if n.startswith("BUSINESS_NAME is not set")], lines
     drift = [n for n in notes if n.startswith("SURVEYS_FILE differs")]
-    assert len(drift) == 1 and f"npsbot surveys sync {surveys}" in drift[0], lines
+    assert len(drift) == 1 and f"npsbot surveys import {surveys}" in drift[0], lines
     show = subprocess.run(
         [NPSBOT, "surveys", "show"], env=env, cwd=tmp_path, capture_output=True, text=True
     )

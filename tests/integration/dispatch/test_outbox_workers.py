@@ -108,7 +108,9 @@ def fleet(url: str, tmp_path: Path) -> Iterator[Fleet]:
 
 @pytest.fixture
 def operator(fleet: Fleet) -> Iterator[Runtime]:
-    rt = build_runtime(load_settings(fleet.env, dotenv=None), sync=False)
+    # No SURVEYS_FILE: it names the counting channel, which only the workers plug in.
+    env = {k: v for k, v in fleet.env.items() if k != "SURVEYS_FILE"}
+    rt = build_runtime(load_settings(env, dotenv=None), sync=False)
     yield rt
     rt.close()
 
