@@ -116,6 +116,7 @@ NUMBERS = {
 OPTIONS = (
     "quiet_hours",
     "whatsapp_templates",
+    "staff_templates",
     "alert_on",
     "alert_themes",
     "promoter_links",
@@ -218,20 +219,20 @@ def _check_options(raw: Mapping[str, Any], err: dict[str, Reason]) -> None:
             parse_quiet(raw["quiet_hours"])
         except ValueError:
             err["quiet_hours"] = Reason("quiet")
-    for lang, tpl in _per_language(
-        raw.get("whatsapp_templates", {}), "whatsapp_templates", err
-    ).items():
-        where = f"whatsapp_templates.{lang}"
-        if not isinstance(tpl, Mapping) or not SID.fullmatch(str(tpl.get("sid", ""))):
-            err[f"{where}.sid"] = Reason("sid")
-            continue
-        variables = tpl.get("variables", {})
-        if not isinstance(variables, Mapping) or not all(
-            str(k).isdigit() and isinstance(v, str) for k, v in variables.items()
-        ):
-            err[f"{where}.variables"] = Reason("variables")
-        if set(tpl) - {"sid", "variables"}:
-            err[where] = Reason("unknown_field")
+    # The survey's invitation template, and the follow-up one staff replies use outside the window.
+    for option in ("whatsapp_templates", "staff_templates"):
+        for lang, tpl in _per_language(raw.get(option, {}), option, err).items():
+            where = f"{option}.{lang}"
+            if not isinstance(tpl, Mapping) or not SID.fullmatch(str(tpl.get("sid", ""))):
+                err[f"{where}.sid"] = Reason("sid")
+                continue
+            variables = tpl.get("variables", {})
+            if not isinstance(variables, Mapping) or not all(
+                str(k).isdigit() and isinstance(v, str) for k, v in variables.items()
+            ):
+                err[f"{where}.variables"] = Reason("variables")
+            if set(tpl) - {"sid", "variables"}:
+                err[where] = Reason("unknown_field")
     for name, known, code in (
         ("alert_on", CATEGORIES, "category"),
         ("alert_themes", DEFAULT_TAXONOMY.keys, "theme"),

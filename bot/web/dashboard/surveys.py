@@ -88,6 +88,9 @@ TEXTS = {
 }
 NUMBERS = ("delay_minutes", "resurvey_days", "reminder_hours", "expiry_hours")
 
+# The invitation template, and the follow-up one a staff reply uses outside the 24 h window.
+TEMPLATES = ("whatsapp_templates", "staff_templates")
+
 
 def reason(r: Reason) -> str:
     return _(REASONS[r.code], **r.params)
@@ -137,18 +140,19 @@ def values(form: MultiDict[str, str], current: Mapping[str, Any]) -> dict[str, A
     start, end = get("quiet_hours.start").strip(), get("quiet_hours.end").strip()
     if start or end:
         out["quiet_hours"] = [start, end]
-    templates: dict[str, Any] = {}
-    for lang in LANGUAGES:
-        sid, names = (
-            get(f"whatsapp_templates.{lang}.sid").strip(),
-            get(f"whatsapp_templates.{lang}.variables"),
-        )
-        if sid or names.strip():
-            templates[lang] = {"sid": sid} | (
-                {"variables": _variables(names)} if names.strip() else {}
+    for option in TEMPLATES:
+        templates: dict[str, Any] = {}
+        for lang in LANGUAGES:
+            sid, names = (
+                get(f"{option}.{lang}.sid").strip(),
+                get(f"{option}.{lang}.variables"),
             )
-    if templates:
-        out["whatsapp_templates"] = templates
+            if sid or names.strip():
+                templates[lang] = {"sid": sid} | (
+                    {"variables": _variables(names)} if names.strip() else {}
+                )
+        if templates:
+            out[option] = templates
     for name, default in (("alert_on", ["detractor"]), ("alert_themes", [])):
         chosen = form.getlist(name)
         if name in current or chosen != default:
@@ -172,12 +176,11 @@ def _form_of(d: SurveyDef) -> dict[str, str]:
     quiet = d.options.get("quiet_hours")
     if quiet:
         f["quiet_hours.start"], f["quiet_hours.end"] = quiet
-    for lang, tpl in d.options.get("whatsapp_templates", {}).items():
-        f[f"whatsapp_templates.{lang}.sid"] = tpl.get("sid", "")
-        variables = tpl.get("variables", {})
-        f[f"whatsapp_templates.{lang}.variables"] = "\n".join(
-            f"{k} = {v}" for k, v in variables.items()
-        )
+    for option in TEMPLATES:
+        for lang, tpl in d.options.get(option, {}).items():
+            f[f"{option}.{lang}.sid"] = tpl.get("sid", "")
+            variables = tpl.get("variables", {})
+            f[f"{option}.{lang}.variables"] = "\n".join(f"{k} = {v}" for k, v in variables.items())
     for k, v in d.options.get("promoter_links", {}).items():
         f[f"promoter_links.{k}"] = v
     return f
