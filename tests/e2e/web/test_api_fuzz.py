@@ -51,6 +51,9 @@ OPERATIONS = [
 ]
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 SEEN: dict[str, Counter[str]] = {}  # "METHOD path" → statuses answered, across both databases
+# The last test reads what the fuzz tests saw (SEEN): under xdist they all run on one worker
+# (`make test` runs pytest with --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("api-fuzz")
 
 
 @pytest.fixture
