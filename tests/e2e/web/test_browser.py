@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from bot.accounts.users import create_user
 from bot.runtime import Runtime
-from bot.storage.models import StaffRole
+from bot.storage.models import Case, StaffRole
 from tests.conftest import Clock
 from tests.integration.insights.seed import Answer, api_key, seed
 
@@ -56,15 +57,15 @@ COMMENTS = {
     "detractor": [
         ("El pedido llegó tarde y frío", ["delivery"]),
         ("Muy caro para lo que es", ["price"]),
-        ("Nadie contestó en soporte", ["support"]),
+        ("Nadie contestó en soporte", ["customer_service"]),
         ("Late delivery, again", ["delivery"]),
     ],
-    "passive": [("Bien, pero la app es lenta", ["app"]), ("Ok, a bit pricey", ["price"])],
+    "passive": [("Bien, pero la app es lenta", ["app_website"]), ("Ok, a bit pricey", ["price"])],
     "promoter": [
-        ("¡Excelente atención de Marta!", ["staff"]),
+        ("¡Excelente atención de Marta!", ["staff_attitude"]),
         ("Rápido y todo perfecto", ["delivery"]),
-        ("Great quality coffee", ["quality"]),
-        ("Ótimo atendimento", ["staff"]),
+        ("Great quality coffee", ["product_quality"]),
+        ("Ótimo atendimento", ["staff_attitude"]),
     ],
 }
 
@@ -103,6 +104,7 @@ def week_of_answers(clock: Clock) -> list[Answer]:
 @pytest.fixture
 def server(app: Flask, rt: Runtime, clock: Clock) -> Iterator[str]:
     seed(rt, week_of_answers(clock))
+    worked_on(rt)
     with rt.db.session() as s:
         create_user(s, "owner", PASSWORD, clock(), StaffRole.AGENT)
     runtime = app.extensions["npsbot"]
@@ -114,6 +116,19 @@ def server(app: Flask, rt: Runtime, clock: Clock) -> Iterator[str]:
     srv.shutdown()
     thread.join()
     srv.server_close()
+
+
+def worked_on(rt: Runtime) -> None:
+    """Taken and resolved cases with the times staff took (the follow-up card has numbers)."""
+    rnd = random.Random(5)
+    agents = ["Marta", "Luis", "Rita"]
+    with rt.db.session_for_update() as s:
+        for case in s.scalars(select(Case).where(Case.status != "open")):
+            case.assignee = rnd.choice(agents)
+            case.assignee_id = f"telegram:{agents.index(case.assignee)}"
+            case.taken_at = case.created_at + timedelta(minutes=rnd.randint(4, 90))
+            if case.status == "resolved":
+                case.resolved_at = case.taken_at + timedelta(hours=rnd.randint(1, 30))
 
 
 def nps_shown(page: Page) -> float:
