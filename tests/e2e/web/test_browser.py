@@ -8,50 +8,29 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from bot.accounts.users import create_user
 from bot.runtime import Runtime
 from bot.storage.models import Case, StaffRole
 from tests.conftest import Clock
+from tests.e2e.web.browser import PASSWORD, chromium, pytestmark, serving
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 from tests.integration.insights.seed import Answer, api_key, seed
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
-PASSWORD = "correct horse battery"
 
-try:
-    from playwright.sync_api import Page, sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None  # type: ignore[assignment]
-
-pytestmark = [
-    pytest.mark.skipif(sync_playwright is None, reason="playwright is not installed (pip)"),
-    pytest.mark.skipif(
-        not (Path(CHROMIUM).exists() or shutil.which("chromium")),
-        reason=f"no Chromium at {CHROMIUM}: run `make browser-deps` (apt-get install chromium)",
-    ),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
-]
+__all__ = ["pytestmark"]  # Chromium and Playwright or a skip; SQLite only
 
 COMMENTS = {
     "detractor": [
@@ -109,13 +88,8 @@ def server(app: Flask, rt: Runtime, clock: Clock) -> Iterator[str]:
         create_user(s, "owner", PASSWORD, clock(), StaffRole.AGENT)
     runtime = app.extensions["npsbot"]
     runtime.settings = replace(runtime.settings, nps_benchmark="Retail=45")
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join()
-    srv.server_close()
+    with serving(app) as url:
+        yield url
 
 
 def worked_on(rt: Runtime) -> None:
@@ -148,48 +122,43 @@ def test_owner_logs_in_filters_by_channel_and_sees_the_api_numbers(
 
     shots = SHOTS if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
     shots.mkdir(parents=True, exist_ok=True)
-    assert sync_playwright is not None
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{server}/dashboard?interval=day")
-            assert "/dashboard/login" in page.url
-            page.fill("#username", "owner")
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_selector("#nps-value")
-            everything = api("from=2026-08-25")
-            assert nps_shown(page) == everything["nps"]
-            assert page.inner_text("#nps-responses") == str(everything["responses"])
-            page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{server}/dashboard?interval=day")
+        assert "/dashboard/login" in page.url
+        page.fill("#username", "owner")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#nps-value")
+        everything = api("from=2026-08-25")
+        assert nps_shown(page) == everything["nps"]
+        assert page.inner_text("#nps-responses") == str(everything["responses"])
+        page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
 
-            page.select_option("#filter-channel", "sms")
-            page.click("#apply")
-            page.wait_for_url("**channel=sms**")
-            sms = api("from=2026-08-25&channel=sms")
-            assert nps_shown(page) == sms["nps"] and sms["responses"] < everything["responses"]
-            assert page.locator("#by-channel tr[data-value]").count() == 1
+        page.select_option("#filter-channel", "sms")
+        page.click("#apply")
+        page.wait_for_url("**channel=sms**")
+        sms = api("from=2026-08-25&channel=sms")
+        assert nps_shown(page) == sms["nps"] and sms["responses"] < everything["responses"]
+        assert page.locator("#by-channel tr[data-value]").count() == 1
 
-            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
-            phone.context.add_cookies(page.context.cookies())
-            phone.goto(f"{server}/dashboard?interval=day")
-            phone.wait_for_selector("#nps-value")
-            assert nps_shown(phone) == everything["nps"]
-            # One column on a phone: nothing wider than the screen.
-            width = phone.evaluate("document.documentElement.scrollWidth")
-            assert width <= 390, f"the page is {width}px wide on a 390px phone"
-            phone.screenshot(path=str(shots / "dashboard-phone.png"), full_page=False)
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+        phone.context.add_cookies(page.context.cookies())
+        phone.goto(f"{server}/dashboard?interval=day")
+        phone.wait_for_selector("#nps-value")
+        assert nps_shown(phone) == everything["nps"]
+        # One column on a phone: nothing wider than the screen.
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page is {width}px wide on a 390px phone"
+        phone.screenshot(path=str(shots / "dashboard-phone.png"), full_page=False)
 
-            # The language menu: the same numbers, in Portuguese, then in Spanish.
-            for lang, title in (("pt", "Visão geral"), ("es", "Resumen")):
-                with page.expect_navigation():
-                    page.select_option("#language select", lang)
-                assert page.get_attribute("html", "lang") == lang
-                assert page.inner_text("nav.menu a.on") == title
-                assert nps_shown(page) == sms["nps"]  # the filters stay
-        finally:
-            browser.close()
+        # The language menu: the same numbers, in Portuguese, then in Spanish.
+        for lang, title in (("pt", "Visão geral"), ("es", "Resumen")):
+            with page.expect_navigation():
+                page.select_option("#language select", lang)
+            assert page.get_attribute("html", "lang") == lang
+            assert page.inner_text("nav.menu a.on") == title
+            assert nps_shown(page) == sms["nps"]  # the filters stay
 
 
 LONG_COMMENT = (
@@ -213,13 +182,8 @@ def long_comment_server(app: Flask, rt: Runtime, clock: Clock) -> Iterator[str]:
     )
     with rt.db.session() as s:
         create_user(s, "owner", PASSWORD, clock(), StaffRole.AGENT)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join()
-    srv.server_close()
+    with serving(app) as url:
+        yield url
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -227,21 +191,16 @@ def test_a_3000_character_comment_wraps_inside_the_page(
     long_comment_server: str, width: int, tmp_path: Path
 ) -> None:
     assert len(LONG_COMMENT) == 3000
-    assert sync_playwright is not None
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": width, "height": 900}, is_mobile=width < 500)
-            page.goto(f"{long_comment_server}/dashboard/login")
-            page.fill("#username", "owner")
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_selector("#comments")
-            assert "inaceptable" in page.inner_text("#comments")
-            # The themes in the page's language, as on the staff's alert card.
-            assert "Delivery / shipping" in page.inner_text("#themes")
-            page_width = page.evaluate("document.documentElement.scrollWidth")
-            assert page_width <= width, f"the page is {page_width}px wide in a {width}px window"
-            page.screenshot(path=str(tmp_path / f"long-comment-{width}.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": width, "height": 900}, is_mobile=width < 500)
+        page.goto(f"{long_comment_server}/dashboard/login")
+        page.fill("#username", "owner")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#comments")
+        assert "inaceptable" in page.inner_text("#comments")
+        # The themes in the page's language, as on the staff's alert card.
+        assert "Delivery / shipping" in page.inner_text("#themes")
+        page_width = page.evaluate("document.documentElement.scrollWidth")
+        assert page_width <= width, f"the page is {page_width}px wide in a {width}px window"
+        page.screenshot(path=str(tmp_path / f"long-comment-{width}.png"), full_page=True)

@@ -11,14 +11,12 @@ Skips when Chromium or Playwright is missing (`make browser-deps` installs Chrom
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from bot.accounts.users import create_user
 from bot.runtime import Runtime
@@ -28,7 +26,7 @@ from scheduler.loop import tick
 from tests.conftest import Clock, make_settings
 from tests.e2e.channels.rows_telegram import settings as telegram_settings
 from tests.e2e.staff.world import STAFF, StaffBotApi
-from tests.e2e.web.test_browser import ARGS, CHROMIUM, pytestmark, sync_playwright
+from tests.e2e.web.browser import chromium, pytestmark, serving
 from tests.fakes.base import SPECS
 
 __all__ = ["pytestmark"]  # the same skips as the dashboard's browser test
@@ -60,13 +58,8 @@ def staffed(database_url: str, clock: Clock, telegram: StaffBotApi) -> Iterator[
 
 @pytest.fixture
 def server(staffed: Flask) -> Iterator[str]:
-    srv = make_server("127.0.0.1", 0, staffed, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join()
-    srv.server_close()
+    with serving(staffed) as url:
+        yield url
 
 
 def edits(telegram: StaffBotApi) -> list[str]:
@@ -81,56 +74,51 @@ def test_an_agent_answers_a_detractor_from_the_case_page_and_resolves_it(
 ) -> None:
     rt: Runtime = staffed.extensions["npsbot"]
     clock.now = datetime(2026, 11, 22, 16, 0, tzinfo=UTC)
-    assert sync_playwright is not None
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            phone = browser.new_context(timezone_id=ZONE).new_page()
-            phone.goto(f"{server}/sandbox")
-            phone.click("button.primary")
-            phone.wait_for_selector("#who:has-text('sandbox-')")
-            tick(rt)
-            phone.click("#chat .keys button:text-is('3')", timeout=5000)
-            phone.wait_for_selector("#chat .out >> nth=1")  # the why-question
-            phone.fill("#text", "El pedido llegó frío y tarde")
-            phone.click("#sendbtn")
-            phone.wait_for_selector("#chat .out >> nth=2")  # the thanks
-            tick(rt)  # the case's card goes to the staff chat
-            assert [telegram.method(r) for r in telegram.requests] == ["sendMessage"]
+    with chromium() as browser:
+        phone = browser.new_context(timezone_id=ZONE).new_page()
+        phone.goto(f"{server}/sandbox")
+        phone.click("button.primary")
+        phone.wait_for_selector("#who:has-text('sandbox-')")
+        tick(rt)
+        phone.click("#chat .keys button:text-is('3')", timeout=5000)
+        phone.wait_for_selector("#chat .out >> nth=1")  # the why-question
+        phone.fill("#text", "El pedido llegó frío y tarde")
+        phone.click("#sendbtn")
+        phone.wait_for_selector("#chat .out >> nth=2")  # the thanks
+        tick(rt)  # the case's card goes to the staff chat
+        assert [telegram.method(r) for r in telegram.requests] == ["sendMessage"]
 
-            desk = browser.new_page(viewport={"width": 390, "height": 844})
-            log_in(desk, server, "ana")
-            desk.click("#cases tr[data-case] a")
-            desk.wait_for_selector("#timeline")
-            assert "El pedido llegó frío y tarde" in desk.inner_text("#answer")
-            desk.fill("#reply-text", "Hola, soy Ana del equipo. ¿Te llamamos hoy?")
-            desk.click("#reply-form button")
-            desk.wait_for_selector(".notice")
-            tick(rt)  # the outbox: the reply to the phone, the card's edit to the chat
-            assert "Answered by ana" in edits(telegram)[-1]
+        desk = browser.new_page(viewport={"width": 390, "height": 844})
+        log_in(desk, server, "ana")
+        desk.click("#cases tr[data-case] a")
+        desk.wait_for_selector("#timeline")
+        assert "El pedido llegó frío y tarde" in desk.inner_text("#answer")
+        desk.fill("#reply-text", "Hola, soy Ana del equipo. ¿Te llamamos hoy?")
+        desk.click("#reply-form button")
+        desk.wait_for_selector(".notice")
+        tick(rt)  # the outbox: the reply to the phone, the card's edit to the chat
+        assert "Answered by ana" in edits(telegram)[-1]
 
-            phone.wait_for_selector("#chat .out:has-text('¿Te llamamos hoy?')", timeout=5000)
-            phone.fill("#text", "Sí, después de las 5")
-            phone.click("#sendbtn")
-            phone.wait_for_selector("#chat .in:has-text('Sí, después de las 5')")
+        phone.wait_for_selector("#chat .out:has-text('¿Te llamamos hoy?')", timeout=5000)
+        phone.fill("#text", "Sí, después de las 5")
+        phone.click("#sendbtn")
+        phone.wait_for_selector("#chat .in:has-text('Sí, después de las 5')")
 
-            desk.reload()
-            desk.wait_for_selector("#timeline li.in:has-text('Sí, después de las 5')")
-            desk.select_option("#resolve-outcome", "called_back")
-            desk.click("#resolve-form button")
-            desk.wait_for_selector("#case-status:has-text('Resolved')")
-            assert desk.evaluate("document.documentElement.scrollWidth") <= 390
-            tick(rt)
-            assert "Resolved by ana · 📞 Called back" in edits(telegram)[-1]
+        desk.reload()
+        desk.wait_for_selector("#timeline li.in:has-text('Sí, después de las 5')")
+        desk.select_option("#resolve-outcome", "called_back")
+        desk.click("#resolve-form button")
+        desk.wait_for_selector("#case-status:has-text('Resolved')")
+        assert desk.evaluate("document.documentElement.scrollWidth") <= 390
+        tick(rt)
+        assert "Resolved by ana · 📞 Called back" in edits(telegram)[-1]
 
-            viewer = browser.new_context().new_page()
-            log_in(viewer, server, "luis")
-            viewer.goto(desk.url.split("#")[0])
-            viewer.wait_for_selector("#timeline li.in:has-text('Sí, después de las 5')")
-            assert viewer.locator("main form").count() == 0
-            assert viewer.locator("#act").count() == 0
-        finally:
-            browser.close()
+        viewer = browser.new_context().new_page()
+        log_in(viewer, server, "luis")
+        viewer.goto(desk.url.split("#")[0])
+        viewer.wait_for_selector("#timeline li.in:has-text('Sí, después de las 5')")
+        assert viewer.locator("main form").count() == 0
+        assert viewer.locator("#act").count() == 0
 
 
 def log_in(page: Any, server: str, name: str) -> None:

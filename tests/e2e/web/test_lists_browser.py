@@ -3,21 +3,20 @@ comment and a long name wrap, nothing scrolls sideways."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from bot.accounts.users import create_user
 from bot.runtime import Runtime
 from bot.storage.models import Case, Contact, ContactChannel, StaffRole
 from tests.conftest import Clock
-from tests.e2e.web.test_browser import ARGS, CHROMIUM, LONG_COMMENT, PASSWORD, sync_playwright
-from tests.e2e.web.test_browser import pytestmark as browser_marks
+from tests.e2e.web.browser import PASSWORD, chromium, serving
+from tests.e2e.web.browser import pytestmark as browser_marks
+from tests.e2e.web.test_browser import LONG_COMMENT
 from tests.integration.insights.seed import Answer, seed
 
 pytestmark = browser_marks
@@ -44,41 +43,31 @@ def server(app: Flask, rt: Runtime, clock: Clock) -> Iterator[tuple[str, int]]:
         contact.name = NAME
         s.add(ContactChannel(contact_id=contact.id, channel="sms", address="+5215512345678"))
         customer = contact.id
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}", customer
-    srv.shutdown()
-    thread.join()
-    srv.server_close()
+    with serving(app) as url:
+        yield url, customer
 
 
 def test_the_cases_list_and_the_customer_page_hold_on_a_375px_phone(
     server: tuple[str, int],
 ) -> None:
     base, customer = server
-    assert sync_playwright is not None
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": WIDTH, "height": 812}, is_mobile=True)
-            page.goto(f"{base}/dashboard/login")
-            page.fill("#username", "agent")
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_selector("#nps-value")
-            for url, ready in (
-                ("/dashboard/cases?status=all", "#case-list"),
-                (f"/dashboard/customers/{customer}", "#surveys"),
-            ):
-                page.goto(base + url)
-                page.wait_for_selector(ready)
-                assert "Gutiérrez" in page.inner_text(ready if "cases" in url else "#customer")
-                width, inner = page.evaluate(
-                    "[document.documentElement.scrollWidth, window.innerWidth]"
-                )
-                # A mobile browser widens its layout viewport (innerWidth) to fit a page that
-                # overflows: both must stay at the phone's width.
-                assert width <= inner == WIDTH, f"{url}: {width}px wide, viewport {inner}px"
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": WIDTH, "height": 812}, is_mobile=True)
+        page.goto(f"{base}/dashboard/login")
+        page.fill("#username", "agent")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#nps-value")
+        for url, ready in (
+            ("/dashboard/cases?status=all", "#case-list"),
+            (f"/dashboard/customers/{customer}", "#surveys"),
+        ):
+            page.goto(base + url)
+            page.wait_for_selector(ready)
+            assert "Gutiérrez" in page.inner_text(ready if "cases" in url else "#customer")
+            width, inner = page.evaluate(
+                "[document.documentElement.scrollWidth, window.innerWidth]"
+            )
+            # A mobile browser widens its layout viewport (innerWidth) to fit a page that
+            # overflows: both must stay at the phone's width.
+            assert width <= inner == WIDTH, f"{url}: {width}px wide, viewport {inner}px"

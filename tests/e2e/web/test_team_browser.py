@@ -3,19 +3,17 @@ the clipboard, the key is revoked after its confirmation step, and nothing widen
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from bot.accounts.users import create_user
 from bot.runtime import Runtime
 from bot.storage.models import StaffRole
 from tests.conftest import Clock
-from tests.e2e.web.test_browser import ARGS, CHROMIUM, PASSWORD, pytestmark, sync_playwright
+from tests.e2e.web.browser import PASSWORD, chromium, pytestmark, serving
 
 __all__ = ["pytestmark"]  # Chromium and Playwright or a skip; SQLite only, like test_browser
 WIDTH = 375
@@ -26,44 +24,34 @@ def server(app: Flask, rt: Runtime, clock: Clock) -> Iterator[str]:
     with rt.db.session() as s:
         create_user(s, "ana", PASSWORD, clock(), StaffRole.OWNER)
         create_user(s, "a-rather-long.name@example.com", PASSWORD, clock(), StaffRole.AGENT)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join()
-    srv.server_close()
+    with serving(app) as url:
+        yield url
 
 
 def test_an_owner_copies_a_new_key_and_revokes_it_on_a_phone(server: str, tmp_path: Path) -> None:
-    assert sync_playwright is not None
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            context = browser.new_context(
-                viewport={"width": WIDTH, "height": 800}, is_mobile=True, has_touch=True
-            )
-            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
-            page = context.new_page()
-            page.goto(f"{server}/dashboard/login?lang=en")
-            page.fill("#username", "ana")
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.goto(f"{server}/dashboard/team")
-            page.fill("#new-key input[name=name]", "shop")
-            page.click("#new-key button[type=submit]")
-            key = page.input_value("#secret-value")
-            assert key.startswith("nps_")
-            page.click("#copy")
-            page.wait_for_function("document.getElementById('copy').textContent === 'Copied'")
-            assert page.evaluate("navigator.clipboard.readText()") == key
-            page.click("[data-manage='a-rather-long.name@example.com'] summary")
-            wide = page.evaluate("document.documentElement.scrollWidth")
-            page.screenshot(path=str(tmp_path / "team-phone.png"), full_page=True)
-            assert wide <= WIDTH, f"the page is {wide}px wide on a {WIDTH}px phone"
-            page.click("[data-key='shop'] summary")
-            page.click("[data-key='shop'] button[name=confirm]")
-            assert "The key shop is revoked" in page.inner_text("main")
-            assert key not in page.content()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        context = browser.new_context(
+            viewport={"width": WIDTH, "height": 800}, is_mobile=True, has_touch=True
+        )
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+        page = context.new_page()
+        page.goto(f"{server}/dashboard/login?lang=en")
+        page.fill("#username", "ana")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(f"{server}/dashboard/team")
+        page.fill("#new-key input[name=name]", "shop")
+        page.click("#new-key button[type=submit]")
+        key = page.input_value("#secret-value")
+        assert key.startswith("nps_")
+        page.click("#copy")
+        page.wait_for_function("document.getElementById('copy').textContent === 'Copied'")
+        assert page.evaluate("navigator.clipboard.readText()") == key
+        page.click("[data-manage='a-rather-long.name@example.com'] summary")
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        page.screenshot(path=str(tmp_path / "team-phone.png"), full_page=True)
+        assert wide <= WIDTH, f"the page is {wide}px wide on a {WIDTH}px phone"
+        page.click("[data-key='shop'] summary")
+        page.click("[data-key='shop'] button[name=confirm]")
+        assert "The key shop is revoked" in page.inner_text("main")
+        assert key not in page.content()
