@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
 import click
+from sqlalchemy.orm import Session
 
 from bot.accounts.users import (
     UserError,
@@ -20,6 +25,19 @@ ROLES = click.Choice([str(r) for r in StaffRole])
 ROLE_HELP = "owner: everything, incl. users and surveys; agent: cases and replies; viewer: reads"
 
 
+@contextmanager
+def writing() -> Iterator[tuple[Session, datetime]]:
+    """A writing transaction and the time; a refused change is one line, exit code 1."""
+    rt = runtime()
+    try:
+        with rt.db.session_for_update() as s:
+            yield s, rt.clock()
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        rt.close()
+
+
 @click.group()
 def user() -> None:
     """Staff accounts for the dashboard."""
@@ -32,17 +50,9 @@ def user() -> None:
 @click.password_option(help="asked for when not given (at least 10 characters)")
 def user_create(username: str, role: str | None, readonly: bool, password: str) -> None:
     """Create a dashboard account USERNAME."""
-    rt = runtime()
-    try:
-        with rt.db.session_for_update() as s:
-            made = create_user(
-                s, username, password, rt.clock(), StaffRole.VIEWER if readonly else role
-            )
-            role = made.role
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        rt.close()
+    with writing() as (s, now):
+        made = create_user(s, username, password, now, StaffRole.VIEWER if readonly else role)
+        role = made.role
     click.echo(f"created user {username} ({role})")
 
 
@@ -51,14 +61,8 @@ def user_create(username: str, role: str | None, readonly: bool, password: str) 
 @click.argument("role", type=ROLES)
 def user_role(username: str, role: str) -> None:
     """Give USERNAME another ROLE (their dashboard sessions end)."""
-    rt = runtime()
-    try:
-        with rt.db.session_for_update() as s:
-            set_role(s, username, role)
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        rt.close()
+    with writing() as (s, _now):
+        set_role(s, username, role)
     click.echo(f"{username} is now {role}")
 
 
@@ -67,14 +71,8 @@ def user_role(username: str, role: str) -> None:
 @click.password_option()
 def user_password(username: str, password: str) -> None:
     """Set a new password for USERNAME (also ends their dashboard sessions)."""
-    rt = runtime()
-    try:
-        with rt.db.session_for_update() as s:
-            set_password(s, username, password)
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        rt.close()
+    with writing() as (s, _now):
+        set_password(s, username, password)
     click.echo(f"password changed for {username}: their dashboard sessions have ended")
 
 
@@ -82,7 +80,8 @@ def user_password(username: str, password: str) -> None:
 @click.argument("username")
 def user_disable(username: str) -> None:
     """Disable USERNAME: no more log-ins, and their dashboard sessions end."""
-    _disable(username, True)
+    with writing() as (s, now):
+        set_disabled(s, username, True, now)
     click.echo(f"{username} is disabled: their dashboard sessions have ended")
 
 
@@ -90,19 +89,9 @@ def user_disable(username: str) -> None:
 @click.argument("username")
 def user_enable(username: str) -> None:
     """Let a disabled USERNAME log in again."""
-    _disable(username, False)
+    with writing() as (s, now):
+        set_disabled(s, username, False, now)
     click.echo(f"{username} may log in again")
-
-
-def _disable(username: str, disabled: bool) -> None:
-    rt = runtime()
-    try:
-        with rt.db.session_for_update() as s:
-            set_disabled(s, username, disabled, rt.clock())
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        rt.close()
 
 
 @user.command("list")
