@@ -31,7 +31,7 @@ from bot.web.app import create_app
 from scheduler.loop import tick
 from tests.conftest import Clock, at_hours, make_settings
 from tests.e2e.channels import rows_sms, rows_telegram
-from tests.e2e.channels.rows_sms import ACCOUNT, CUSTOMER, SMS_FROM, WA_FROM
+from tests.e2e.channels.rows_sms import ACCOUNT, CUSTOMER, WA_FROM
 from tests.e2e.channels.rows_telegram import ANA
 from tests.fakes.base import SPECS
 from tests.fakes.bot_api import SPEC_FILE, FakeBotApi
@@ -218,7 +218,7 @@ def test_telegram_deep_link_qr_to_a_stored_response_with_the_stores_metadata(
     tick(world.rt)
     sent = [(r.path.rsplit("/", 1)[1], r.form) for r in world.bot_api.requests]
     assert world.bot_api.spec_problems == []
-    ((method, question),) = [(m, f) for m, f in sent if m == "sendMessage"]
+    (question,) = [f for m, f in sent if m == "sendMessage"]
     assert question["chat_id"] == int(ANA) and "inline_keyboard" in question["reply_markup"]
     world.telegram("10")
     world.telegram("Todo perfecto")
