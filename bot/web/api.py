@@ -228,14 +228,22 @@ def disable_touchpoint(key: str) -> Any:
     return _touchpoint(key)
 
 
-@bp.get("/touchpoints/<key>/qr.<kind>")
+@bp.get("/touchpoints/<key>/qr.svg")
 @require_api_key
-def touchpoint_qr(key: str, kind: str) -> Any:
+def touchpoint_qr_svg(key: str) -> Any:
+    return _qr(key, "svg")
+
+
+@bp.get("/touchpoints/<key>/qr.png")
+@require_api_key
+def touchpoint_qr_png(key: str) -> Any:
+    return _qr(key, "png")
+
+
+def _qr(key: str, kind: str) -> Any:
     """One link's QR code, SVG or PNG (`?link=whatsapp|telegram|sms`)."""
     rt = runtime()
     which = request.args.get("link", "whatsapp")
-    if kind not in ("svg", "png"):
-        return api_error(404, "not_found", "QR codes are qr.svg or qr.png")
     if which not in tps.LINKS:
         return api_error(422, "invalid", f"must be one of {', '.join(tps.LINKS)}", "link")
     with rt.db.session() as s:
