@@ -204,6 +204,11 @@ def test_whatsapp_qr_to_a_stored_response_with_the_stores_metadata(world: World)
     assert r.status_code == 200, r.get_data(as_text=True)
     groups = {g["value"]: g for g in r.json["groups"]}
     assert groups["store-centro"]["responses"] == 1 and groups["store-centro"]["nps"] == 100
+    # The responses list (what exports write) filters by it and carries the metadata.
+    r = world.api("GET", "/responses?touchpoint=store-centro&from=2026-01-01&to=2026-12-31")
+    (item,) = r.json["items"]
+    assert item["metadata"] == {"store": "Centro", "touchpoint": "store-centro"}
+    assert world.api("GET", "/responses?touchpoint=other&from=2026-01-01").json["items"] == []
 
 
 @at_hours
