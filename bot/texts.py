@@ -56,6 +56,12 @@ MESSAGES: dict[str, str] = {
     "added": "Thank you, we've added that to your comments.",
     "stale_button": "This survey is no longer open. Thank you!",
     "score_chosen": "Your score: {score}",
+    "code_invalid": "Sorry, this code is no longer valid. Thank you for wanting to tell us!",
+    "code_wait": (
+        "Thank you! You have told us recently, so we won't ask again just now. "
+        "We'd love to hear from you next time."
+    ),
+    "scan_card": "Scan to tell us how we did",
 }
 
 

@@ -57,6 +57,7 @@ class Shot:
 PAGES = (
     Shot("case.png", lambda p: f"/dashboard/cases/{p.case_id}"),
     Shot("survey-editor.png", lambda p: "/dashboard/surveys/post-purchase"),
+    Shot("touchpoint-card.png", lambda p: "/dashboard/touchpoints/store-centro/card"),
 )
 
 
@@ -84,9 +85,16 @@ def server() -> Iterator[str]:
             "SANDBOX_ENABLED": "true",
             "SCHEDULER_ENABLED": "true",
             "PORT": str(port),
+            # WhatsApp's number for the touchpoint card's link (nothing is sent to it here).
+            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "TWILIO_AUTH_TOKEN": "screenshots-only",
+            "TWILIO_WHATSAPP_FROM": "+14155238886",
+            "TWILIO_API_URL": "http://127.0.0.1:9",
         }
         npsbot(env, "db", "upgrade")
         npsbot(env, "user", "create", USER, "--role", "owner", "--password", PASSWORD)
+        tp = ("store-centro", "--survey", "post-purchase", "--meta", "store=Centro")
+        npsbot(env, "touchpoints", "create", *tp)
         log = open(Path(tmp) / "serve.log", "w")  # noqa: SIM115 - closed below
         proc = subprocess.Popen([str(NPSBOT), "serve"], env=env, cwd=tmp, stdout=log, stderr=log)
         base = f"http://127.0.0.1:{port}"

@@ -18,6 +18,7 @@ from bot.cli import (
     staff,
     surveys,
     telegram,
+    touchpoints,
     users,
 )
 from bot.runtime import NotReady
@@ -59,6 +60,7 @@ for command in (
     reports.insights_group,
     users.user,
     surveys.surveys,
+    touchpoints.touchpoints,
 ):
     main.add_command(command)
 

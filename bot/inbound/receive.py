@@ -26,7 +26,8 @@ from bot.storage.messages import (
     store_inbound,
     store_replies,
 )
-from bot.survey import conversation
+from bot.survey import conversation, touchpoints
+from bot.survey.codes import message_code
 from bot.survey.contacts import Found, create_for_inbound, find_sender, identifies
 from bot.survey.conversation import Facts, Keyword, Turn, Voice
 from bot.survey.question import read_score
@@ -152,6 +153,9 @@ def _converse(
     # A contact never surveyed has nothing to look up (the sender's lookup saw it).
     survey = answer.latest(u.conn, found.contact_id) if found.surveyed else None
     linked = answer.link(u.conn, m.start_payload) if deep_link and m.start_payload else None
+    code = message_code(m.text, m.start_payload if deep_link else None)
+    tp = touchpoints.by_code(u.session, code) if code else None
+    entry = touchpoints.entry(u.session, tp, found.contact_id, m.channel, now) if code else None
     facts = Facts(
         now=now,
         contact_id=found.contact_id,
@@ -166,6 +170,7 @@ def _converse(
         callback=m.callback_id is not None,
         survey=answer.survey_of(survey) if survey else None,
         in_case=found.in_case,
+        entry=entry,
     )
     turn = conversation.step(facts)
     if turn.relay and rt.on_case_message is not None:
@@ -182,6 +187,10 @@ def _converse(
         now=now,
         events=events,
     )
+    if turn.start_touchpoint and tp is not None:
+        language = found.language or rt.settings.default_language
+        touchpoints.start(u.session, tp, found.contact_id, language, m.channel, now)
+        events.append(OutboxQueued())  # wakes the dispatcher: the question goes out now
     if turn.voice is Voice.SURVEY:
         assert survey is not None
         return _replies(m, turn, _texts(rt, survey.language, survey.texts))

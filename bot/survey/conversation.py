@@ -73,6 +73,14 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """The touchpoint code a message carries (typed, or a Telegram deep link's payload)."""
+
+    valid: bool  # an enabled touchpoint's current code (else disabled or rotated away)
+    skip: str | None = None  # why no survey starts now: "touchpoint_window" or a rules reason
+
+
+@dataclass(frozen=True)
 class Facts:
     """What one customer message meets."""
 
@@ -91,6 +99,7 @@ class Facts:
     callback: bool = False  # the tap waits for an answer (the client shows a spinner)
     survey: Survey | None = None
     in_case: bool = False  # the contact has an unresolved case (staff may take the message)
+    entry: Entry | None = None  # the message carries a touchpoint's code
 
 
 class Voice(enum.StrEnum):
@@ -117,6 +126,7 @@ class Turn:
     relay: bool = False  # offer the message to staff's open case first
     show_choice: bool = False  # edit the question to show the tapped score
     acks_tap: bool = False  # the first reply answers the tapped button
+    start_touchpoint: bool = False  # the code's survey starts now, on this channel
 
 
 def _why(category: Category) -> str:
@@ -129,6 +139,8 @@ def _thanks(category: Category) -> str:
 
 def step(f: Facts) -> Turn:
     """One customer message: what applies in any state first, then the survey's state."""
+    if f.entry is not None:
+        return _entry(f.entry)
     if f.deep_link and f.text.startswith("/start"):
         return _deep_link(f)
     survey = f.survey if f.survey is not None and f.survey.state in OPEN_STATES else None
@@ -159,6 +171,15 @@ def _deep_link(f: Facts) -> Turn:
     if link.contact_id != f.contact_id:
         return Turn(("stale_button",))
     return Turn(use_link=True, send_now=link.state is S.SCHEDULED)
+
+
+def _entry(e: Entry) -> Turn:
+    """A touchpoint's code: its survey now (the customer is here), within the abuse bound."""
+    if not e.valid:
+        return Turn(("code_invalid",))
+    if e.skip is not None:
+        return Turn(("code_wait",))
+    return Turn(start_touchpoint=True)
 
 
 def _keyword(kw: Keyword, *, said: bool, open_survey: bool) -> Turn:

@@ -1,16 +1,18 @@
-"""The business API, /api/v1: purchases and contacts in, invitations out; errors are JSON
-naming the field."""
+"""The business API, /api/v1: purchases, contacts and touchpoints in, invitations out; errors
+are JSON naming the field."""
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
 from bot.storage.db import MAX_ID, refused_text
 from bot.storage.models import Contact, Invitation
+from bot.survey import touchpoints as tps
 from bot.survey.customers import Taken, contact_json, parse_customer, upsert_contact
 from bot.survey.fields import Invalid, moment
 from bot.survey.purchases import (
@@ -22,6 +24,7 @@ from bot.survey.purchases import (
     parse_purchase,
     register_purchase,
 )
+from bot.web import qr
 from bot.web.auth import api_error, require_api_key
 from bot.web.context import runtime
 
@@ -157,3 +160,100 @@ def get_contact(contact_id: str) -> Any:
         if contact is None:
             return api_error(404, "not_found", f"no contact {contact_id[:128]!r}")
         return jsonify(contact_json(s, contact))
+
+
+@bp.post("/touchpoints")
+@require_api_key
+def post_touchpoint() -> Any:
+    """Create a touchpoint; the same body again answers 200, another body for its key 409."""
+    rt = runtime()
+    data = request.get_json(silent=True)
+    if data is None:
+        return api_error(
+            400, "bad_request", "the body must be JSON (Content-Type: application/json)"
+        )
+    try:
+        tp, created = tps.save(rt, tps.parse_touchpoint(data))
+    except Invalid as exc:
+        return api_error(422, "invalid", exc.reason, exc.field)
+    except tps.Conflict as exc:
+        return api_error(409, "conflict", str(exc), "key")
+    return _touchpoint(tp.key, 201 if created else 200)
+
+
+@bp.get("/touchpoints")
+@require_api_key
+def get_touchpoints() -> Any:
+    rt = runtime()
+    with rt.db.session() as s:
+        items = list(tps.listed(s))
+        bodies = [tps.touchpoint_json(tp, None) for tp in items]
+    return jsonify({"touchpoints": bodies})
+
+
+def _touchpoint(key: str, status: int = 200) -> Any:
+    rt = runtime()
+    with rt.db.session() as s:
+        tp = tps.find(s, key) if tps.KEY.fullmatch(key) else None
+        if tp is None:
+            return api_error(404, "not_found", f"no touchpoint {key[:64]!r}")
+        body = tps.touchpoint_json(tp, None)
+        s.expunge(tp)  # read after the session: the links may ask the provider
+    body["links"] = tps.links(rt, tp)
+    return jsonify(body), status
+
+
+@bp.get("/touchpoints/<key>")
+@require_api_key
+def get_touchpoint(key: str) -> Any:
+    return _touchpoint(key)
+
+
+@bp.post("/touchpoints/<key>/rotate")
+@require_api_key
+def rotate_touchpoint(key: str) -> Any:
+    """A new code: the old one answers "no longer valid"; a disabled touchpoint is enabled."""
+    if tps.KEY.fullmatch(key):
+        with suppress(LookupError):  # answered 404 below
+            tps.rotate(runtime(), key)
+    return _touchpoint(key)
+
+
+@bp.post("/touchpoints/<key>/disable")
+@require_api_key
+def disable_touchpoint(key: str) -> Any:
+    if tps.KEY.fullmatch(key):
+        with suppress(LookupError):  # answered 404 below
+            tps.disable(runtime(), key)
+    return _touchpoint(key)
+
+
+@bp.get("/touchpoints/<key>/qr.svg")
+@require_api_key
+def touchpoint_qr_svg(key: str) -> Any:
+    return _qr(key, "svg")
+
+
+@bp.get("/touchpoints/<key>/qr.png")
+@require_api_key
+def touchpoint_qr_png(key: str) -> Any:
+    return _qr(key, "png")
+
+
+def _qr(key: str, kind: str) -> Any:
+    """One link's QR code, SVG or PNG (`?link=whatsapp|telegram|sms`)."""
+    rt = runtime()
+    which = request.args.get("link", "whatsapp")
+    if which not in tps.LINKS:
+        return api_error(422, "invalid", f"must be one of {', '.join(tps.LINKS)}", "link")
+    with rt.db.session() as s:
+        tp = tps.find(s, key) if tps.KEY.fullmatch(key) else None
+        if tp is None:
+            return api_error(404, "not_found", f"no touchpoint {key[:64]!r}")
+        s.expunge(tp)
+    link = tps.links(rt, tp)[which]
+    if "url" not in link:
+        return api_error(409, "unavailable", link["reason"], "link")
+    if kind == "svg":
+        return Response(qr.svg(link["url"], title=tp.key), mimetype="image/svg+xml")
+    return Response(qr.png(link["url"]), mimetype="image/png")

@@ -27,6 +27,7 @@ from bot.storage.models.surveys import (
     Response,
     Survey,
 )
+from bot.storage.models.touchpoints import Touchpoint
 
 __all__ = [
     "NAMING",
@@ -58,6 +59,7 @@ __all__ = [
     "Survey",
     "ThemeDay",
     "ThemeStoreDay",
+    "Touchpoint",
     "UTCDateTime",
     "utcnow",
 ]

@@ -2,7 +2,26 @@
 on it: log-in and language, the overview. Shared pieces (sessions, CSRF, roles, the page frame)
 are in `core`, the language in `i18n`."""
 
-from bot.web.dashboard import case, cases_list, customer, login, overview, surveys, team
+from bot.web.dashboard import (
+    case,
+    cases_list,
+    customer,
+    login,
+    overview,
+    surveys,
+    team,
+    touchpoints,
+)
 from bot.web.dashboard.core import bp
 
-__all__ = ["bp", "case", "cases_list", "customer", "login", "overview", "surveys", "team"]
+__all__ = [
+    "bp",
+    "case",
+    "cases_list",
+    "customer",
+    "login",
+    "overview",
+    "surveys",
+    "team",
+    "touchpoints",
+]

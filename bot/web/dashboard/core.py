@@ -54,6 +54,7 @@ NAV: tuple[tuple[str, str, frozenset[StaffRole] | None], ...] = (
     ("dashboard.cases", N_("Cases"), None),
     ("dashboard.surveys", N_("Surveys"), frozenset({StaffRole.OWNER})),
     ("dashboard.team", N_("Team"), frozenset({StaffRole.OWNER})),
+    ("dashboard.touchpoints", N_("Touchpoints"), frozenset({StaffRole.OWNER})),
 )
 
 

@@ -116,7 +116,8 @@ def directed(fuzz_app: Flask, headers: dict[str, str]) -> dict[str, set[str]]:
     """What generated requests with a valid key rarely or never reach: no key (401), a valid
     purchase or contact (201), the same again (200) or with another body or a chat another
     contact has (409), a body over 1 MB (413), an unknown order (404), a known contact (200),
-    the database unavailable (503)."""
+    the database unavailable (503); a touchpoint made, made again, clashing, over 1 MB, known
+    and unknown, its QR codes for a configured channel, one not configured and no channel."""
     client = fuzz_app.test_client()
     got: dict[str, set[str]] = {}
 
@@ -129,6 +130,7 @@ def directed(fuzz_app: Flask, headers: dict[str, str]) -> dict[str, set[str]]:
             path.replace("{invitation_id}", "1")
             .replace("{order_id}", "zz-directed-1")
             .replace("{contact_id}", "zz-directed-c1")
+            .replace("{key}", "zz-tp")
         )
 
     for method, path in OPERATIONS:
@@ -154,6 +156,22 @@ def directed(fuzz_app: Flask, headers: dict[str, str]) -> dict[str, set[str]]:
         headers=headers,
     )
     call("GET", c[1], "/api/v1/contacts/zz-directed-c1", headers=headers)  # 200
+    t = ("POST", "/api/v1/touchpoints")
+    tp = {"key": "zz-tp", "survey": "post-purchase", "metadata": {"store": "Centro"}}
+    call(*t, t[1], json=tp, headers=headers)  # 201
+    call(*t, t[1], json=tp, headers=headers)  # 200: the same again
+    call(*t, t[1], json={**tp, "metadata": {}}, headers=headers)  # 409: another body
+    call(*t, t[1], data="not json", headers=headers)
+    call(*t, t[1], data=big, content_type="application/json", headers=headers)  # 413
+    one = "/api/v1/touchpoints/{key}"
+    for method, path in OPERATIONS:
+        if path.startswith(one):  # a known one (200), an unknown one (404)
+            call(method, path, url_of(path) + "?link=sms", headers=headers)
+            call(method, path, url_of(path).replace("zz-tp", "zz-nope"), headers=headers)
+    for kind in ("svg", "png"):  # no Telegram here (409), a link that is no channel (422)
+        q = ("GET", f"{one}/qr.{kind}")
+        call(*q, f"/api/v1/touchpoints/zz-tp/qr.{kind}?link=telegram", headers=headers)
+        call(*q, f"/api/v1/touchpoints/zz-tp/qr.{kind}?link=fax", headers=headers)
     d = ("POST", "/api/v1/purchases/{order_id}/delivered")
     call(*d, "/api/v1/purchases/zz-directed-1/delivered", json={}, headers=headers)
     call(*d, "/api/v1/purchases/B-2/delivered", json={}, headers=headers)
