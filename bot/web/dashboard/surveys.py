@@ -63,6 +63,12 @@ REASONS = {
     "theme": N_("unknown theme %(value)s"),
     "url": N_("an http:// or https:// address"),
     "route": N_("each route needs a match table, and a telegram_chat_id or notify_urls"),
+    "kind": N_("transactional or relational"),
+    "relational_only": N_("only for a relational survey (kind = relational)"),
+    "audience": N_(
+        "attributes (a table of values or lists of values), "
+        "last_purchase_within_days and last_purchase_older_than_days (whole days)"
+    ),
 }
 # What each customer text is for (labels; the keys are the catalog's and the file's).
 TEXTS = {
