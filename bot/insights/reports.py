@@ -343,8 +343,8 @@ def breakdown(s: Session, f: Filters, by: str) -> list[dict[str, Any]]:
     elif by in ("survey", "kind"):
         # Group by id (an index-only column) and name the groups afterwards: no join.
         dim = Response.survey_id
-        rows = s.execute(select(Survey.id, Survey.key, Survey.options))
-        names = {i: (kind_of(o) if by == "kind" else k) for i, k, o in rows}
+        known = s.execute(select(Survey.id, Survey.key, Survey.options))
+        names = {i: (kind_of(o) if by == "kind" else k) for i, k, o in known}
         stmt = select(dim, Response.score, func.count()).select_from(Response)
         stmt = filtered(s, stmt, f, few)
     else:
