@@ -123,7 +123,9 @@ def open_cases(s: Session, f: Filters, now: datetime, limit: int = 20) -> dict[s
 
     def count(status: str) -> Any:
         stmt = select(func.count()).select_from(Case)
-        if g.surveys or g.channels or g.needs_invitation:  # else the status index alone answers
+        if (
+            g.surveys or g.kinds or g.channels or g.needs_invitation
+        ):  # else the status index alone answers
             stmt = stmt.join(Response, Response.id == Case.response_id)
         if g.needs_invitation:
             stmt = stmt.join(Invitation, Invitation.id == Response.invitation_id)

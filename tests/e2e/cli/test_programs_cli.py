@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
 
 from bot.cli import main
 from bot.runtime import Runtime
-from bot.storage.models import Contact, Survey
+from bot.storage.models import Contact
 from bot.survey.surveys import save_survey
 from tests.e2e.channels.rows_sms import settings as twilio_settings
 
