@@ -132,13 +132,14 @@ def run_programs(rt: Runtime, now: datetime) -> int:
     made = 0
     for survey_id in todo:
         with suppress(IntegrityError):  # another worker claimed this survey's day first
-            made += _run(rt, survey_id, now, today)
+            made += run_day(rt, survey_id, now, today)
     if made:
         rt.wake.set()
     return made
 
 
-def _run(rt: Runtime, survey_id: int, now: datetime, today: date) -> int:
+def run_day(rt: Runtime, survey_id: int, now: datetime, today: date) -> int:
+    """Claim SURVEY_ID's day and make its invitations; IntegrityError if it was claimed."""
     with rt.db.session_for_update() as s:
         run = ProgramRun(survey_id=survey_id, day=today, invited=0, created_at=now)
         s.add(run)

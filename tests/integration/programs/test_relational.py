@@ -12,13 +12,15 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from bot.events import RecordingBus
 from bot.runtime import Runtime
 from bot.storage.models import Contact, Invitation, ProgramRun, Survey
 from bot.storage.models import InvitationState as S
-from bot.survey.program_run import counts, preview, run_programs
-from bot.survey.purchases import new_invitation
+from bot.survey.customers import Customer
+from bot.survey.program_run import counts, preview, run_day, run_programs
+from bot.survey.purchases import Purchase, new_invitation, register_purchase
 from bot.survey.rules import contact_zone, in_quiet
 from bot.web.app import create_app
 from tests.conftest import Clock, make_settings
@@ -183,3 +185,39 @@ def test_the_cap_and_the_preview_say_who_is_asked_and_why_not_the_others(
     assert again[0].plan.chosen == days[1].plan.chosen
     with pytest.raises(KeyError):
         preview(rt, "post-purchase", 1, clock())
+
+
+def test_a_day_is_claimed_once_even_by_a_worker_that_read_it_as_undone(
+    rt: Runtime, clock: Clock
+) -> None:
+    _seed(rt, n=90, outside=0)
+    assert run_programs(rt, clock()) == 1  # 90 contacts, 90 days: one today
+    with rt.db.session() as s:
+        survey_id = s.scalar(select(Survey.id).where(Survey.key == "base"))
+    assert survey_id is not None
+    # A second worker that read "not run yet" just before the first committed: its claim fails
+    # and nothing it planned is stored.
+    with pytest.raises(IntegrityError):
+        run_day(rt, survey_id, clock(), clock().date())
+    with rt.db.session() as s:
+        assert len(s.scalars(select(Invitation)).all()) == 1
+        assert len(s.scalars(select(ProgramRun)).all()) == 1
+
+
+def test_a_purchase_inside_the_fatigue_days_of_a_relational_survey_is_skipped(
+    rt: Runtime, clock: Clock
+) -> None:
+    _seed(rt, n=1, outside=0)
+    with rt.db.session_for_update() as s:
+        survey = s.scalar(select(Survey).where(Survey.key == "base"))
+        assert survey is not None
+        survey.options = {**survey.options, "cadence_days": 1}  # one contact: asked today
+    assert run_programs(rt, clock()) == 1
+    _answer_all(rt)
+    clock.advance(days=FATIGUE - 1)
+    customer = Customer(id="C-0")
+    out = register_purchase(rt, Purchase(order_id="A-1", customer=customer, channels=("sms",)))
+    assert (out.invitation.state, out.invitation.skip_reason) == ("skipped", "fatigue")
+    clock.advance(days=1)
+    out = register_purchase(rt, Purchase(order_id="A-2", customer=customer, channels=("sms",)))
+    assert (out.invitation.state, out.invitation.skip_reason) == ("scheduled", None)
