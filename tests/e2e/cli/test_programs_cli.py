@@ -3,6 +3,7 @@ and why the others are not (counts per reason; names with --verbose)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from bot.runtime import Runtime
 from bot.storage.models import Contact
 from bot.survey.surveys import save_survey
 from tests.e2e.channels.rows_sms import settings as twilio_settings
+from tests.integration.insights.seed import Answer, seed
 
 
 @pytest.fixture
@@ -68,3 +70,18 @@ def test_an_unknown_or_transactional_survey_is_one_line_and_a_failure(cli: CliRu
         result = cli.invoke(main, ["programs", "preview", key])
         assert result.exit_code == 1
         assert result.output.strip() == f"Error: no relational survey '{key}'"
+
+
+def test_the_report_takes_the_kind(cli: CliRunner, rt: Runtime) -> None:
+    with rt.db.session_for_update() as s:
+        values = {"name": "Quarterly", "channels": ["sms"], "kind": "relational"}
+        save_survey(s, "base", values, "test", rt.clock(), new=True)
+    day = rt.clock() - timedelta(days=2)
+    seed(rt, [Answer(9, day), Answer(3, day), Answer(10, day, survey="base")])
+    transactional = cli.invoke(main, ["report", "--kind", "transactional"])
+    assert transactional.exit_code == 0, transactional.output
+    assert "2 answers" in transactional.output
+    relational = cli.invoke(main, ["report", "--kind", "relational"])
+    assert "1 answers" in relational.output
+    bad = cli.invoke(main, ["report", "--kind", "blast"])
+    assert bad.exit_code != 0 and "--kind" in bad.output and "Traceback" not in bad.output
