@@ -68,6 +68,7 @@ class Settings:
     staff_digest: str = "off"
     staff_digest_hour: int = 9
     reason_timeout_minutes: int = 30
+    contact_fatigue_days: int = 0
     redis_url: str | None = None
     http_timeout: float = 10.0
     sms_smart_encoding: bool = True
@@ -228,6 +229,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "REASON_TIMEOUT_MINUTES": (
         "reason_timeout_minutes",
         "Minutes to wait for the *why* before a response completes without it. Default `30`.",
+    ),
+    "CONTACT_FATIGUE_DAYS": (
+        "contact_fatigue_days",
+        "At most one survey per contact in this many days, over all surveys (transactional and "
+        "relational); a survey inside it is skipped with the reason `fatigue`. Default `0`: off.",
     ),
     "REDIS_URL": ("redis_url", "Shares send rate limits across processes when set."),
     "HTTP_TIMEOUT": ("http_timeout", "Seconds before a provider API call times out. Default `10`."),

@@ -66,6 +66,10 @@ REASONS: dict[str, str] = {
     "theme": "unknown theme %(value)s",
     "url": "an http:// or https:// address",
     "route": "each route needs a match table, and a telegram_chat_id or notify_urls",
+    "kind": "transactional or relational",
+    "relational_only": "only for a relational survey (kind = relational)",
+    "audience": "attributes (a table of values or lists of values), "
+    "last_purchase_within_days and last_purchase_older_than_days (whole days)",
 }
 
 
@@ -122,7 +126,15 @@ OPTIONS = (
     "promoter_links",
     "promoter_texts",
     "routes",
+    "kind",
+    "audience",
+    "cadence_days",
+    "daily_cap",
 )
+KINDS = ("transactional", "relational")
+# A relational survey's whole-number options: (least, most).
+PROGRAM_NUMBERS = {"cadence_days": (1, 3_650), "daily_cap": (1, 1_000_000)}
+AUDIENCE_DAYS = ("last_purchase_within_days", "last_purchase_older_than_days")
 FIELDS = ("key", "name", *NUMBERS, "channels", "texts", *OPTIONS)
 
 
@@ -263,6 +275,36 @@ def _check_options(raw: Mapping[str, Any], err: dict[str, Reason]) -> None:
             err[f"routes.{i}"] = Reason("route")
 
 
+def _check_program(raw: Mapping[str, Any], err: dict[str, Reason]) -> None:
+    """kind, and a relational survey's audience, cadence and daily cap."""
+    kind = raw.get("kind", "transactional")
+    if kind not in KINDS:
+        err["kind"] = Reason("kind")
+    for name, (low, high) in PROGRAM_NUMBERS.items():
+        if name in raw and (why := _whole(raw[name], low, high)) is not None:
+            err[name] = why
+    audience = raw.get("audience", {})
+    if "audience" in raw and not _audience_ok(audience):
+        err["audience"] = Reason("audience")
+    if kind != "relational":
+        for name in ("audience", *PROGRAM_NUMBERS):
+            if name in raw:
+                err[name] = Reason("relational_only")
+
+
+def _audience_ok(value: object) -> bool:
+    if not isinstance(value, Mapping) or set(value) - {"attributes", *AUDIENCE_DAYS}:
+        return False
+    attrs = value.get("attributes", {})
+    scalar = (str, int, float, bool)
+    ok = isinstance(attrs, Mapping) and all(
+        isinstance(v, scalar)
+        or (isinstance(v, list) and v and all(isinstance(x, scalar) for x in v))
+        for v in attrs.values()
+    )
+    return ok and all(_whole(value[d], 0, 36_500) is None for d in AUDIENCE_DAYS if d in value)
+
+
 def check_survey(raw: Mapping[str, Any]) -> SurveyDef:
     """One survey as the file spells it (the dashboard's form gives the same shape) → its
     definition; `SurveyInvalid` with every refused field otherwise."""
@@ -290,6 +332,7 @@ def check_survey(raw: Mapping[str, Any]) -> SurveyDef:
     channels = _check_channels(raw.get("channels", list(DEFAULT.channels)), err)
     texts = _check_texts(raw.get("texts", {}), err)
     _check_options(raw, err)
+    _check_program(raw, err)
     if err:
         raise SurveyInvalid(err)
     return SurveyDef(

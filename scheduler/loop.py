@@ -15,6 +15,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from bot.config import parse_rates
 from bot.insights import rollup
 from bot.runtime import Runtime
+from bot.survey.program_run import run_programs
 from scheduler.alerts import staff_step
 from scheduler.dispatch import Dispatcher, next_due
 from scheduler.outbox import send_outbox
@@ -41,6 +42,7 @@ def tick(rt: Runtime, dispatcher: Dispatcher | None = None) -> int:
     rt.wake.clear()
     sweep(rt, now)
     remind(rt, now)
+    run_programs(rt, now)  # relational surveys: each one's day, once
     # Staff alerts first: a detractor's alert should not wait behind a batch of surveys.
     done = staff_step(rt, now, sender)
     done += send_outbox(rt, now, sender)

@@ -36,6 +36,7 @@ def _filter_options(fn: Any) -> Any:
             ("from", "start: YYYY-MM-DD or RFC 3339"),
             ("to", "end: YYYY-MM-DD (inclusive) or RFC 3339"),
             ("survey", "survey key(s), comma-separated"),
+            ("kind", "transactional or relational"),
             ("channel", "channel(s), comma-separated"),
             ("language", "es, en, pt"),
             ("category", "promoter, passive or detractor"),

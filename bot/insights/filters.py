@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.definitions import KINDS
 from bot.storage.db import refused_text
 from bot.storage.models import Invitation, Response, Survey
 from scoring import Category, classify
@@ -35,6 +36,7 @@ RESERVED = frozenset(
         "from",
         "to",
         "survey",
+        "kind",
         "channel",
         "language",
         "category",
@@ -75,6 +77,7 @@ class Filters:
     categories: tuple[str, ...] = ()
     has_comment: bool | None = None
     metadata: tuple[tuple[str, str], ...] = ()
+    kinds: tuple[str, ...] = ()  # transactional, relational (a survey's `kind`)
 
     def to_dict(self) -> dict[str, Any]:
         """The filters as applied, echoed in every report (a misspelt key shows up here)."""
@@ -82,6 +85,7 @@ class Filters:
             "from": self.start.isoformat() if self.start else None,
             "to": self.end.isoformat() if self.end else None,
             "survey": list(self.surveys),
+            "kind": list(self.kinds),
             "channel": list(self.channels),
             "language": list(self.languages),
             "category": list(self.categories),
@@ -166,6 +170,10 @@ def parse_filters(args: Args, *, allow: Iterable[str] = ()) -> Filters:
     for cat in categories:
         if cat not in CATEGORIES:
             raise FilterError("category", f"{cat!r}: use promoter, passive or detractor")
+    kinds = tuple(v.lower() for v in _values(args, "kind"))
+    for kind in kinds:
+        if kind not in KINDS:
+            raise FilterError("kind", f"{kind!r}: use transactional or relational")
     has_comment: bool | None = None
     hc = _one(args, "has_comment")
     if hc is not None:
@@ -193,6 +201,7 @@ def parse_filters(args: Args, *, allow: Iterable[str] = ()) -> Filters:
         categories=categories,
         has_comment=has_comment,
         metadata=tuple(sorted(meta)),
+        kinds=kinds,
     )
 
 
@@ -223,6 +232,23 @@ def survey_ids(s: Session, keys: Sequence[str]) -> list[int]:
     return [found[k] for k in keys]
 
 
+def kind_of(options: Mapping[str, Any] | None) -> str:
+    """A survey's kind, from its options (`bot.definitions`: transactional unless it says)."""
+    return str((options or {}).get("kind", "transactional"))
+
+
+def scope(s: Session, f: Filters) -> list[int] | None:
+    """The survey ids `f` covers (its surveys, of its kinds); None: every survey."""
+    if not (f.surveys or f.kinds):
+        return None
+    ids = survey_ids(s, f.surveys) if f.surveys else None
+    if f.kinds:
+        rows = s.execute(select(Survey.id, Survey.options))
+        kind = [i for i, options in rows if kind_of(options) in f.kinds]
+        ids = kind if ids is None else [i for i in ids if i in kind]
+    return ids
+
+
 def meta_conditions(s: Session, f: Filters, few: bool = False) -> list[ColumnElement[bool]]:
     """`few`: the rows are already few (a few raw days of a rollup plan): check each joined
     invitation rather than let PostgreSQL start from the GIN index (every invitation of the
@@ -251,8 +277,8 @@ def response_conditions(s: Session, f: Filters, few: bool = False) -> list[Colum
         conds.append(Response.scored_at >= f.start)
     if f.end:
         conds.append(Response.scored_at < f.end)
-    if f.surveys:
-        conds.append(Response.survey_id.in_(survey_ids(s, f.surveys)))
+    if (ids := scope(s, f)) is not None:
+        conds.append(Response.survey_id.in_(ids))
     if f.channels:
         conds.append(Response.channel.in_(f.channels))
     if f.categories:

@@ -93,7 +93,13 @@ def responses(s: Session, f: Filters, *, limit: int = 50, cursor: str | None = N
 
 def open_cases(s: Session, f: Filters, now: datetime, limit: int = 20) -> dict[str, Any]:
     """Cases not yet resolved (oldest first) with their age; the date filter does not apply."""
-    g = Filters(surveys=f.surveys, channels=f.channels, languages=f.languages, metadata=f.metadata)
+    g = Filters(
+        surveys=f.surveys,
+        channels=f.channels,
+        languages=f.languages,
+        metadata=f.metadata,
+        kinds=f.kinds,
+    )
     # Plain columns, not Case objects: the page shows a few fields of a few rows.
     base = (
         select(
@@ -117,7 +123,9 @@ def open_cases(s: Session, f: Filters, now: datetime, limit: int = 20) -> dict[s
 
     def count(status: str) -> Any:
         stmt = select(func.count()).select_from(Case)
-        if g.surveys or g.channels or g.needs_invitation:  # else the status index alone answers
+        if (
+            g.surveys or g.kinds or g.channels or g.needs_invitation
+        ):  # else the status index alone answers
             stmt = stmt.join(Response, Response.id == Case.response_id)
         if g.needs_invitation:
             stmt = stmt.join(Invitation, Invitation.id == Response.invitation_id)

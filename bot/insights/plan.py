@@ -22,7 +22,7 @@ from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.insights.filters import Filters, category_of, survey_ids
+from bot.insights.filters import Filters, category_of, scope
 from bot.insights.rollup import ROLLUP_KEY, dirty_sent, rollup_view
 from bot.insights.sql import DayRange, TimeRange, as_date, in_ranges, midnight, next_month
 from bot.storage.models import NpsStoreMonth
@@ -127,8 +127,8 @@ def _rollup_conditions(
 ) -> list[ColumnElement[bool]]:
     """`f`'s filters on a rollup table (see `plan_for` for which filters it can answer)."""
     conds: list[ColumnElement[bool]] = []
-    if f.surveys:
-        conds.append(table.survey_id.in_(survey_ids(s, f.surveys)))
+    if (ids := scope(s, f)) is not None:
+        conds.append(table.survey_id.in_(ids))
     if f.channels:
         conds.append(table.channel.in_(f.channels))
     if f.languages:

@@ -24,12 +24,14 @@ from bot.insights.filters import (
     Filters,
     category_of,
     filtered,
+    kind_of,
     meta_conditions,
     response_conditions,
-    survey_ids,
+    scope,
 )
 from bot.insights.plan import fetch, plan_for, raw, rolled
 from bot.insights.rollup import ROLLUP_KEY
+from bot.insights.segments import PREFIX, attribute_counts, attribute_key
 from bot.insights.sql import (
     ANSWERED_STATES,
     day_of,
@@ -54,6 +56,7 @@ from bot.storage.models import (
 from scoring import NpsResult, compare_nps, nps
 
 MAX_PERIODS = 1000  # points a trend returns at most
+DIMENSIONS = ("channel", "survey", "kind", "language")  # besides metadata keys and attributes
 
 
 def _result(counts: Mapping[str, int]) -> NpsResult:
@@ -126,8 +129,8 @@ def response_rate(s: Session, f: Filters) -> dict[str, Any]:
         conds.append(Invitation.sent_at >= f.start)
     if f.end:
         conds.append(Invitation.sent_at < f.end)
-    if f.surveys:
-        conds.append(Invitation.survey_id.in_(survey_ids(s, f.surveys)))
+    if (ids := scope(s, f)) is not None:
+        conds.append(Invitation.survey_id.in_(ids))
     if f.channels:
         conds.append(Invitation.channel.in_(f.channels))
     if f.languages:
@@ -313,14 +316,22 @@ def top_themes(report: Mapping[str, Any], category: str, n: int = 5) -> list[dic
 
 
 def breakdown(s: Session, f: Filters, by: str) -> list[dict[str, Any]]:
-    """NPS per channel, survey, language or metadata key (`meta.store` or `store`)."""
+    """NPS per channel, survey, kind (transactional or relational), language, metadata key
+    (`meta.store` or `store`), or contact attribute (`attribute.segment`, with response rates)."""
+    if by.startswith(PREFIX):
+        return _by_attribute(s, f, attribute_key(by))
     stmt: Select[Any] | None
     names: dict[Any, str] = {}
     key = by[5:] if by.startswith("meta.") else by
-    if by not in ("channel", "survey", "language") and not META_KEY_RE.match(key):
-        raise FilterError("by", f"{by!r}: use channel, survey, language or a metadata key")
+    if by not in DIMENSIONS and not META_KEY_RE.match(key):
+        raise FilterError("by", f"{by!r}: use {', '.join(DIMENSIONS)} or a metadata key")
     # The rollup column the breakdown groups by (None: a metadata key it does not keep).
-    rolled_by = {"channel": "channel", "survey": "survey_id", "language": "language"}.get(by)
+    rolled_by = {
+        "channel": "channel",
+        "survey": "survey_id",
+        "kind": "survey_id",
+        "language": "language",
+    }.get(by)
     if rolled_by is None and key == ROLLUP_KEY:
         rolled_by = "store"
     plan = plan_for(s, f, by_store=rolled_by == "store") if rolled_by else None
@@ -329,10 +340,11 @@ def breakdown(s: Session, f: Filters, by: str) -> list[dict[str, Any]]:
         dim: Any = Response.channel
         stmt = select(dim, Response.score, func.count()).select_from(Response)
         stmt = filtered(s, stmt, f, few)
-    elif by == "survey":
+    elif by in ("survey", "kind"):
         # Group by id (an index-only column) and name the groups afterwards: no join.
         dim = Response.survey_id
-        names = {i: k for i, k in s.execute(select(Survey.id, Survey.key))}
+        known = s.execute(select(Survey.id, Survey.key, Survey.options))
+        names = {i: (kind_of(o) if by == "kind" else k) for i, k, o in known}
         stmt = select(dim, Response.score, func.count()).select_from(Response)
         stmt = filtered(s, stmt, f, few)
     else:
@@ -350,6 +362,20 @@ def breakdown(s: Session, f: Filters, by: str) -> list[dict[str, Any]]:
         label = names.get(value, str(value)) if names else str(value)
         per["(none)" if value is None else label][category_of(score)] += int(n)
     rows = [{"value": v, **result_dict(_result(c))} for v, c in per.items()]
+    rows.sort(key=lambda r: (-r["responses"], r["value"]))
+    return rows
+
+
+def _by_attribute(s: Session, f: Filters, key: str) -> list[dict[str, Any]]:
+    per, rates = attribute_counts(s, f, key)
+    rows = [
+        {
+            "value": v,
+            **result_dict(_result(per.get(v, {}))),
+            "response_rate": _rate(*rates.get(v, (0, 0))),
+        }
+        for v in set(per) | set(rates)
+    ]
     rows.sort(key=lambda r: (-r["responses"], r["value"]))
     return rows
 

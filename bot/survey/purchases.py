@@ -169,28 +169,61 @@ def _schedule(rt: Runtime, s: Session, p: Purchase, now: datetime) -> Invitation
         except ValueError as exc:
             raise Invalid("customer.sandbox", str(exc)) from exc
     _reachable(rt, contact, channels)
-    if rt.db.postgres:
-        # One purchase at a time per contact: the rules below read, then decide.
-        s.execute(select(Contact.id).where(Contact.id == contact.id).with_for_update())
-    occurred = p.occurred_at or now
-    delay, quiet = timing(
-        survey.delay_minutes, survey.options, channels, delay=p.delay_minutes, quiet=p.quiet_hours
+    return new_invitation(
+        rt,
+        s,
+        survey,
+        contact,
+        channels,
+        now,
+        order_id=p.order_id,
+        digest=p.digest,
+        occurred=p.occurred_at,
+        delay=p.delay_minutes,
+        quiet=p.quiet_hours,
+        meta=p.metadata,
     )
-    due = due_at(occurred, delay, now, contact_zone(contact), quiet)
+
+
+def new_invitation(
+    rt: Runtime,
+    s: Session,
+    survey: Survey,
+    contact: Contact,
+    channels: Sequence[str],
+    now: datetime,
+    *,
+    order_id: str | None = None,
+    digest: str | None = None,
+    occurred: datetime | None = None,
+    delay: int | None = None,
+    quiet: bool | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> Invitation:
+    """The one way a survey invitation is made, for a purchase or a relational program's day:
+    its due time (delay, quiet hours in the customer's zone), the skip rules (open invitation,
+    resurvey window, fatigue, opt-outs) and, where a bot cannot write first, a deep link."""
+    if rt.db.postgres:
+        # One invitation at a time per contact: the rules below read, then decide.
+        s.execute(select(Contact.id).where(Contact.id == contact.id).with_for_update())
+    occurred = occurred or now
+    wait, hours = timing(survey.delay_minutes, survey.options, channels, delay=delay, quiet=quiet)
     inv = Invitation(
         survey=survey,
         contact=contact,
-        order_id=p.order_id,
-        request_hash=p.digest,
+        order_id=order_id,
+        request_hash=digest,
         state=InvitationState.SCHEDULED,
         language=contact.language,
         channels=list(channels),
         occurred_at=occurred,
-        due_at=due,
-        meta=dict(p.metadata),
+        due_at=due_at(occurred, wait, now, contact_zone(contact), hours),
+        meta=dict(meta or {}),
         created_at=now,
     )
-    reason = skip_reason(load_history(s, contact.id), channels, survey.resurvey_days, now)
+    history = load_history(s, contact.id)
+    fatigue = rt.settings.contact_fatigue_days
+    reason = skip_reason(history, channels, survey.resurvey_days, now, fatigue)
     if reason is not None:
         inv.state, inv.skip_reason = InvitationState.SKIPPED, reason
     elif any(_needs_link(rt, contact, c) for c in channels):

@@ -133,14 +133,22 @@ class History:
 
 
 def skip_reason(
-    history: History, channels: Sequence[str], resurvey_days: int, now: datetime
+    history: History,
+    channels: Sequence[str],
+    resurvey_days: int,
+    now: datetime,
+    fatigue_days: int = 0,
 ) -> str | None:
-    """Why this contact must not get a survey on `channels` now, or None."""
+    """Why this contact must not get a survey on `channels` now, or None. `fatigue_days`
+    (CONTACT_FATIGUE_DAYS, 0: off): at most one survey per contact in that many days, over all
+    surveys, transactional or relational."""
     if history.in_flight:
         return "open_invitation"
     last = history.last_sent
     if last is not None and now - last < timedelta(days=resurvey_days):
         return "resurvey_window"
+    if last is not None and now - last < timedelta(days=fatigue_days):
+        return "fatigue"
     if channels and all(c in history.stopped for c in channels):
         return "opted_out"
     return None
@@ -163,6 +171,31 @@ def load_history(s: Session, contact_id: int, *, exclude: int | None = None) -> 
         )
     )
     return History(int(flying), last, frozenset(stopped))
+
+
+def load_histories(s: Session, contact_ids: Collection[int]) -> dict[int, History]:
+    """`History` for many contacts in two statements (a relational program's day)."""
+    ids = list(contact_ids)
+    flying = {cid: (0, None) for cid in ids}
+    stopped: dict[int, set[str]] = {cid: set() for cid in ids}
+    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        for cid, count, last in s.execute(
+            select(
+                Invitation.contact_id,
+                func.sum(case((Invitation.state.in_(IN_FLIGHT), 1), else_=0)),
+                func.max(Invitation.sent_at),
+            )
+            .where(Invitation.contact_id.in_(chunk))
+            .group_by(Invitation.contact_id)
+        ):
+            flying[cid] = (int(count or 0), last)
+        for cid, channel in s.execute(
+            select(ContactChannel.contact_id, ContactChannel.channel).where(
+                ContactChannel.contact_id.in_(chunk), ContactChannel.opted_out_at.is_not(None)
+            )
+        ):
+            stopped[cid].add(channel)
+    return {cid: History(n, last, frozenset(stopped[cid])) for cid, (n, last) in flying.items()}
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,8 @@ def nps_breakdown() -> Any:
         return api_error(
             422,
             "invalid",
-            "say what to group by: channel, survey, language or a metadata key",
+            "say what to group by: channel, survey, kind, language, a metadata key or "
+            "attribute.<key>",
             field="by",
         )
     return _run(

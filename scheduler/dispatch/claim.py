@@ -164,7 +164,13 @@ def claim_batch(rt: Runtime, now: datetime, limit: int) -> tuple[list[Job], Batc
                 max(sends, default=None),
                 frozenset(n for n, r in known.items() if r.opted_out),
             )
-            reason = skip_reason(history, j.channels, j.survey.resurvey_days, now)
+            reason = skip_reason(
+                history,
+                j.channels,
+                j.survey.resurvey_days,
+                now,
+                rt.settings.contact_fatigue_days,
+            )
             if reason is not None:
                 skipped[reason].append(j.id)
                 in_flight[cid] -= 1

@@ -24,6 +24,7 @@ from bot.storage.models.surveys import (
     OPEN_STATES,
     Invitation,
     InvitationState,
+    ProgramRun,
     Response,
     Survey,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "NpsDay",
     "NpsStoreDay",
     "NpsStoreMonth",
+    "ProgramRun",
     "RateDay",
     "RateStoreDay",
     "Response",

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -107,6 +118,20 @@ class Invitation(Base):
     survey: Mapped[Survey] = relationship()
     contact: Mapped[Contact] = relationship()
     response: Mapped[Response | None] = relationship(back_populates="invitation")
+
+
+class ProgramRun(Base):
+    """A relational survey's day, claimed by the one worker that plans it (0016): unique per
+    (survey, day), so two workers never invite the same day twice."""
+
+    __tablename__ = "program_runs"
+    __table_args__ = (UniqueConstraint("survey_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    invited: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Response(Base):

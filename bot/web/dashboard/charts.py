@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -13,9 +13,15 @@ COLORS = {"detractor": "#d64545", "passive": "#e0a800", "promoter": "#2f9e44"}
 
 
 def trend_chart(
-    points: Sequence[dict[str, Any]], bench: tuple[str, float] | None, w: int = 640, h: int = 220
+    points: Sequence[dict[str, Any]],
+    bench: tuple[str, float] | None,
+    w: int = 640,
+    h: int = 220,
+    lines: Mapping[str, Sequence[dict[str, Any]]] | None = None,
 ) -> Markup:
-    """NPS per period as a line, its 95 % interval as a band, and the benchmark as a dashed line."""
+    """NPS per period as a line, its 95 % interval as a band, and the benchmark as a dashed line.
+    `lines`: more NPS lines over the same periods (label → points: transactional, relational),
+    each drawn thin with its label at its last point."""
     pad_l, pad_r, pad_t, pad_b = 36, 12, 12, 28
     known = [p for p in points if p["nps"] is not None]
     if not known:
@@ -73,6 +79,20 @@ def trend_chart(
         parts.append(
             f'<circle cx="{x(i):.1f}" cy="{y(p["nps"]):.1f}" r="3" class="dot">'
             f"<title>{title}</title></circle>"
+        )
+    at = {p["period"]: i for i, p in enumerate(points)}
+    for k, (label, extra) in enumerate((lines or {}).items()):
+        drawn = [
+            (at[p["period"]], p["nps"]) for p in extra if p["nps"] is not None and p["period"] in at
+        ]
+        if not drawn:
+            continue
+        xy = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in drawn)
+        parts.append(f'<polyline points="{xy}" class="line kind kind-{k}"/>')
+        i, v = drawn[-1]
+        parts.append(
+            f'<text x="{x(i) - 4:.1f}" y="{y(v) - 6:.1f}" class="axis kind-{k}" '
+            f'text-anchor="end">{escape(label)}</text>'
         )
     if bench:
         parts.append(

@@ -3,20 +3,24 @@ the open cases."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import request, url_for
 
+from bot.definitions import KINDS
 from bot.insights import filters, lists, reports
 from bot.staff import cases
 from bot.web.context import runtime
 from bot.web.dashboard import charts, followup, i18n
 from bot.web.dashboard.core import app_of, bp, login_required, page
-from bot.web.dashboard.i18n import _
+from bot.web.dashboard.i18n import N_, _
 
 DEFAULT_DAYS = 90
+# Labels of a survey's kind (the filter menu, the trend's lines).
+KIND_LABELS = {"transactional": N_("Transactional"), "relational": N_("Relational")}
 
 
 def benchmark() -> tuple[str, float] | None:
@@ -66,6 +70,15 @@ def index() -> Any:
                 c["overdue"] = cases.late(rt.settings, now, c["status"], when)
             follow = followup.followup_context(s, f, now, store_key)
             surveys = reports.survey_keys(s)
+            # No kind chosen and both kinds exist: the trend draws each kind's line too.
+            kinds = {g["value"] for g in reports.breakdown(s, f, "kind")} if not f.kinds else set()
+            lines = {
+                _(KIND_LABELS[k]): reports.trend(s, replace(f, kinds=(k,)), trend["interval"])[
+                    "points"
+                ]
+                for k in KINDS
+                if len(kinds) > 1
+            }
     except filters.FilterError as exc:
         return page("dashboard/error.html", 422, error=exc)
     # Filter menu: configured channels and any seen here (no DISTINCT over every response).
@@ -85,7 +98,8 @@ def index() -> Any:
         rate=rate,
         dist=dist,
         trend=trend,
-        trend_svg=charts.trend_chart(trend["points"], bench),
+        trend_svg=charts.trend_chart(trend["points"], bench, lines=lines),
+        kinds=[(k, _(KIND_LABELS[k])) for k in KINDS],
         dist_svg=charts.distribution_chart(dist),
         by_channel=by_channel,
         by_survey=by_survey,

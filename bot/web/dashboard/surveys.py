@@ -17,8 +17,11 @@ from werkzeug.datastructures import MultiDict
 
 from bot.config import LANGUAGES
 from bot.definitions import (
+    AUDIENCE_DAYS,
     CATEGORIES,
     DEFAULT,
+    KINDS,
+    PROGRAM_NUMBERS,
     Reason,
     SurveyDef,
     SurveyInvalid,
@@ -63,6 +66,16 @@ REASONS = {
     "theme": N_("unknown theme %(value)s"),
     "url": N_("an http:// or https:// address"),
     "route": N_("each route needs a match table, and a telegram_chat_id or notify_urls"),
+    "kind": N_("transactional or relational"),
+    "relational_only": N_("only for a relational survey (kind = relational)"),
+    "audience": N_(
+        "attributes (a table of values or lists of values), "
+        "last_purchase_within_days and last_purchase_older_than_days (whole days)"
+    ),
+}
+KIND_LABELS = {
+    "transactional": N_("Transactional: after a purchase"),
+    "relational": N_("Relational: the whole base, continuously"),
 }
 # What each customer text is for (labels; the keys are the catalog's and the file's).
 TEXTS = {
@@ -87,6 +100,7 @@ TEXTS = {
     "score_chosen": N_("The score tapped, shown on the question"),
 }
 NUMBERS = ("delay_minutes", "resurvey_days", "reminder_hours", "expiry_hours")
+PROGRAM = tuple(PROGRAM_NUMBERS)  # cadence_days, daily_cap
 
 # The invitation template, and the follow-up one a staff reply uses outside the 24 h window.
 TEMPLATES = ("whatsapp_templates", "staff_templates")
@@ -111,6 +125,37 @@ def _variables(text: str) -> dict[str, str] | str:
                 return text
             out[name.strip()] = value.strip()
     return out
+
+
+def _attributes(text: str) -> dict[str, Any] | str:
+    """`segment = gold, silver`, one attribute a line; the text itself (refused) otherwise."""
+    out: dict[str, Any] = {}
+    for line in text.splitlines():
+        if line.strip():
+            name, sep, value = line.partition("=")
+            items = [v.strip() for v in value.split(",") if v.strip()]
+            if not sep or not name.strip() or not items:
+                return text
+            out[name.strip()] = items if len(items) > 1 else items[0]
+    return out
+
+
+def _program(get: Any) -> dict[str, Any]:
+    """A relational survey's fields, as the file spells them (only those filled in)."""
+    out: dict[str, Any] = {}
+    kind = get("kind").strip()
+    if kind:
+        out["kind"] = kind
+    for name in PROGRAM:
+        if (v := get(name).strip()) != "":
+            out[name] = _number(v)
+    audience: dict[str, Any] = {}
+    if (attrs := _attributes(get("audience.attributes"))) != {}:
+        audience["attributes"] = attrs
+    for name in AUDIENCE_DAYS:
+        if (v := get(f"audience.{name}").strip()) != "":
+            audience[name] = _number(v)
+    return out | ({"audience": audience} if audience else {})
 
 
 def values(form: MultiDict[str, str], current: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,6 +205,9 @@ def values(form: MultiDict[str, str], current: Mapping[str, Any]) -> dict[str, A
     links = {k: v for k in ("default", *LANGUAGES) if (v := get(f"promoter_links.{k}").strip())}
     if links:
         out["promoter_links"] = links
+    out |= _program(get)
+    if out.get("kind") == "transactional" and "kind" not in current:
+        del out["kind"]  # the default, not written to a file that did not say it
     return out | {k: current[k] for k in ("routes", "promoter_texts") if k in current}
 
 
@@ -183,6 +231,16 @@ def _form_of(d: SurveyDef) -> dict[str, str]:
             f[f"{option}.{lang}.variables"] = "\n".join(f"{k} = {v}" for k, v in variables.items())
     for k, v in d.options.get("promoter_links", {}).items():
         f[f"promoter_links.{k}"] = v
+    f["kind"] = d.options.get("kind", "transactional")
+    for name in PROGRAM:
+        f[name] = str(d.options.get(name, ""))
+    audience = d.options.get("audience", {})
+    for name in AUDIENCE_DAYS:
+        f[f"audience.{name}"] = str(audience.get(name, ""))
+    f["audience.attributes"] = "\n".join(
+        f"{k} = {', '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in audience.get("attributes", {}).items()
+    )
     return f
 
 
@@ -213,6 +271,7 @@ def _page(
         placeholders={k: ", ".join(f"{{{p}}}" for p in sorted(placeholders(k))) for k in MESSAGES},
         defaults=defaults,
         categories=CATEGORIES,
+        kinds=[(k, _(KIND_LABELS[k])) for k in KINDS],
         themes=DEFAULT_TAXONOMY.keys,
         routes=len(d.options.get("routes", [])) if d else 0,
         gsm="".join(sorted(GSM_BASIC)),
