@@ -73,6 +73,8 @@ def submit(token: str) -> Any:
     if v is None:
         return _unknown()
     rt = runtime()
+    if v.step is Step.CLOSED:
+        return _show(v)
     if v.step is Step.SCORE:
         raw = request.form.get("score", "")
         if not (raw.isdigit() and 0 <= int(raw) <= 10):

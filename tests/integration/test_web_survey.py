@@ -66,9 +66,7 @@ def test_a_detractor_answers_on_the_page_and_it_is_stored_and_analysed_like_a_ch
     assert view(rt, inv_id).step is Step.THANKS  # type: ignore[union-attr]
     with rt.db.session() as s:
         assert s.scalar(select(Case).where(Case.response_id == r.id)) is not None
-        rows = s.scalars(
-            select(Message).where(Message.channel == "web").order_by(Message.id)
-        ).all()
+        rows = s.scalars(select(Message).where(Message.channel == "web").order_by(Message.id)).all()
         said = [(m.direction, m.kind, m.text) for m in rows]
     assert [d for d, _k, _t in said] == ["out", "in", "out", "in", "out"]  # the conversation
     assert said[1][2] == "3" and said[3][2] == WHY
@@ -161,9 +159,7 @@ def test_web_is_the_last_resort_when_no_chat_channel_can_send(rt: Runtime, clock
 
 def test_start_web_survey_makes_an_anonymous_invitation_asked_on_the_web(rt: Runtime) -> None:
     with rt.db.session() as s:
-        s.add(
-            Survey(key="in-store", name="In store", channels=["sms"], texts={}, options={})
-        )
+        s.add(Survey(key="in-store", name="In store", channels=["sms"], texts={}, options={}))
     url = start_web_survey(rt, "in-store", {"store": "Centro"}, rt.clock(), language="pt")
     assert url.startswith("/s/")
     inv_id = read_token(rt.settings.secret_key, url.removeprefix("/s/"))
