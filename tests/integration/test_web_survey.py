@@ -184,3 +184,16 @@ def test_start_web_survey_makes_an_anonymous_invitation_asked_on_the_web(rt: Run
         )
         contact = s.get(Contact, r.contact_id)
         assert contact is not None and (contact.name, contact.phone) == (None, None)
+
+
+def test_a_survey_asked_in_a_chat_can_be_answered_on_its_page(rt: Runtime) -> None:
+    inv_id = invitation(rt, state="asked", channel="sandbox", sent_at=rt.clock())
+    with rt.db.session() as s:
+        inv = s.get(Invitation, inv_id)
+        assert inv is not None
+        inv.expires_at = rt.clock() + timedelta(hours=72)
+    answer_score(rt, inv_id, 8)
+    answer_why(rt, inv_id, "Buen precio")
+    inv, r = stored(rt, inv_id)
+    assert (inv.state, inv.channel, inv.sent_at) == ("completed", "sandbox", rt.clock())
+    assert r is not None and (r.channel, r.score, r.category) == ("web", 8, "passive")

@@ -171,3 +171,45 @@ def test_the_api_gives_the_survey_url_with_the_invitation(client: FlaskClient, r
         f"/api/v1/invitations/{body['invitation_id']}", headers={"Authorization": f"Bearer {key}"}
     )
     assert got.status_code == 200 and got.json is not None and got.json["survey_url"] == url
+
+
+def test_a_skipped_invitation_has_no_survey_url(client: FlaskClient, rt: Runtime) -> None:
+    buy(client, rt, "W-first")
+    with rt.db.session() as s:
+        key = create_key(s, "again", rt.clock())
+    r = client.post(
+        "/api/v1/purchases",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"order_id": "W-second", "customer": {"id": "C-W-first"}, "channels": ["sandbox"]},
+    )
+    assert r.json is not None
+    assert (r.json["status"], r.json["reason"], r.json["survey_url"]) == (
+        "skipped",
+        "open_invitation",
+        None,
+    )
+
+
+def test_without_public_base_url_the_survey_url_is_the_callers_own_host(
+    database_url: str, clock: Clock, bus: RecordingBus
+) -> None:
+    app = create_app(make_settings(database_url), bus=bus)
+    rt: Runtime = app.extensions["npsbot"]
+    rt.clock = clock
+    try:
+        client = app.test_client()
+        with rt.db.session() as s:
+            key = create_key(s, "shop", rt.clock())
+        r = client.post(
+            "/api/v1/purchases",
+            base_url="https://shop.example.org",
+            headers={"Authorization": f"Bearer {key}"},
+            json={"order_id": "W-host", "customer": {"id": "C-1"}, "channels": ["sandbox"]},
+        )
+        assert r.json is not None
+        url = r.json["survey_url"]
+        assert url.startswith("https://shop.example.org/s/")
+        page = client.get(url.removeprefix("https://shop.example.org"))
+        assert page.status_code == 200
+    finally:
+        rt.close()
