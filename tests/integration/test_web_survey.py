@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.events import DetractorResponded, RecordingBus, ResponseCompleted
@@ -160,6 +161,8 @@ def test_web_is_the_last_resort_when_no_chat_channel_can_send(rt: Runtime, clock
 def test_start_web_survey_makes_an_anonymous_invitation_asked_on_the_web(rt: Runtime) -> None:
     with rt.db.session() as s:
         s.add(Survey(key="in-store", name="In store", channels=["sms"], texts={}, options={}))
+    with pytest.raises(LookupError):
+        start_web_survey(rt, "no-such-survey", {}, rt.clock())
     url = start_web_survey(rt, "in-store", {"store": "Centro"}, rt.clock(), language="pt")
     assert url.startswith("/s/")
     inv_id = read_token(rt.settings.secret_key, url.removeprefix("/s/"))

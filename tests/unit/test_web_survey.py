@@ -79,3 +79,13 @@ def test_an_empty_why_on_the_page_completes_without_a_comment() -> None:
 def test_in_a_chat_an_empty_message_still_asks_why_again() -> None:
     turn = step(Facts(now=NOW, contact_id=7, text="", survey=AWAITING))
     assert (turn.replies, turn.completed) == (("why_detractor",), False)
+
+
+def test_staff_cannot_reply_on_the_page_and_are_told_why() -> None:
+    from bot.staff.reply import refusal
+    from bot.storage.models import ContactChannel
+
+    cc = ContactChannel(channel="web", address="web-7")
+    refused = refusal("open", 1, "¿Nos llama?", "web", cc, NOW, template=False)
+    assert refused is not None and refused.code == "not_reachable"
+    assert refused.params == {"channel": "Web"}
