@@ -55,8 +55,8 @@ def test_the_web_channel_is_a_page_that_reaches_everyone() -> None:
 AWAITING = Survey(id=1, state=S.AWAITING_REASON, language="es", score=6)
 
 
-def form(text: str, survey: Survey = AWAITING, **given: object) -> Turn:
-    return step(Facts(now=NOW, contact_id=7, text=text, survey=survey, form=True, **given))  # type: ignore[arg-type]
+def form(text: str, survey: Survey = AWAITING) -> Turn:
+    return step(Facts(now=NOW, contact_id=7, text=text, survey=survey, form=True))
 
 
 @pytest.mark.parametrize("why", ["10", "BAJA", "stop", "ayuda", "9 de 10"])
