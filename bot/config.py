@@ -113,11 +113,13 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "SECRET_KEY": (
         "secret_key",
-        "Signs sessions and links. Default: random per process (set it in production).",
+        "Signs sessions, buttons and links (the web survey page's `survey_url`: a new key voids "
+        "them). Default: random per process (set it in production).",
     ),
     "PUBLIC_BASE_URL": (
         "public_base_url",
-        "Public https URL of this app, used to verify webhook signatures behind a proxy.",
+        "Public https URL of this app, used to verify webhook signatures behind a proxy and in "
+        "`survey_url`.",
     ),
     "TRUSTED_PROXIES": (
         "trusted_proxies",

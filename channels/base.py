@@ -208,6 +208,9 @@ class Capabilities:
     # The provider gives up on a failed webhook within seconds: what arrives while the database
     # is away is spooled locally and acknowledged (bot/inbound/spool.py), not answered 503.
     brief_webhook_retries: bool = False
+    # npsbot's own survey page (/s/<token>): nothing to send (everyone is reachable at their
+    # invitation's URL), and answers arrive as form fields (a score, a why), never as chat text.
+    page: bool = False
 
 
 @runtime_checkable

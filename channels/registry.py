@@ -23,6 +23,7 @@ FACTORIES: dict[str, str] = {
     "sms": "channels.twilio:build_sms",
     "whatsapp": "channels.twilio:build_whatsapp",
     "telegram": "channels.telegram:build",
+    "web": "channels.web:build",
 }
 
 # What each channel can do, known without loading its provider library or its settings.
@@ -49,6 +50,8 @@ CAPABILITIES: dict[str, Capabilities] = {
     "telegram": Capabilities(
         buttons=True, needs_deep_link=True, staff_chat=True, rate=30, label="Telegram"
     ),
+    # The survey page /s/<token>: the last resort of an invitation, and a QR without a chat.
+    "web": Capabilities(inline_replies=True, page=True, label="Web"),
 }
 
 

@@ -21,6 +21,7 @@ from bot.survey.rules import (
     send_quiet,
 )
 from bot.texts import texts_for
+from channels import registry
 from scheduler.claim import claim
 from scheduler.dispatch.plan import question
 
@@ -87,8 +88,8 @@ def _queue(rt: Runtime, s: Session, inv: Invitation, now: datetime) -> bool:
     chosen = choose_channel(
         [inv.channel or ""], rt.channels, known, lambda c: address_for(contact, c)
     )
-    if chosen is None:
-        return False
+    if chosen is None or registry.capabilities(chosen[0]).page:
+        return False  # the page cannot remind anyone: the business's own e-mail may
     name, address = chosen
     cc = rows.get(name) or ensure_channel(s, contact, name, address)
     texts = texts_for(

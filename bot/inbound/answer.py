@@ -34,30 +34,30 @@ CASES = cast(Table, Case.__table__)
 
 _inv, _resp = INVITATIONS.c, RESPONSES.c
 _is_open = _inv.state.in_(OPEN_STATES)
-# The invitation a message acts on, with its survey's texts and its response, as one row: the
-# open one (newest first), else the closed one last updated. Locked on PostgreSQL (SQLite
-# renders no FOR UPDATE: the unit's writer lock serialises instead).
+# An invitation with its survey's texts and its response, as one row.
+_ROW = select(
+    _inv.id,
+    _inv.state,
+    _inv.reasks,
+    _inv.language,
+    _inv.survey_id,
+    _inv.updated_at,
+    SURVEYS.c.texts,
+    _resp.id.label("response_id"),
+    _resp.score,
+    _resp.category,
+    _resp.comment,
+    _resp.completed_at,
+).select_from(
+    INVITATIONS.join(SURVEYS, SURVEYS.c.id == _inv.survey_id).outerjoin(
+        RESPONSES, _resp.invitation_id == _inv.id
+    )
+)
+# The invitation a message acts on: the open one (newest first), else the closed one last
+# updated. Locked on PostgreSQL (SQLite renders no FOR UPDATE: the unit's writer lock
+# serialises instead).
 _LATEST = (
-    select(
-        _inv.id,
-        _inv.state,
-        _inv.reasks,
-        _inv.language,
-        _inv.survey_id,
-        _inv.updated_at,
-        SURVEYS.c.texts,
-        _resp.id.label("response_id"),
-        _resp.score,
-        _resp.category,
-        _resp.comment,
-        _resp.completed_at,
-    )
-    .select_from(
-        INVITATIONS.join(SURVEYS, SURVEYS.c.id == _inv.survey_id).outerjoin(
-            RESPONSES, _resp.invitation_id == _inv.id
-        )
-    )
-    .where(_inv.contact_id == bindparam("contact_id"), _inv.state.in_(INBOUND_STATES))
+    _ROW.where(_inv.contact_id == bindparam("contact_id"), _inv.state.in_(INBOUND_STATES))
     .order_by(
         case((_is_open, 0), else_=1),
         case((_is_open, None), else_=_inv.updated_at).desc(),
@@ -66,6 +66,10 @@ _LATEST = (
     .limit(1)
     .with_for_update(of=INVITATIONS)
 )
+# The invitation a message names itself (the survey page's), locked likewise.
+_NAMED = _ROW.where(
+    _inv.id == bindparam("id"), _inv.contact_id == bindparam("contact_id")
+).with_for_update(of=INVITATIONS)
 _LINK = select(_inv.id, _inv.contact_id, _inv.state, _inv.link_expires_at, _inv.channels).where(
     _inv.link_token == bindparam("token")
 )
@@ -85,6 +89,11 @@ _INSERT_CASE = CASES.insert().returning(CASES.c.id)
 def latest(conn: Connection, contact_id: int) -> Record | None:
     """The invitation a contact's message acts on (see `_LATEST`), or None."""
     return conn.execute(_LATEST, {"contact_id": contact_id}).first()
+
+
+def named(conn: Connection, invitation_id: int, contact_id: int) -> Record | None:
+    """The contact's invitation `invitation_id`, as `latest` reads one, or None."""
+    return conn.execute(_NAMED, {"id": invitation_id, "contact_id": contact_id}).first()
 
 
 def survey_of(row: Record) -> conversation.Survey:

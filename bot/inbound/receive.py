@@ -44,8 +44,11 @@ _KEYWORD = {
 }
 
 
-def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Outbound]:
-    """Apply one inbound message; returns the replies (already stored)."""
+def handle_inbound(
+    rt: Runtime, m: Inbound, *, inline: bool = False, invitation: int | None = None
+) -> list[Outbound]:
+    """Apply one inbound message; returns the replies (already stored). `invitation`: the one
+    the message answers, when it names it (the survey page's URL); else the contact's latest."""
     now = rt.clock()
     events: list[Event] = []
     raw, m = m, clean_inbound(m)
@@ -81,7 +84,7 @@ def handle_inbound(rt: Runtime, m: Inbound, *, inline: bool = False) -> list[Out
                 hook = rt.on_group
                 replies = hook(rt, u.session, m, msg_id, now, refusal) if hook else _ack(m)
             else:
-                replies = _converse(rt, u, m, found, now, events)
+                replies = _converse(rt, u, m, found, now, events, invitation)
             if replies:
                 u.flush()  # a hook's ORM rows before the replies that may point at them
                 store_replies(
@@ -146,14 +149,25 @@ def _ack(m: Inbound) -> list[Outbound]:
 
 
 def _converse(
-    rt: Runtime, u: Unit, m: Inbound, found: Found, now: datetime, events: list[Event]
+    rt: Runtime,
+    u: Unit,
+    m: Inbound,
+    found: Found,
+    now: datetime,
+    events: list[Event],
+    invitation: int | None = None,
 ) -> list[Outbound]:
     """Load the facts the message meets, take one conversation step, apply it, reply."""
-    deep_link = registry.capabilities(m.channel).needs_deep_link
-    # A contact never surveyed has nothing to look up (the sender's lookup saw it).
-    survey = answer.latest(u.conn, found.contact_id) if found.surveyed else None
+    caps = registry.capabilities(m.channel)
+    deep_link = caps.needs_deep_link
+    if invitation is not None:
+        survey = answer.named(u.conn, invitation, found.contact_id)
+    else:
+        # A contact never surveyed has nothing to look up (the sender's lookup saw it).
+        survey = answer.latest(u.conn, found.contact_id) if found.surveyed else None
     linked = answer.link(u.conn, m.start_payload) if deep_link and m.start_payload else None
-    code = message_code(m.text, m.start_payload if deep_link else None)
+    # A form's fields answer the survey page's own invitation: no code starts another.
+    code = None if caps.page else message_code(m.text, m.start_payload if deep_link else None)
     tp = touchpoints.by_code(u.session, code) if code else None
     entry = touchpoints.entry(u.session, tp, found.contact_id, m.channel, now) if code else None
     facts = Facts(
@@ -171,6 +185,7 @@ def _converse(
         survey=answer.survey_of(survey) if survey else None,
         in_case=found.in_case,
         entry=entry,
+        form=caps.page,
     )
     turn = conversation.step(facts)
     if turn.relay and rt.on_case_message is not None:

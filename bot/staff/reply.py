@@ -79,7 +79,7 @@ def refusal(
         return Refused(RESOLVED.format(case=case_id), "resolved", {"case": str(case_id)})
     if not text.strip():
         return Refused(NOT_TEXT, "not_text")
-    if cc is None:
+    if cc is None or registry.capabilities(channel).page:  # npsbot cannot write on its page
         return Refused(NOT_REACHABLE.format(channel=named), "not_reachable", {"channel": named})
     if cc.opted_out_at is not None:
         return Refused(OPTED_OUT.format(channel=named), "opted_out", {"channel": named})

@@ -25,6 +25,7 @@ from bot.storage.models import InvitationState as S
 from channels import registry
 from channels.base import Inbound
 from channels.sandbox import check_address, new_address
+from channels.web import address as web_address
 
 # The test channel played in the browser (/sandbox).
 (SANDBOX,) = registry.named(sandbox=True)
@@ -32,6 +33,8 @@ from channels.sandbox import check_address, new_address
 PHONE_CHANNELS = registry.named(phone_address=True)
 # Channels a customer opens with a deep link: their chat id is `Contact.telegram_chat_id`.
 CHAT_CHANNELS = registry.named(needs_deep_link=True)
+# npsbot's own survey page: every contact is reachable there, at their invitation's URL.
+PAGE_CHANNELS = registry.named(page=True)
 # The columns a contact keeps a first message's address in: an address that does not fit
 # cannot name a customer (its message is stored without a contact).
 PHONE_MAX = column_length(cast(Table, Contact.__table__), "phone")
@@ -115,6 +118,8 @@ def address_for(contact: Contact, channel: str) -> str | None:
         return contact.phone
     if channel in CHAT_CHANNELS:
         return contact.telegram_chat_id
+    if channel in PAGE_CHANNELS and contact.id is not None:
+        return web_address(contact.id)
     return None
 
 

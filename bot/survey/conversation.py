@@ -100,6 +100,9 @@ class Facts:
     survey: Survey | None = None
     in_case: bool = False  # the contact has an unresolved case (staff may take the message)
     entry: Entry | None = None  # the message carries a touchpoint's code
+    # A form's field (the survey page): a tapped score or the why's box, never a keyword, and a
+    # why is never read for a score; an empty why is the customer's "no comment".
+    form: bool = False
 
 
 class Voice(enum.StrEnum):
@@ -144,7 +147,7 @@ def step(f: Facts) -> Turn:
     if f.deep_link and f.text.startswith("/start"):
         return _deep_link(f)
     survey = f.survey if f.survey is not None and f.survey.state in OPEN_STATES else None
-    kw = f.opt_out or keyword(f.text)
+    kw = None if f.form else f.opt_out or keyword(f.text)
     if kw is not None:
         return _keyword(kw, said=f.opt_out is not None, open_survey=survey is not None)
     given = None
@@ -224,11 +227,14 @@ def _awaiting_reason(f: Facts, survey: Survey, given: int | None) -> Turn:
     assert survey.score is not None
     text = f.text.strip()
     said = Turn(voice=Voice.SURVEY, reasks=survey.reasks, show_choice=f.callback)
-    if given is None and reason_from(text) is None:
+    if given is None and not f.form and reason_from(text) is None:
         given = parse_score(text, survey.language)
     if given is not None:
         return replace(said, replies=(_why(classify(given)),), state=S.AWAITING_REASON, score=given)
     comment = text or (f"[{f.media_count} attachment(s)]" if f.media_count else "")
+    if not comment and f.form:
+        thanks = (_thanks(classify(survey.score)),)
+        return replace(said, replies=thanks, state=S.COMPLETED, completed=True)
     if not comment:
         return replace(said, replies=(_why(classify(survey.score)),), state=S.AWAITING_REASON)
     return replace(

@@ -263,8 +263,8 @@ def _reachable(rt: Runtime, contact: Contact, channels: Sequence[str]) -> None:
         caps = registry.capabilities(name)
         if caps.phone_address and contact.phone:
             return
-        if caps.needs_deep_link or caps.sandbox:
-            return  # a known chat, a deep link for the order confirmation, or the sandbox page
+        if caps.needs_deep_link or caps.sandbox or caps.page:
+            return  # a known chat, a deep link, the sandbox page, or the survey page
     idle = [n for n in registry.named() if n not in rt.channels and address_for(contact, n)]
     if idle:  # the only address is on a channel with no settings here (a chat, no Telegram)
         raise Invalid("channels", f"{registry.capabilities(idle[0]).label} is not configured")

@@ -24,6 +24,7 @@ from bot.survey.purchases import (
     parse_purchase,
     register_purchase,
 )
+from bot.survey.weblink import survey_url
 from bot.web import qr
 from bot.web.auth import api_error, require_api_key
 from bot.web.context import runtime
@@ -36,8 +37,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
+# The customer said no (a rule, or their STOP): no page to offer them.
+NO_PAGE = ("skipped", "opted_out")
+
+
 def invitation_json(inv: Invitation, link: str | None = None) -> dict[str, Any]:
     r = inv.response
+    rt = runtime()
     return {
         "invitation_id": inv.id,
         "order_id": inv.order_id,
@@ -49,6 +55,9 @@ def invitation_json(inv: Invitation, link: str | None = None) -> dict[str, Any]:
         "sent_at": _iso(inv.sent_at),
         "channel": inv.channel,
         "telegram_link": link,
+        # The web survey page, always (the business may put it in its own e-mail): the last
+        # resort of every invitation. Absolute from PUBLIC_BASE_URL, else this request's root.
+        "survey_url": None if inv.state in NO_PAGE else survey_url(rt, inv.id, request.url_root),
         "response": None
         if r is None
         else {"score": r.score, "category": r.category, "comment": r.comment, "themes": r.themes},
@@ -57,7 +66,7 @@ def invitation_json(inv: Invitation, link: str | None = None) -> dict[str, Any]:
 
 def _outcome_json(o: Outcome) -> dict[str, Any]:
     body = invitation_json(o.invitation, o.telegram_link)
-    keep = ("invitation_id", "status", "reason", "due_at", "channel", "telegram_link")
+    keep = ("invitation_id", "status", "reason", "due_at", "channel", "telegram_link", "survey_url")
     box = o.sandbox_address
     return {k: body[k] for k in keep} | {"sandbox_url": box and f"/sandbox?address={box}"}
 

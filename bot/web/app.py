@@ -16,7 +16,17 @@ from bot.bootstrap import build_runtime
 from bot.config import Settings, load_settings, settings_from
 from bot.events import MessageBus
 from bot.runtime import Runtime
-from bot.web import api, dashboard, health, home, reports, sandbox, sandbox_staff, webhooks
+from bot.web import (
+    api,
+    dashboard,
+    health,
+    home,
+    reports,
+    sandbox,
+    sandbox_staff,
+    survey_page,
+    webhooks,
+)
 
 if TYPE_CHECKING:
     from itsdangerous import URLSafeTimedSerializer  # Flask's own dependency
@@ -80,6 +90,7 @@ def init_app(app: Flask, rt: Runtime) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(survey_page.bp)
     if rt.settings.sandbox_enabled:
         app.register_blueprint(sandbox.bp)
         app.register_blueprint(sandbox_staff.bp)

@@ -14,7 +14,7 @@ from tests.helpers import SandboxCustomer
 def test_healthz_reports_the_database_and_channels(client: FlaskClient) -> None:
     r = client.get("/healthz")
     assert r.status_code == 200
-    assert r.json == {"status": "ok", "database": True, "channels": ["sandbox"]}
+    assert r.json == {"status": "ok", "database": True, "channels": ["sandbox", "web"]}
 
 
 @pytest.mark.parametrize(
