@@ -27,7 +27,7 @@ from channels.base import DeepLinking
 from channels.errors import SendError
 
 KEY = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-LINKS = ("whatsapp", "telegram", "sms")
+LINKS = ("whatsapp", "telegram", "sms", "web")
 MAX_WINDOW = 24 * 365
 
 
@@ -157,6 +157,11 @@ def links(rt: Runtime, tp: Touchpoint) -> dict[str, dict[str, str]]:
             out["telegram"] = {"reason": f"Telegram did not name the bot: {exc}"}
     else:
         out["telegram"] = {"reason": "Telegram is not configured (TELEGRAM_BOT_TOKEN)"}
+    if st.public_base_url:
+        # The web survey page: for someone with no chat at hand (a receipt, a QR without WhatsApp).
+        out["web"] = {"url": f"{st.public_base_url.rstrip('/')}/s/t/{quote(tp.code)}"}
+    else:
+        out["web"] = {"reason": "PUBLIC_BASE_URL is not set: the page's address is not known"}
     if "sms" in rt.channels and st.twilio_sms_from:
         out["sms"] = {"url": f"sms:{st.twilio_sms_from}?body={quote(tp.code)}"}
     elif "sms" in rt.channels:
@@ -210,6 +215,11 @@ def entry(s: Session, tp: Touchpoint | None, contact_id: int, channel: str, now:
     return Entry(valid=True, skip=skip_reason(history, [channel], tp.survey.resurvey_days, now))
 
 
+def metadata(tp: Touchpoint) -> dict[str, Any]:
+    """What a response from the touchpoint carries: its metadata and its key."""
+    return {**tp.meta, "touchpoint": tp.key}
+
+
 def start(
     s: Session, tp: Touchpoint, contact_id: int, language: str, channel: str, now: datetime
 ) -> Invitation:
@@ -223,7 +233,7 @@ def start(
         channels=[channel],
         occurred_at=now,
         due_at=now,
-        meta={**tp.meta, "touchpoint": tp.key},
+        meta=metadata(tp),
         created_at=now,
         updated_at=now,
     )

@@ -106,6 +106,17 @@ def start_web_survey(
     new anonymous contact (in `language`, else DEFAULT_LANGUAGE), an invitation asked on the
     web now carrying `metadata`, and its page's URL (see `survey_url`). Raises LookupError for
     an unknown survey. It writes rows: call it when a person starts, not for a link preview."""
+    return survey_url(rt, open_web_invitation(rt, survey_key, metadata, now, language), base)
+
+
+def open_web_invitation(
+    rt: Runtime,
+    survey_key: str,
+    metadata: Mapping[str, Any],
+    now: datetime,
+    language: str | None = None,
+) -> int:
+    """`start_web_survey` without the URL: the new invitation's id."""
     lang = language if language in LANGUAGES else rt.settings.default_language
     with rt.db.session_for_update() as s:
         survey = survey_by_key(s, survey_key)
@@ -126,5 +137,4 @@ def start_web_survey(
         s.add(inv)
         s.flush()
         open_on_web(rt, s, inv, now)
-        inv_id = inv.id
-    return survey_url(rt, inv_id, base)
+        return inv.id

@@ -250,7 +250,7 @@ def touchpoint_qr_png(key: str) -> Any:
 
 
 def _qr(key: str, kind: str) -> Any:
-    """One link's QR code, SVG or PNG (`?link=whatsapp|telegram|sms`)."""
+    """One link's QR code, SVG or PNG (`?link=whatsapp|telegram|sms|web`)."""
     rt = runtime()
     which = request.args.get("link", "whatsapp")
     if which not in tps.LINKS:

@@ -16,7 +16,9 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from bot.config import LANGUAGES
 from bot.inbound.page import Step, View, answer_score, answer_why, view
-from bot.survey.weblink import read_token
+from bot.survey import touchpoints
+from bot.survey.weblink import open_web_invitation, read_token, token
+from bot.texts import texts_for
 from bot.web.context import runtime
 
 bp = Blueprint("survey_page", __name__)
@@ -84,3 +86,44 @@ def submit(token: str) -> Any:
         why = "" if request.form.get("skip") else request.form.get("why", "")
         answer_why(rt, v.invitation_id, why.strip()[:WHY_MAX])
     return redirect(url_for("survey_page.page", token=token), code=303)
+
+
+# A touchpoint's web link (`/s/t/<code>`): the question first; a tap on a score makes the survey
+# (an anonymous contact, the touchpoint's metadata), so a link preview or a scan that goes no
+# further writes nothing. Then it is the invitation's own page.
+
+
+def _touchpoint(code: str) -> tuple[str, str, dict[str, Any], View] | None:
+    """The live survey behind a code: its key, the metadata, and the page's first view."""
+    rt = runtime()
+    lang = request.accept_languages.best_match(LANGUAGES) or rt.settings.default_language
+    with rt.db.session() as s:
+        tp = touchpoints.by_code(s, code.upper())
+        if tp is None:
+            return None
+        texts = texts_for(
+            lang, tp.survey.texts, default=rt.settings.default_language, business=_business()
+        )
+        step = Step.SCORE if tp.enabled else Step.CLOSED
+        return tp.survey.key, lang, touchpoints.metadata(tp), View(0, step, texts)
+
+
+@bp.get("/s/t/<code>")
+def touchpoint_page(code: str) -> Any:
+    found = _touchpoint(code)
+    return _unknown() if found is None else _show(found[3])
+
+
+@bp.post("/s/t/<code>")
+def touchpoint_start(code: str) -> Any:
+    found = _touchpoint(code)
+    if found is None:
+        return _unknown()
+    survey, lang, meta, first = found
+    raw = request.form.get("score", "")
+    if first.step is not Step.SCORE or not (raw.isdigit() and 0 <= int(raw) <= 10):
+        return _show(first, error=first.step is Step.SCORE)
+    rt = runtime()
+    inv_id = open_web_invitation(rt, survey, meta, rt.clock(), lang)
+    answer_score(rt, inv_id, int(raw))
+    return redirect(url_for("survey_page.page", token=token(rt.settings.secret_key, inv_id)), 303)

@@ -27,7 +27,7 @@ FIELDS = {
     "metadata": N_("Write the metadata as key=value, one per line."),
     "window_hours": N_("The hours take a whole number from 0 to 8760."),
 }
-LABELS = {"whatsapp": "WhatsApp", "telegram": "Telegram", "sms": "SMS"}
+LABELS = {"whatsapp": "WhatsApp", "telegram": "Telegram", "sms": "SMS", "web": N_("Web page")}
 
 
 def _metadata(raw: str) -> dict[str, str]:
@@ -119,7 +119,7 @@ def touchpoint_card(key: str) -> Any:
         tp=tp,
         business=rt.settings.business_name,
         lines=lines,
-        links={name: LABELS[name] for name in links},
+        links={name: _(LABELS[name]) for name in links},
         which=which if which in links else "",
         svg=Markup(qr.svg(links[which], title=tp.code)) if which in links else None,
     )

@@ -10,11 +10,13 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 
 from bot.accounts.apikeys import create_key
 from bot.events import RecordingBus
 from bot.runtime import Runtime
 from bot.storage.models import Invitation, Response, Survey
+from bot.survey import touchpoints
 from bot.survey.weblink import read_token, token
 from bot.web.app import create_app
 from tests.conftest import Clock, make_settings
@@ -213,3 +215,39 @@ def test_without_public_base_url_the_survey_url_is_the_callers_own_host(
         assert page.status_code == 200
     finally:
         rt.close()
+
+
+def test_a_touchpoints_web_link_asks_first_and_makes_the_survey_only_at_the_tap(
+    client: FlaskClient, rt: Runtime
+) -> None:
+    spec = touchpoints.parse_touchpoint(
+        {"key": "store-centro", "survey": "post-purchase", "metadata": {"store": "Centro"}}
+    )
+    tp, _created = touchpoints.save(rt, spec)
+    link = touchpoints.links(rt, tp)["web"]["url"]
+    assert link == f"{PUBLIC}/s/t/{tp.code}"
+    page = client.get(path_of(link).lower(), headers={"Accept-Language": "pt-BR"})
+    assert page.status_code == 200 and SAYS["pt"][0] in page.get_data(as_text=True)
+    with rt.db.session() as s:  # a scan, a link preview: nothing written
+        assert s.scalar(select(func.count()).select_from(Invitation)) == 0
+    tapped = client.post(path_of(link), data={"score": "3"}, headers={"Accept-Language": "pt"})
+    assert tapped.status_code == 303 and "/s/" in tapped.headers["Location"]
+    why = client.get(tapped.headers["Location"]).get_data(as_text=True)
+    assert SAYS["pt"][1] in why
+    with rt.db.session() as s:
+        inv = s.scalars(select(Invitation)).one()
+        assert inv.meta == {"store": "Centro", "touchpoint": "store-centro"}
+        assert (inv.response.score, inv.response.channel) == (3, "web")
+
+
+def test_a_disabled_or_unknown_touchpoint_code_gets_a_clear_page(
+    client: FlaskClient, rt: Runtime
+) -> None:
+    spec = touchpoints.parse_touchpoint({"key": "van-1", "survey": "post-purchase"})
+    tp, _created = touchpoints.save(rt, spec)
+    touchpoints.disable(rt, "van-1")
+    assert client.get(f"/s/t/{tp.code}").status_code == 410
+    assert client.post(f"/s/t/{tp.code}", data={"score": "9"}).status_code == 410
+    assert client.get("/s/t/NPS-NOPE123").status_code == 404
+    with rt.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Invitation)) == 0
