@@ -173,6 +173,8 @@ def directed(fuzz_app: Flask, headers: dict[str, str]) -> dict[str, set[str]]:
         q = ("GET", f"{one}/qr.{kind}")
         call(*q, f"/api/v1/touchpoints/zz-tp/qr.{kind}?link=telegram", headers=headers)
         call(*q, f"/api/v1/touchpoints/zz-tp/qr.{kind}?link=fax", headers=headers)
+    b = "/api/v1/nps/breakdown"
+    call("GET", b, f"{b}?by=channel", headers=headers)  # 200: `by` is required
     d = ("POST", "/api/v1/purchases/{order_id}/delivered")
     call(*d, "/api/v1/purchases/zz-directed-1/delivered", json={}, headers=headers)
     call(*d, "/api/v1/purchases/B-2/delivered", json={}, headers=headers)
