@@ -249,6 +249,23 @@ def scope(s: Session, f: Filters) -> list[int] | None:
     return ids
 
 
+def sent_conditions(s: Session, f: Filters) -> list[ColumnElement[bool]]:
+    """The delivered invitations `f` covers, but for metadata: sent in its dates, of its
+    surveys (and kinds), on its channels, in its languages (a response rate's denominator)."""
+    conds: list[ColumnElement[bool]] = [Invitation.sent_at.is_not(None)]
+    if f.start:
+        conds.append(Invitation.sent_at >= f.start)
+    if f.end:
+        conds.append(Invitation.sent_at < f.end)
+    if (ids := scope(s, f)) is not None:
+        conds.append(Invitation.survey_id.in_(ids))
+    if f.channels:
+        conds.append(Invitation.channel.in_(f.channels))
+    if f.languages:
+        conds.append(Invitation.language.in_(f.languages))
+    return conds
+
+
 def meta_conditions(s: Session, f: Filters, few: bool = False) -> list[ColumnElement[bool]]:
     """`few`: the rows are already few (a few raw days of a rollup plan): check each joined
     invitation rather than let PostgreSQL start from the GIN index (every invitation of the

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import Select, func, literal_column, select, union_all
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from bot.insights.filters import (
     CATEGORIES,
@@ -27,7 +26,7 @@ from bot.insights.filters import (
     kind_of,
     meta_conditions,
     response_conditions,
-    scope,
+    sent_conditions,
 )
 from bot.insights.plan import fetch, plan_for, raw, rolled
 from bot.insights.rollup import ROLLUP_KEY
@@ -124,17 +123,7 @@ def response_rate(s: Session, f: Filters) -> dict[str, Any]:
     Read from the invitation's state (awaiting the reason, completed) plus the few responses whose
     invitation moved on (late answers, opt-out after the score): no join over every response.
     """
-    conds: list[ColumnElement[bool]] = [Invitation.sent_at.is_not(None)]
-    if f.start:
-        conds.append(Invitation.sent_at >= f.start)
-    if f.end:
-        conds.append(Invitation.sent_at < f.end)
-    if (ids := scope(s, f)) is not None:
-        conds.append(Invitation.survey_id.in_(ids))
-    if f.channels:
-        conds.append(Invitation.channel.in_(f.channels))
-    if f.languages:
-        conds.append(Invitation.language.in_(f.languages))
+    conds = sent_conditions(s, f)
     plan = plan_for(s, f, sent=True)
     conds += meta_conditions(s, f, plan is not None)
     delivered: dict[str, int] = defaultdict(int)

@@ -19,7 +19,7 @@ from bot.insights.filters import (
     category_of,
     meta_conditions,
     response_conditions,
-    scope,
+    sent_conditions,
 )
 from bot.storage.models import Contact, Invitation, Response
 
@@ -56,17 +56,7 @@ def attribute_counts(s: Session, f: Filters, key: str) -> tuple[Counts, dict[str
     per: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CATEGORIES, 0))
     for value, score, n in s.execute(stmt):
         per["(none)" if value is None else str(value)][category_of(score)] += int(n)
-    conds: list[ColumnElement[bool]] = [Invitation.sent_at.is_not(None)]
-    if f.start:
-        conds.append(Invitation.sent_at >= f.start)
-    if f.end:
-        conds.append(Invitation.sent_at < f.end)
-    if (ids := scope(s, f)) is not None:
-        conds.append(Invitation.survey_id.in_(ids))
-    if f.channels:
-        conds.append(Invitation.channel.in_(f.channels))
-    if f.languages:
-        conds.append(Invitation.language.in_(f.languages))
+    conds = sent_conditions(s, f)
     rates = (
         select(dim, func.count(), func.count(Response.id))
         .select_from(Invitation)
