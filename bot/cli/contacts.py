@@ -10,7 +10,7 @@ import click
 from sqlalchemy import select
 
 from bot.cli.common import runtime
-from bot.cli.purchases import AMBIGUOUS_SHOWN, describe
+from bot.cli.purchases import describe, finish
 from bot.storage.models import Contact
 from bot.survey.customers import contact_json
 from bot.survey.importer import FileError, contact_column, import_contacts, read_table
@@ -42,16 +42,12 @@ def import_contacts_cmd(path: str, day_first: bool | None) -> None:
         click.echo(note, err=True)
     with click.progressbar(length=len(table.rows), label="importing", file=sys.stderr) as bar:
         report = import_contacts(rt, table, bar.update)
-    for line, reason in report.errors:
-        click.echo(f"{path}: line {line}: {reason}", err=True)
-    if report.ambiguous:
-        shown = ", ".join(f"line {n} ({raw})" for n, raw in report.ambiguous[:AMBIGUOUS_SHOWN])
-        click.echo(f"{path}: {len(report.ambiguous)} ambiguous consent date(s): {shown}", err=True)
-    click.echo(
-        f"{report.created} created, {report.unchanged} updated, {len(report.errors)} with errors"
+    finish(
+        path,
+        report,
+        "ambiguous consent date(s)",
+        f"{report.created} created, {report.unchanged} updated, {len(report.errors)} with errors",
     )
-    if report.errors:
-        sys.exit(1)
 
 
 @contacts.command("show")

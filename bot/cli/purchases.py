@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from bot.cli.common import runtime
-from bot.survey.importer import FileError, Table, import_purchases, read_table
+from bot.survey.importer import FileError, Report, Table, import_purchases, read_table
 from bot.survey.operator import OUTCOMES, resolve_unknown, unknown_invitations
 
 # Ambiguous dates named one by one in the summary; the rest are counted.
@@ -38,21 +38,30 @@ def import_cmd(path: str, day_first: bool | None) -> None:
         click.echo(note, err=True)
     with click.progressbar(length=len(table.rows), label="importing", file=sys.stderr) as bar:
         report = import_purchases(rt, table, bar.update)
+    order = "day-first" if table.day_first else "month-first"
+    finish(
+        path,
+        report,
+        f"ambiguous date(s) read {order}",
+        f"{report.created} scheduled, {report.skipped} skipped by the rules, "
+        f"{report.unchanged} already imported, {len(report.errors)} with errors",
+    )
+
+
+def finish(path: str, report: Report, ambiguous: str, summary: str) -> None:
+    """An import's end, the same for every file: each bad line by number, the ambiguous dates
+    (the first few named), the summary; exit code 1 when a line was refused."""
     for line, reason in report.errors:
         click.echo(f"{path}: line {line}: {reason}", err=True)
     if report.ambiguous:
         shown = ", ".join(f"line {n} ({raw})" for n, raw in report.ambiguous[:AMBIGUOUS_SHOWN])
         more = len(report.ambiguous) - AMBIGUOUS_SHOWN
-        order = "day-first" if table.day_first else "month-first"
         click.echo(
-            f"{path}: {len(report.ambiguous)} ambiguous date(s) read {order}: {shown}"
+            f"{path}: {len(report.ambiguous)} {ambiguous}: {shown}"
             + (f" and {more} more" if more > 0 else ""),
             err=True,
         )
-    click.echo(
-        f"{report.created} scheduled, {report.skipped} skipped by the rules, "
-        f"{report.unchanged} already imported, {len(report.errors)} with errors"
-    )
+    click.echo(summary)
     if report.errors:
         sys.exit(1)
 
