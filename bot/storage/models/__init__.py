@@ -6,6 +6,7 @@ autogenerate against a migrated database on SQLite and PostgreSQL and expects no
 """
 
 from bot.storage.models.accounts import ApiKey, StaffRole, StaffUser
+from bot.storage.models.audit import AuditEvent
 from bot.storage.models.base import NAMING, Base, Id, Json, UTCDateTime, utcnow
 from bot.storage.models.contacts import Consent, Contact, ContactChannel
 from bot.storage.models.messages import Message
@@ -36,6 +37,7 @@ __all__ = [
     "Alert",
     "AlertState",
     "ApiKey",
+    "AuditEvent",
     "Base",
     "Case",
     "CaseEvent",

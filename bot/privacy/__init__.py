@@ -1,0 +1,1 @@
+"""Customers' rights: erasure, retention, access (export) and consent (issue 20, docs/privacy.md)."""
