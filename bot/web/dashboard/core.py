@@ -56,6 +56,7 @@ NAV: tuple[tuple[str, str, frozenset[StaffRole] | None], ...] = (
     ("dashboard.surveys", N_("Surveys"), frozenset({StaffRole.OWNER})),
     ("dashboard.team", N_("Team"), frozenset({StaffRole.OWNER})),
     ("dashboard.touchpoints", N_("Touchpoints"), frozenset({StaffRole.OWNER})),
+    ("dashboard.audit", N_("Audit"), frozenset({StaffRole.OWNER})),
 )
 
 
