@@ -30,6 +30,8 @@ def run(cli: CliRunner, *args: str) -> Result:
     return result
 
 
+# The rows are written as the dashboard's are (tests/e2e/web/test_audit.py runs on both).
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_each_command_leaves_one_row_and_npsbot_audit_prints_them(
     cli: CliRunner, rt: Runtime, tmp_path: Path
 ) -> None:
