@@ -162,7 +162,7 @@ def audit_trail(rt: Runtime) -> list[tuple[str, str, str | None, str | None]]:
                 AuditEvent.actor, AuditEvent.action, AuditEvent.target, AuditEvent.source
             ).order_by(AuditEvent.id)
         ).all()
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [(actor, action, target, source) for actor, action, target, source in rows]
 
 
 def audit_details(rt: Runtime) -> list[dict[str, Any]]:
