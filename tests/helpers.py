@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from datetime import datetime
@@ -12,7 +13,7 @@ from sqlalchemy import create_engine, select, text
 
 from bot.config import normalise_database_url
 from bot.runtime import Runtime
-from bot.storage.models import ContactChannel, Invitation, Message, Response
+from bot.storage.models import AuditEvent, ContactChannel, Invitation, Message, Response
 from bot.survey.rules import Reach, contact_zone, outside_quiet_hours, present, send_quiet
 from scheduler.loop import tick
 from tests.conftest import Clock
@@ -151,3 +152,30 @@ def write_blockers(url: str) -> list[str]:
             return [f"postgresql: a session {s}" for s in states]
     finally:
         engine.dispose()
+
+
+def audit_trail(rt: Runtime) -> list[tuple[str, str, str | None, str | None]]:
+    """The audit trail, oldest first: (actor, action, target, source) of each row."""
+    with rt.db.session() as s:
+        rows = s.execute(
+            select(
+                AuditEvent.actor, AuditEvent.action, AuditEvent.target, AuditEvent.source
+            ).order_by(AuditEvent.id)
+        ).all()
+    return [(actor, action, target, source) for actor, action, target, source in rows]
+
+
+def audit_details(rt: Runtime) -> list[dict[str, Any]]:
+    """Each audit row's `detail`, oldest first."""
+    with rt.db.session() as s:
+        return list(s.scalars(select(AuditEvent.detail).order_by(AuditEvent.id)))
+
+
+def audit_text(rt: Runtime) -> str:
+    """Everything the audit trail holds, as one text (to search it for what must not be there)."""
+    with rt.db.session() as s:
+        rows = s.scalars(select(AuditEvent).order_by(AuditEvent.id))
+        return "\n".join(
+            f"{e.actor} {e.action} {e.target} {e.source} {json.dumps(e.detail, ensure_ascii=False)}"
+            for e in rows
+        )

@@ -9,6 +9,7 @@ import click
 
 from bot.cli import (
     apikey,
+    audit,
     contacts,
     db,
     outbox,
@@ -61,6 +62,7 @@ for command in (
     reports.export,
     reports.insights_group,
     users.user,
+    audit.audit,
     surveys.surveys,
     touchpoints.touchpoints,
 ):

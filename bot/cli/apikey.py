@@ -1,5 +1,5 @@
 """`npsbot apikey create|list|revoke`: keys for the business API (the same `bot.accounts.apikeys`
-functions the dashboard's team page calls)."""
+functions the dashboard's team page calls); each change is an audit row (actor and source "cli")."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 
 from bot.accounts.apikeys import ApiKeyError, create_key, list_keys, revoke_key, shown_name
 from bot.cli.common import runtime
+from bot.storage.audit import CLI, record
 
 
 @click.group()
@@ -24,6 +25,8 @@ def apikey_create(name: str) -> None:
     try:
         with rt.db.session_for_update() as s:
             key = create_key(s, name, rt.clock())
+            target = f"apikey:{name.strip()}"
+            record(s, at=rt.clock(), actor=CLI, action="apikey.create", target=target, source=CLI)
     except ApiKeyError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(key)
@@ -37,6 +40,8 @@ def apikey_revoke(name: str) -> None:
     try:
         with rt.db.session_for_update() as s:
             revoke_key(s, name, rt.clock())
+            target = f"apikey:{name}"
+            record(s, at=rt.clock(), actor=CLI, action="apikey.revoke", target=target, source=CLI)
     except ApiKeyError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"revoked {name}")

@@ -10,8 +10,9 @@ import click
 
 from bot.cli.common import runtime
 from bot.insights import rollup
-from bot.insights.exports import ExportError, export_responses, render_report
+from bot.insights.exports import ExportError, export_responses, record_export, render_report
 from bot.insights.filters import FilterError, parse_filters
+from bot.storage.audit import BY_CLI
 
 
 def _report_filters(options: dict[str, Any], meta: tuple[str, ...]) -> Any:
@@ -79,6 +80,8 @@ def export(path: str, meta: tuple[str, ...], **kwargs: Any) -> None:
     try:
         with rt.db.session() as s:
             n = export_responses(s, f, path)
+        with rt.db.session_for_update() as s:
+            record_export(s, BY_CLI, rt.clock(), f, path, n)
     except ExportError as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:

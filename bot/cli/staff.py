@@ -11,6 +11,7 @@ from bot.cli.common import settings
 from bot.staff import digest as d
 from bot.staff.cases import OUTCOMES, Actor, NotAllowed, list_open_cases
 from bot.staff.desk import act
+from bot.storage.audit import CLI
 
 
 @click.group(invoke_without_command=True)
@@ -38,7 +39,8 @@ def _act(
     who = name or getpass.getuser()
     rt = build_runtime(settings(), sync=False)
     try:
-        done = act(rt, case_id, action, Actor(f"cli:{who}"[:32], who), outcome, note)
+        actor = Actor(f"cli:{who}"[:32], who, audit=CLI, source=CLI)
+        done = act(rt, case_id, action, actor, outcome, note)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from exc
     except NotAllowed as exc:

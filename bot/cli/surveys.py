@@ -11,6 +11,7 @@ import click
 from bot.bootstrap import build_runtime
 from bot.cli.common import settings
 from bot.definitions import SurveyFileError, load_surveys
+from bot.storage.audit import BY_CLI
 from bot.survey.surveys import diff_surveys, export_toml, stored_surveys, sync_surveys
 
 
@@ -68,7 +69,7 @@ def _import(file: str, yes: bool) -> None:
     if not ok:
         raise click.ClickException("nothing written (answer y, or pass --yes)")
     with rt.db.session_for_update() as s:
-        sync_surveys(s, defs)
+        sync_surveys(s, defs, by=BY_CLI, now=rt.clock())
     click.echo(f"imported {sum(c.status != 'unchanged' for c in changes)} survey(s) from {file}")
 
 

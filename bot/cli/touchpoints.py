@@ -8,6 +8,7 @@ import click
 
 from bot.cli.common import runtime
 from bot.runtime import Runtime
+from bot.storage.audit import BY_CLI
 from bot.survey import touchpoints as tps
 from bot.survey.fields import Invalid
 
@@ -53,7 +54,7 @@ def create(key: str, survey: str, meta: tuple[str, ...], window_hours: int) -> N
         "window_hours": window_hours,
     }
     try:
-        tps.save(rt, tps.parse_touchpoint(body))
+        tps.save(rt, tps.parse_touchpoint(body), BY_CLI)
     except Invalid as exc:
         raise click.ClickException(f"{exc.field}: {exc.reason}") from exc
     except tps.Conflict as exc:
@@ -78,7 +79,7 @@ def rotate(key: str) -> None:
     """A new code for KEY (the old one is answered "no longer valid"); enables it."""
     rt = runtime()
     try:
-        tps.rotate(rt, key)
+        tps.rotate(rt, key, BY_CLI)
     except LookupError:
         raise click.ClickException(f"no touchpoint {key!r}") from None
     _show(rt, key)
@@ -90,7 +91,7 @@ def disable(key: str) -> None:
     """KEY's code is answered "no longer valid" until it is rotated."""
     rt = runtime()
     try:
-        tps.disable(rt, key)
+        tps.disable(rt, key, BY_CLI)
     except LookupError:
         raise click.ClickException(f"no touchpoint {key!r}") from None
     _show(rt, key)

@@ -1,5 +1,6 @@
 """`npsbot user create|role|password|disable|enable|list`: dashboard accounts (the same
-`bot.accounts.users` functions the dashboard's team page calls)."""
+`bot.accounts.users` functions the dashboard's team page calls); each change is an audit row
+(actor and source "cli")."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bot.accounts.users import (
     set_role,
 )
 from bot.cli.common import runtime
+from bot.storage.audit import CLI, record
 from bot.storage.models import StaffRole
 
 ROLES = click.Choice([str(r) for r in StaffRole])
@@ -38,6 +40,18 @@ def writing() -> Iterator[tuple[Session, datetime]]:
         rt.close()
 
 
+def _audit(s: Session, now: datetime, action: str, username: str, **detail: str) -> None:
+    record(
+        s,
+        at=now,
+        actor=CLI,
+        action=f"user.{action}",
+        target=f"user:{username}",
+        source=CLI,
+        **detail,
+    )
+
+
 @click.group()
 def user() -> None:
     """Staff accounts for the dashboard."""
@@ -53,6 +67,7 @@ def user_create(username: str, role: str | None, readonly: bool, password: str) 
     with writing() as (s, now):
         made = create_user(s, username, password, now, StaffRole.VIEWER if readonly else role)
         role = made.role
+        _audit(s, now, "create", made.username, role=made.role)
     click.echo(f"created user {username} ({role})")
 
 
@@ -61,8 +76,8 @@ def user_create(username: str, role: str | None, readonly: bool, password: str) 
 @click.argument("role", type=ROLES)
 def user_role(username: str, role: str) -> None:
     """Give USERNAME another ROLE (their dashboard sessions end)."""
-    with writing() as (s, _now):
-        set_role(s, username, role)
+    with writing() as (s, now):
+        _audit(s, now, "role", set_role(s, username, role).username, role=role)
     click.echo(f"{username} is now {role}")
 
 
@@ -71,8 +86,8 @@ def user_role(username: str, role: str) -> None:
 @click.password_option()
 def user_password(username: str, password: str) -> None:
     """Set a new password for USERNAME (also ends their dashboard sessions)."""
-    with writing() as (s, _now):
-        set_password(s, username, password)
+    with writing() as (s, now):
+        _audit(s, now, "password", set_password(s, username, password).username)
     click.echo(f"password changed for {username}: their dashboard sessions have ended")
 
 
@@ -81,7 +96,7 @@ def user_password(username: str, password: str) -> None:
 def user_disable(username: str) -> None:
     """Disable USERNAME: no more log-ins, and their dashboard sessions end."""
     with writing() as (s, now):
-        set_disabled(s, username, True, now)
+        _audit(s, now, "disable", set_disabled(s, username, True, now).username)
     click.echo(f"{username} is disabled: their dashboard sessions have ended")
 
 
@@ -90,7 +105,7 @@ def user_disable(username: str) -> None:
 def user_enable(username: str) -> None:
     """Let a disabled USERNAME log in again."""
     with writing() as (s, now):
-        set_disabled(s, username, False, now)
+        _audit(s, now, "enable", set_disabled(s, username, False, now).username)
     click.echo(f"{username} may log in again")
 
 

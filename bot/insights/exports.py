@@ -1,6 +1,7 @@
 """`npsbot report` (tables and a sparkline in the terminal) and `npsbot export` (CSV / XLSX).
 
-Both use the same `bot.insights` queries and filters as the reporting API.
+Both use the same `bot.insights` queries and filters as the reporting API. An export is an
+audit row (`export.responses`: the format, the rows, the filters; `record_export`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.insights import filters, lists, reports
+from bot.storage.audit import By, record
 
 COLUMNS = (
     "id",
@@ -192,3 +194,22 @@ def export_responses(s: Session, f: filters.Filters, path: str | Path) -> int:
         wb.save(path)
         return n
     raise ExportError(f"{path.name}: the file name must end in .csv or .xlsx")
+
+
+def record_export(
+    s: Session, by: By, now: datetime, f: filters.Filters, path: str | Path, rows: int
+) -> None:
+    """The audit row of an export that was written (in its own short write transaction: the
+    export itself only reads)."""
+    applied = {k: v for k, v in f.to_dict().items() if v not in (None, [], {})}
+    record(
+        s,
+        at=now,
+        actor=by.actor,
+        action="export.responses",
+        target=None,
+        source=by.source,
+        format=Path(path).suffix.lower().lstrip("."),
+        rows=rows,
+        filters=applied,
+    )

@@ -9,8 +9,9 @@
 Every way of acting on a case goes through `TRANSITIONS` and `apply`: the Telegram card's
 buttons and a staff reply (`bot.staff.chat`, `bot.staff.reply`), the dashboard and
 `npsbot cases take|resolve|reopen` (`bot.staff.desk`). Each records the same CaseEvent, with its
-actor. The outcome "other" needs a note saying what came of it (the card's buttons leave it out:
-a tap cannot carry one).
+actor, and the same audit row (`case.<action>`: who, from where, the outcome or the assignee;
+never the note). The outcome "other" needs a note saying what came of it (the card's buttons
+leave it out: a tap cannot carry one).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.config import Settings
+from bot.storage.audit import record
 from bot.storage.models import Case, CaseEvent, CaseStatus, Contact, Response, StaffRole
 
 # What came of a resolved case (stored in `cases.outcome`), with its label on cards and forms.
@@ -51,11 +53,18 @@ STAFF = frozenset({StaffRole.OWNER, StaffRole.AGENT})  # viewers act on nothing
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: a Telegram user (id = user id), a dashboard user or an operator at the CLI."""
+    """Who acts: a Telegram user (id = user id), a dashboard user or an operator at the CLI;
+    `audit` names them in the audit trail (their id when empty) and `source` says from where."""
 
     id: str
     name: str
     role: StaffRole = StaffRole.AGENT
+    audit: str = ""
+    source: str | None = None
+
+    @property
+    def audited(self) -> str:
+        return self.audit or self.id
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,21 @@ def apply(
         raise LookupError(f"no case {case_id}")
     event = step(case, action, actor, now, outcome, note, to)
     s.add(event)
+    detail = {
+        "take": {"assignee": case.assignee},
+        "reassign": {"assignee": case.assignee},
+        "resolve": {"outcome": case.outcome},
+        "outcome": {"outcome": case.outcome},
+    }.get(action, {})
+    record(
+        s,
+        at=now,
+        actor=actor.audited,
+        action=f"case.{action}",
+        target=f"case:{case.id}",
+        source=actor.source,
+        **detail,
+    )
     return case, event
 
 

@@ -87,6 +87,16 @@ def _say(m: Inbound, text: str) -> Outbound:
     )
 
 
+def _actor(m: Inbound) -> Actor:
+    """The staff member who tapped or replied, as the case workflow and the audit name them."""
+    return Actor(
+        m.sender,
+        m.sender_name or m.sender,
+        audit=f"{m.channel}:{m.sender}",
+        source=f"chat:{m.channel}",
+    )
+
+
 def _refused(case_id: int, m: Inbound, text: str, msg_id: int | None, now: datetime) -> CaseEvent:
     actor = m.sender_name or m.sender
     return CaseEvent(
@@ -183,7 +193,7 @@ class StaffChat:
         action, outcome = CODES[code]
         # A stale card (taken meanwhile, say) changes nothing: the refreshed card shows why.
         with suppress(NotAllowed):
-            apply(s, case.id, action, Actor(m.sender, m.sender_name or m.sender), now, outcome)
+            apply(s, case.id, action, _actor(m), now, outcome)
         s.flush()
         return refresh(s, rt.settings, case.id, now, tapped=m)
 
@@ -199,7 +209,7 @@ class StaffChat:
     ) -> list[Outbound]:
         if refusal is not None:
             return [_say(m, refusal)]
-        actor = Actor(m.sender, m.sender_name or m.sender)
+        actor = _actor(m)
         try:
             sent = reply_to_customer(s, rt.settings, case_id, actor, m.text, now, msg_id)
         except LookupError:

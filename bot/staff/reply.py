@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from bot.config import Settings
 from bot.staff.cards import load_view, queue_refresh
 from bot.staff.cases import Actor, ago, apply, lock
+from bot.storage.audit import record
 from bot.storage.messages import queue_outbound
 from bot.storage.models import CaseEvent, CaseStatus, ContactChannel, Message
 from bot.survey.rules import in_session_window
@@ -145,6 +146,18 @@ def reply_to_customer(
     )
     s.flush()
     s.add(_event(case.id, "staff_reply", actor, text.strip(), row.id, now))
+    # Who answered whom, on which channel; never what they wrote.
+    record(
+        s,
+        at=now,
+        actor=actor.audited,
+        action="case.reply",
+        target=f"case:{case.id}",
+        source=actor.source,
+        channel=channel,
+        message_id=row.id,
+        template=row.kind == TEMPLATE_KIND,
+    )
     if case.status == CaseStatus.OPEN:
         apply(s, case.id, "take", actor, now)  # answering the customer is taking the case
     s.flush()

@@ -3,6 +3,7 @@ action and its audit row commit (or roll back) together."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,19 @@ from bot.storage.models import AuditEvent
 
 # The audit never holds what customers or staff wrote (issue 20): these keys are refused.
 TEXT_KEYS = frozenset({"text", "comment", "body", "message", "reply", "note", "payload"})
+CLI = "cli"  # the actor and the source of a command's action
+
+
+@dataclass(frozen=True)
+class By:
+    """Who acts, as the audit names them ("dashboard:<user>", "api:<key>", "cli",
+    "telegram:<user id>"), and from where (the client's address, "cli", "chat:<channel>")."""
+
+    actor: str
+    source: str | None = None
+
+
+BY_CLI = By(CLI, CLI)
 
 
 def record(

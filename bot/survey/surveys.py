@@ -3,7 +3,9 @@
 Two writers, both through `bot.definitions.check_survey`: an owner in the dashboard
 (`save_survey`) and `npsbot surveys import FILE` (`sync_surveys`, after showing the difference).
 Start-up only creates SURVEYS_FILE's surveys in a database that has none, so a first run works.
-`export_toml` writes what the database holds as a file `import` reads back unchanged."""
+`export_toml` writes what the database holds as a file `import` reads back unchanged. Both
+writers leave an audit row per survey changed (`survey.create`, `survey.edit`: the changed
+fields' names, never their texts)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.definitions import Reason, SurveyDef, SurveyInvalid, check_survey, survey_table
+from bot.storage.audit import By, record
 from bot.storage.models import Survey
 
 log = logging.getLogger(__name__)
@@ -68,17 +71,49 @@ def diff_surveys(session: Session, defs: list[SurveyDef]) -> list[Change]:
     return out
 
 
-def sync_surveys(session: Session, defs: list[SurveyDef], actor: str = "cli:import") -> None:
-    """Create or update each defined survey by key (surveys no longer in the file stay, unused)."""
+def _audit(s: Session, by: By, now: datetime, key: str, new: bool, fields: tuple[str, ...]) -> None:
+    if new or fields:
+        action = "survey.create" if new else "survey.edit"
+        record(
+            s,
+            at=now,
+            actor=by.actor,
+            action=action,
+            target=f"survey:{key}",
+            source=by.source,
+            fields=list(fields),
+        )
+
+
+def sync_surveys(
+    session: Session,
+    defs: list[SurveyDef],
+    actor: str = "cli:import",
+    *,
+    by: By | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Create or update each defined survey by key (surveys no longer in the file stay, unused).
+    With `by` and `now` (`npsbot surveys import`) each change is audited; the start-up's first
+    seeding is no one's action."""
     existing = {s.key: s for s in session.scalars(select(Survey))}
     for d in defs:
         row = existing.get(d.key) or Survey(key=d.key)
-        _write(row, d, actor, None)
+        changed = _write(row, d, actor, None)
+        if by is not None and now is not None:
+            _audit(session, by, now, d.key, d.key not in existing, changed)
         session.add(row)
 
 
 def save_survey(
-    s: Session, key: str, values: dict[str, Any], actor: str, now: datetime, *, new: bool = False
+    s: Session,
+    key: str,
+    values: dict[str, Any],
+    actor: str,
+    now: datetime,
+    *,
+    new: bool = False,
+    source: str | None = None,
 ) -> tuple[str, ...]:
     """An owner's edit (or a new survey when `new`): VALUES as the file spells a survey, without
     its key. Raises `SurveyInvalid` naming each refused field, KeyError for an unknown survey.
@@ -92,7 +127,9 @@ def save_survey(
             raise KeyError(key)
         row = Survey(key=key, created_at=now)
         s.add(row)
-    return _write(row, d, actor, now)
+    changed = _write(row, d, actor, now)
+    _audit(s, By(actor, source), now, key, new, changed)
+    return changed
 
 
 def create_if_empty(session: Session, defs: list[SurveyDef]) -> bool:

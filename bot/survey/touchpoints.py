@@ -1,5 +1,6 @@
 """Touchpoints: a survey's named entries with fixed metadata, their codes and links, and the
-survey a code starts. The API, the CLI, the dashboard and the inbound path call these.
+survey a code starts. The API, the CLI, the dashboard and the inbound path call these. Creating,
+rotating and disabling one is an audit row (`touchpoint.<action>`) in its transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
+from bot.storage.audit import By, record
 from bot.storage.models import Invitation, InvitationState, Survey, Touchpoint
 from bot.survey.codes import make_code
 from bot.survey.conversation import Entry
@@ -71,15 +73,26 @@ def parse_touchpoint(data: Any) -> Spec:
     return Spec(key, survey, meta, window, digest)
 
 
-def save(rt: Runtime, spec: Spec) -> tuple[Touchpoint, bool]:
+def save(rt: Runtime, spec: Spec, by: By) -> tuple[Touchpoint, bool]:
     """Create a touchpoint; the same body again answers the stored one (created False)."""
     try:
-        return _save(rt, spec)
+        return _save(rt, spec, by)
     except IntegrityError:
-        return _save(rt, spec)  # the same key at once, or a code drawn twice: once more
+        return _save(rt, spec, by)  # the same key at once, or a code drawn twice: once more
 
 
-def _save(rt: Runtime, spec: Spec) -> tuple[Touchpoint, bool]:
+def _audit(s: Session, by: By, now: datetime, action: str, key: str) -> None:
+    record(
+        s,
+        at=now,
+        actor=by.actor,
+        action=f"touchpoint.{action}",
+        target=f"touchpoint:{key}",
+        source=by.source,
+    )
+
+
+def _save(rt: Runtime, spec: Spec, by: By) -> tuple[Touchpoint, bool]:
     now = rt.clock()
     with rt.db.session_for_update() as s:
         tp = find(s, spec.key)
@@ -103,6 +116,7 @@ def _save(rt: Runtime, spec: Spec) -> tuple[Touchpoint, bool]:
         )
         s.add(tp)
         s.flush()
+        _audit(s, by, now, "create", tp.key)
         return tp, True
 
 
@@ -114,22 +128,22 @@ def listed(s: Session) -> Sequence[Touchpoint]:
     return s.scalars(select(Touchpoint).order_by(Touchpoint.key)).all()
 
 
-def rotate(rt: Runtime, key: str) -> Touchpoint:
+def rotate(rt: Runtime, key: str, by: By) -> Touchpoint:
     """A new code (the old one answers "no longer valid"); a disabled touchpoint is enabled."""
     for _ in range(3):
         try:
-            return _change(rt, key, code=make_code(key), enabled=True)
+            return _change(rt, key, by, "rotate", code=make_code(key), enabled=True)
         except IntegrityError:
             continue  # the new code was drawn before: draw again
     raise RuntimeError("no free code after three draws")
 
 
-def disable(rt: Runtime, key: str) -> Touchpoint:
+def disable(rt: Runtime, key: str, by: By) -> Touchpoint:
     """Its code answers "no longer valid" until it is rotated."""
-    return _change(rt, key, enabled=False)
+    return _change(rt, key, by, "disable", enabled=False)
 
 
-def _change(rt: Runtime, key: str, **values: Any) -> Touchpoint:
+def _change(rt: Runtime, key: str, by: By, action: str, **values: Any) -> Touchpoint:
     with rt.db.session_for_update() as s:
         tp = find(s, key)
         if tp is None:
@@ -137,6 +151,7 @@ def _change(rt: Runtime, key: str, **values: Any) -> Touchpoint:
         for name, value in values.items():
             setattr(tp, name, value)
         tp.updated_at = rt.clock()
+        _audit(s, by, tp.updated_at, action, key)
         s.flush()
         return tp
 

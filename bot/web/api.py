@@ -26,7 +26,7 @@ from bot.survey.purchases import (
 )
 from bot.survey.weblink import survey_url
 from bot.web import qr
-from bot.web.auth import api_error, require_api_key
+from bot.web.auth import api_by, api_error, require_api_key
 from bot.web.context import runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -182,7 +182,7 @@ def post_touchpoint() -> Any:
             400, "bad_request", "the body must be JSON (Content-Type: application/json)"
         )
     try:
-        tp, created = tps.save(rt, tps.parse_touchpoint(data))
+        tp, created = tps.save(rt, tps.parse_touchpoint(data), api_by())
     except Invalid as exc:
         return api_error(422, "invalid", exc.reason, exc.field)
     except tps.Conflict as exc:
@@ -224,7 +224,7 @@ def rotate_touchpoint(key: str) -> Any:
     """A new code: the old one answers "no longer valid"; a disabled touchpoint is enabled."""
     if tps.KEY.fullmatch(key):
         with suppress(LookupError):  # answered 404 below
-            tps.rotate(runtime(), key)
+            tps.rotate(runtime(), key, api_by())
     return _touchpoint(key)
 
 
@@ -233,7 +233,7 @@ def rotate_touchpoint(key: str) -> Any:
 def disable_touchpoint(key: str) -> Any:
     if tps.KEY.fullmatch(key):
         with suppress(LookupError):  # answered 404 below
-            tps.disable(runtime(), key)
+            tps.disable(runtime(), key, api_by())
     return _touchpoint(key)
 
 

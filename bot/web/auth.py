@@ -10,6 +10,7 @@ from flask import g, jsonify, request
 from sqlalchemy.orm import Session
 
 from bot.accounts.apikeys import check_key, needs_touch, touch_key
+from bot.storage.audit import By
 from bot.web.context import runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,6 +45,11 @@ def _touch() -> None:
         rt = runtime()
         with rt.db.session_for_update() as s:
             touch_key(s, g.api_key_id, rt.clock())
+
+
+def api_by() -> By:
+    """The request's API key and client address, as the audit trail names them."""
+    return By(f"api:{g.get('api_key', '?')}", request.remote_addr or "?")
 
 
 def require_api_key(view: F) -> F:

@@ -27,7 +27,9 @@ from bot.web.sandbox import SANDBOX, customer
 
 bp = Blueprint("sandbox_staff", __name__, url_prefix="/sandbox/staff")
 # Whoever plays the staff side of the sandbox: an agent (cases and replies), never an owner.
-ACTOR = Actor("sandbox:staff", "Sandbox staff", StaffRole.AGENT)
+ACTOR = Actor(
+    "sandbox:staff", "Sandbox staff", StaffRole.AGENT, audit="sandbox:staff", source="chat:sandbox"
+)
 REPLY_MAX = 4096  # what the sandbox phone takes in one message
 NO_CASE = "no such case of a sandbox customer"
 

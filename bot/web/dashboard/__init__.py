@@ -3,6 +3,7 @@ on it: log-in and language, the overview. Shared pieces (sessions, CSRF, roles, 
 are in `core`, the language in `i18n`."""
 
 from bot.web.dashboard import (
+    audit,
     case,
     cases_list,
     customer,
@@ -15,6 +16,7 @@ from bot.web.dashboard import (
 from bot.web.dashboard.core import bp
 
 __all__ = [
+    "audit",
     "bp",
     "case",
     "cases_list",

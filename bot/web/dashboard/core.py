@@ -34,6 +34,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from bot.accounts import users
 from bot.config import LANGUAGES
 from bot.staff.cases import Actor
+from bot.storage.audit import By
 from bot.storage.models import StaffRole
 from bot.web.context import runtime
 from bot.web.dashboard import i18n
@@ -55,6 +56,7 @@ NAV: tuple[tuple[str, str, frozenset[StaffRole] | None], ...] = (
     ("dashboard.surveys", N_("Surveys"), frozenset({StaffRole.OWNER})),
     ("dashboard.team", N_("Team"), frozenset({StaffRole.OWNER})),
     ("dashboard.touchpoints", N_("Touchpoints"), frozenset({StaffRole.OWNER})),
+    ("dashboard.audit", N_("Audit"), frozenset({StaffRole.OWNER})),
 )
 
 
@@ -120,8 +122,19 @@ def role() -> StaffRole:
 
 
 def actor() -> Actor:
-    """The logged-in user as the case workflow records them."""
-    return Actor(f"dashboard:{session['uid']}", str(session.get("user", "staff")), role())
+    """The logged-in user as the case workflow (and the audit) records them."""
+    name, who = str(session.get("user", "staff")), by()
+    return Actor(f"dashboard:{session['uid']}", name, role(), audit=who.actor, source=who.source)
+
+
+def client() -> str:
+    """The client's address (through `TRUSTED_PROXIES` proxies: ProxyFix, above)."""
+    return request.remote_addr or "?"
+
+
+def by() -> By:
+    """The logged-in user and their address, as the audit trail names them."""
+    return By(f"dashboard:{session.get('user', '?')}", client())
 
 
 def login_required(view: F) -> F:

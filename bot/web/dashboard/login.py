@@ -1,7 +1,8 @@
 """Log-in, log-out and the language menu.
 
 Log-in is rate-limited per client address and throttled per (name, client)
-(`users.LoginThrottle`), both in process; the scrypt check holds no writer lock.
+(`users.LoginThrottle`), both in process; the scrypt check holds no writer lock. Each log-in,
+failed log-in (the name tried, never the password) and log-out is an audit row.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from flask import redirect, render_template, request, session, url_for
 
 from bot.accounts import users
 from bot.config import LANGUAGES
+from bot.storage.audit import record
 from bot.storage.models import StaffUser
 from bot.web.context import runtime
 from bot.web.dashboard import i18n
-from bot.web.dashboard.core import app_of, bp, check_csrf, csrf_token, login_required
+from bot.web.dashboard.core import app_of, bp, by, check_csrf, client, csrf_token, login_required
+
+NAME_KEPT = 64  # characters of a failed log-in's name the audit keeps (USERNAME_RE's longest)
 
 
 @bp.get("/login")
@@ -35,32 +39,51 @@ def login_post() -> Any:
     check_csrf()
     username = request.form.get("username", "")
     password = request.form.get("password", "")
-    client = request.remote_addr or "?"
+    address = client()
     extensions = app_of().extensions
     limiter: users.LoginLimiter = extensions["npsbot_login_limiter"]
     throttle: users.LoginThrottle = extensions["npsbot_login_throttle"]
-    if not limiter.allow(client):
+    if not limiter.allow(address):
         return _login_page(i18n._("Too many log-in attempts from here: wait a few minutes."), 429)
     rt = runtime()
     now = rt.clock()
     try:
-        throttle.check(username, client, now)  # the same for a name that does not exist
+        throttle.check(username, address, now)  # the same for a name that does not exist
     except users.Locked as exc:
         return _login_page(_locked(exc), 429, username)
     with rt.db.session() as s:  # reads only: the scrypt check holds no writer lock
         user = users.authenticate(s, username, password, now)
         uid, role, lang = (user.id, user.role, user.language) if user else (None, None, None)
+    tried = username.strip()
     if uid is None:
-        throttle.failed(username, client, now)
+        throttle.failed(username, address, now)
+        with rt.db.session_for_update() as s:
+            record(
+                s,
+                at=now,
+                actor="anonymous",
+                action="auth.login_failed",
+                target=f"user:{tried[:NAME_KEPT]}",
+                source=address,
+                username=tried[:NAME_KEPT],
+            )
         return _login_page(i18n._("Wrong username or password."), 401, username)
-    throttle.succeeded(username, client)
+    throttle.succeeded(username, address)
     chosen = session.get("lang")  # on the log-in page: the user's choice from now on
     chosen = chosen if chosen in LANGUAGES else None
     with rt.db.session_for_update() as s:
         version = users.record_login(s, uid, now, chosen)
+        record(
+            s,
+            at=now,
+            actor=f"dashboard:{tried}",
+            action="auth.login",
+            target=f"user:{tried}",
+            source=address,
+        )
     nxt = request.args.get("next", "")
     session.clear()
-    session["uid"], session["role"], session["user"] = uid, role, username.strip()
+    session["uid"], session["role"], session["user"] = uid, role, tried
     session["ver"] = version
     if (chosen or lang) in LANGUAGES:
         session["lang"] = chosen or lang
@@ -81,10 +104,20 @@ def _locked(exc: users.Locked) -> str:
 def logout() -> Any:
     check_csrf()
     uid, version = session.get("uid"), session.get("ver")
-    with runtime().db.session_for_update() as s:
+    rt, who = runtime(), by()
+    with rt.db.session_for_update() as s:
         user = s.get(StaffUser, uid)
         if user is not None and user.session_version == version:
             users.end_sessions(user)  # this cookie, and any copy of it, ends here
+            target = f"user:{user.username}"
+            record(
+                s,
+                at=rt.clock(),
+                actor=who.actor,
+                action="auth.logout",
+                target=target,
+                source=who.source,
+            )
     lang = session.get("lang")
     session.clear()
     if lang:

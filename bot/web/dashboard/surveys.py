@@ -32,8 +32,7 @@ from bot.storage.models import StaffRole
 from bot.survey.surveys import definition, save_survey, survey_rows
 from bot.texts import MESSAGES, catalog
 from bot.web.context import runtime
-from bot.web.dashboard.core import actor as current_actor
-from bot.web.dashboard.core import bp, check_csrf, login_required, page, roles_required
+from bot.web.dashboard.core import bp, by, check_csrf, login_required, page, roles_required
 from bot.web.dashboard.i18n import N_, _
 from channels import registry
 from channels.sms_segments import GSM_BASIC, GSM_EXTENDED
@@ -305,9 +304,8 @@ def survey_create() -> Any:
     table.pop("key")
     try:
         with runtime().db.session_for_update() as s:
-            save_survey(
-                s, key, table, f"dashboard:{current_actor().name}", runtime().clock(), new=True
-            )
+            who = by()
+            save_survey(s, key, table, who.actor, runtime().clock(), new=True, source=who.source)
     except SurveyInvalid as exc:
         errors = {k: reason(r) for k, r in exc.errors.items() if k in ("key", "name")}
         return surveys(errors or {"key": reason(Reason("key"))}, 422)
@@ -341,7 +339,8 @@ def survey_save(key: str) -> Any:
     if not errors:
         try:
             with runtime().db.session_for_update() as s:
-                save_survey(s, key, posted, f"dashboard:{current_actor().name}", runtime().clock())
+                who = by()
+                save_survey(s, key, posted, who.actor, runtime().clock(), source=who.source)
             return redirect(url_for("dashboard.survey", key=key, saved=1))
         except SurveyInvalid as exc:
             errors = {k: reason(r) for k, r in exc.errors.items()}

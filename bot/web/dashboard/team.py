@@ -1,7 +1,8 @@
 """`/dashboard/team` (owners only): the dashboard's users and the business API's keys.
 
 Every change goes through `bot.accounts`, the functions `npsbot user` and `npsbot apikey` call:
-the last-owner rule, the password length and the key names live there once. A refused change
+the last-owner rule, the password length and the key names live there once; each change is an
+audit row (`user.<action>`, `apikey.<action>`) in its transaction. A refused change
 shows the page again with the form's field named. A generated password or a new key is shown
 once, in the answer to the form that made it: never kept in the cookie, never shown again.
 """
@@ -15,10 +16,11 @@ from flask import abort, flash, make_response, redirect, request, session, url_f
 
 from bot.accounts import apikeys, users
 from bot.accounts.errors import AccountError, Code
+from bot.storage.audit import record
 from bot.storage.models import StaffRole
 from bot.web.context import runtime
 from bot.web.dashboard import i18n
-from bot.web.dashboard.core import bp, check_csrf, page, roles_required
+from bot.web.dashboard.core import bp, by, check_csrf, page, roles_required
 from bot.web.dashboard.i18n import N_, _
 
 # Each refusal of bot.accounts: the form field it names, and the sentence (an English msgid).
@@ -120,20 +122,30 @@ def team_user(action: str) -> Any:
     role = request.form.get("role", "")
     typed = request.form.get("password", "")
     password = typed or users.new_password()  # none typed: a generated one, shown once
-    rt = runtime()
+    rt, who = runtime(), by()
     now = rt.clock()
     try:
         with rt.db.session_for_update() as s:
             if action == "create":
-                users.create_user(s, name, password, now, role)
+                user = users.create_user(s, name, password, now, role)
             elif action == "role":
-                users.set_role(s, name, role)
+                user = users.set_role(s, name, role)
             elif action in ("disable", "enable"):
-                users.set_disabled(s, name, action == "disable", now)
+                user = users.set_disabled(s, name, action == "disable", now)
             else:
                 user = users.set_password(s, name, password)
                 if user.id == session.get("uid"):
                     session["ver"] = user.session_version  # other sessions end, not this one
+            detail = {"role": user.role} if action in ("create", "role") else {}
+            record(
+                s,
+                at=now,
+                actor=who.actor,
+                action=f"user.{action}",
+                target=f"user:{user.username}",
+                source=who.source,
+                **detail,
+            )
     except AccountError as exc:
         return _refused(exc, "user-create" if action == "create" else "users")
     label = i18n.label(i18n.ROLES, role)
@@ -164,13 +176,21 @@ def team_key(action: str) -> Any:
     name = request.form.get("name", "").strip()
     if action == "revoke" and request.form.get("confirm") != "yes":
         abort(400, description=_("Confirm the revocation with its button."))
-    rt = runtime()
+    rt, who = runtime(), by()
     try:
         with rt.db.session_for_update() as s:
             if action == "create":
                 key = apikeys.create_key(s, name, rt.clock())
             else:
                 apikeys.revoke_key(s, name, rt.clock())
+            record(
+                s,
+                at=rt.clock(),
+                actor=who.actor,
+                action=f"apikey.{action}",
+                target=f"apikey:{name}",
+                source=who.source,
+            )
     except AccountError as exc:
         return _refused(exc, "key-create" if action == "create" else "keys")
     if action == "create":

@@ -18,7 +18,7 @@ from bot.survey.fields import Invalid
 from bot.texts import texts_for
 from bot.web import qr
 from bot.web.context import runtime
-from bot.web.dashboard.core import bp, check_csrf, page, roles_required
+from bot.web.dashboard.core import bp, by, check_csrf, page, roles_required
 from bot.web.dashboard.i18n import N_, _
 
 FIELDS = {
@@ -67,7 +67,7 @@ def touchpoint_create() -> Any:
             "metadata": _metadata(form.get("metadata", "")),
             "window_hours": int(window),
         }
-        tp, _created = tps.save(runtime(), tps.parse_touchpoint(body))
+        tp, _created = tps.save(runtime(), tps.parse_touchpoint(body), by())
     except Invalid as exc:
         field = exc.field.split(".")[0]
         text = FIELDS.get(field, FIELDS["metadata"])
@@ -86,7 +86,7 @@ def touchpoint_change(key: str, action: str) -> Any:
     if not tps.KEY.fullmatch(key):
         abort(404)
     try:
-        tp = (tps.rotate if action == "rotate" else tps.disable)(runtime(), key)
+        tp = (tps.rotate if action == "rotate" else tps.disable)(runtime(), key, by())
     except LookupError:
         abort(404)
     if action == "rotate":

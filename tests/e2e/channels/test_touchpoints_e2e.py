@@ -36,6 +36,7 @@ from tests.e2e.channels.rows_telegram import ANA
 from tests.fakes.base import SPECS
 from tests.fakes.bot_api import SPEC_FILE, FakeBotApi
 from tests.fakes.twilio_api import FakeTwilio
+from tests.helpers import audit_trail
 
 pytestmark = pytest.mark.skipif(
     not (SPECS.is_dir() and SPEC_FILE.is_file()), reason=f"provider specs not found at {SPECS}"
@@ -257,3 +258,9 @@ def test_one_survey_per_customer_per_window_and_a_rotated_or_disabled_code_is_re
     with world.rt.db.session() as s:
         metas = [i.meta["touchpoint"] for i in s.scalars(select(Invitation))]
     assert metas == ["store-centro", "store-centro"]
+    tp, web = "touchpoint:store-centro", "127.0.0.1"  # the API's changes, by its key
+    assert audit_trail(world.rt) == [
+        ("api:shop", "touchpoint.create", tp, web),
+        ("api:shop", "touchpoint.rotate", tp, web),
+        ("api:shop", "touchpoint.disable", tp, web),
+    ]

@@ -17,6 +17,7 @@ from bot.storage.models import utcnow
 from tests.conftest import Clock
 from tests.e2e.staff.world import LUIS, STAFF, World, make_world
 from tests.fakes.base import SPECS
+from tests.helpers import audit_details, audit_trail
 
 pytestmark = pytest.mark.skipif(not SPECS.is_dir(), reason=f"provider specs not found at {SPECS}")
 
@@ -103,6 +104,13 @@ def test_npsbot_cases_take_resolve_and_reopen(
     result = cli.invoke(main, ["cases", "reopen", case_id, "--as", "Marta"])
     assert result.output.strip() == f"#{case_id} taken · Luis"
     assert world.events() == ["queued", "alerted", "taken", "resolved", "reopened"]
+    case = f"case:{case_id}"  # the refused take and the bad outcome left no row
+    assert audit_trail(world.rt) == [
+        ("cli", "case.take", case, "cli"),
+        ("cli", "case.resolve", case, "cli"),
+        ("cli", "case.reopen", case, "cli"),
+    ]
+    assert audit_details(world.rt)[:2] == [{"assignee": "Luis"}, {"outcome": "called_back"}]
     seen = len(world.telegram.requests)
     world.clock.now = max(world.clock.now, utcnow())  # the CLI queued its edits on the wall clock
     world.tick()

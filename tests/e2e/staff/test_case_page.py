@@ -23,6 +23,7 @@ from tests.conftest import Clock
 from tests.e2e.channels.rows_sms import CUSTOMER
 from tests.e2e.staff.world import LUIS, STAFF, World, make_world
 from tests.fakes.base import SPECS
+from tests.helpers import audit_details, audit_text, audit_trail
 
 pytestmark = pytest.mark.skipif(not SPECS.is_dir(), reason=f"provider specs not found at {SPECS}")
 
@@ -102,6 +103,32 @@ def test_the_page_tells_the_whole_story_in_each_language(world: World) -> None:
     assert post(world, case_id, "resolve", token, outcome="refunded")[0] == 302
     assert post(world, case_id, "outcome", token, outcome="replaced")[0] == 302
     world.tick()
+
+    # Every action once in the audit trail, whichever way it came; never what anyone wrote.
+    case, luis, ana = f"case:{case_id}", f"telegram:{LUIS['id']}", "dashboard:ana"
+    chat, web = "chat:telegram", "127.0.0.1"
+    assert audit_trail(world.rt) == [
+        (luis, "case.take", case, chat),
+        (ana, "auth.login", "user:ana", web),
+        (ana, "case.reassign", case, web),
+        (ana, "case.note", case, web),
+        (ana, "case.reply", case, web),
+        (luis, "case.reply", case, chat),
+        (ana, "case.resolve", case, web),
+        (ana, "case.reopen", case, web),
+        (ana, "case.resolve", case, web),
+        (ana, "case.outcome", case, web),
+    ]
+    details = audit_details(world.rt)
+    assert details[2] == {"assignee": "ana"} and details[3] == {}
+    assert (details[6], details[8], details[9]) == (
+        {"outcome": "other"},
+        {"outcome": "refunded"},
+        {"outcome": "replaced"},
+    )
+    held = audit_text(world.rt)
+    for written in ("Prefiere", "¿te llamamos", "Perfecto, a las 5", "cupón", "¿Algo más?"):
+        assert written not in held
 
     kinds = set(EVENT_LABELS) | set(MESSAGE_LABELS) - {"staff_template", "promoter_link"}
     for lang in ("en", "es", "pt"):

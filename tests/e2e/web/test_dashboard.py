@@ -21,6 +21,7 @@ from bot.web.app import create_app
 from bot.web.dashboard.i18n import OUTCOMES as LABELS
 from scoring import nps
 from tests.conftest import Clock, at_hours, make_settings
+from tests.helpers import audit_trail
 from tests.integration.insights.seed import Answer, api_key, seed
 
 PASSWORD = "correct horse battery"
@@ -283,6 +284,11 @@ def test_behind_a_trusted_proxy_the_throttle_sees_the_forwarded_client(database_
             attempt(c, password="wrong password!", headers={"X-Forwarded-For": "203.0.113.9"})
         assert attempt(c, headers={"X-Forwarded-For": "203.0.113.9"}) == 429
         assert attempt(c, headers={"X-Forwarded-For": "198.51.100.4"}) == 302
+        # The audit trail names the forwarded client too (a refused 429 is no attempt).
+        trail = audit_trail(app.extensions["npsbot"])
+        assert [(action, source) for _actor, action, _target, source in trail] == [
+            ("auth.login_failed", "203.0.113.9")
+        ] * MAX_FAILURES + [("auth.login", "198.51.100.4")]
     finally:
         app.extensions["npsbot"].close()
 

@@ -18,7 +18,7 @@ from bot.storage.models import Case, CaseEvent
 from bot.web.app import create_app
 from scheduler.loop import tick
 from tests.conftest import Clock, make_settings
-from tests.helpers import SandboxCustomer
+from tests.helpers import SandboxCustomer, audit_text, audit_trail
 from tests.integration.insights.seed import Answer, seed
 
 
@@ -140,6 +140,12 @@ def test_a_reply_reaches_the_phone_and_the_answer_comes_back_into_the_thread(
     with rt.db.session() as s:
         kinds = s.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case_id)).all()
     assert kinds[-1] == "customer_reply"
+    case, staff = f"case:{case_id}", ("sandbox:staff", "chat:sandbox")
+    assert audit_trail(rt) == [
+        (staff[0], "case.reply", case, staff[1]),
+        (staff[0], "case.take", case, staff[1]),  # answering an open case takes it
+    ]
+    assert "¿Qué pasó?" not in audit_text(rt)
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from bot.accounts.apikeys import create_key
 from bot.events import RecordingBus
 from bot.runtime import Runtime
+from bot.storage.audit import BY_CLI
 from bot.storage.models import Invitation, Response, Survey
 from bot.survey import touchpoints
 from bot.survey.weblink import read_token, token
@@ -223,7 +224,7 @@ def test_a_touchpoints_web_link_asks_first_and_makes_the_survey_only_at_the_tap(
     spec = touchpoints.parse_touchpoint(
         {"key": "store-centro", "survey": "post-purchase", "metadata": {"store": "Centro"}}
     )
-    tp, _created = touchpoints.save(rt, spec)
+    tp, _created = touchpoints.save(rt, spec, BY_CLI)
     link = touchpoints.links(rt, tp)["web"]["url"]
     assert link == f"{PUBLIC}/s/t/{tp.code}"
     page = client.get(path_of(link).lower(), headers={"Accept-Language": "pt-BR"})
@@ -244,8 +245,8 @@ def test_a_disabled_or_unknown_touchpoint_code_gets_a_clear_page(
     client: FlaskClient, rt: Runtime
 ) -> None:
     spec = touchpoints.parse_touchpoint({"key": "van-1", "survey": "post-purchase"})
-    tp, _created = touchpoints.save(rt, spec)
-    touchpoints.disable(rt, "van-1")
+    tp, _created = touchpoints.save(rt, spec, BY_CLI)
+    touchpoints.disable(rt, "van-1", BY_CLI)
     assert client.get(f"/s/t/{tp.code}").status_code == 410
     assert client.post(f"/s/t/{tp.code}", data={"score": "9"}).status_code == 410
     assert client.get("/s/t/NPS-NOPE123").status_code == 404
