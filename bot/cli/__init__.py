@@ -16,6 +16,7 @@ from bot.cli import (
     purchases,
     reports,
     run,
+    shops,
     staff,
     surveys,
     telegram,
@@ -63,6 +64,7 @@ for command in (
     users.user,
     surveys.surveys,
     touchpoints.touchpoints,
+    shops.shops,
 ):
     main.add_command(command)
 
