@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -13,8 +14,9 @@ from typing import Any, Literal
 from bot.config import LANGUAGES
 from bot.survey.contacts import normalise_phone
 
-MAX_ITEMS = 20  # a purchase's metadata is at most 4 KB of JSON
+MAX_ITEMS = 20
 MAX_NAME = 100
+META_BUDGET = 3500  # a purchase's metadata is at most 4 KB of JSON (bot.survey.purchases)
 
 
 class Malformed(ValueError):
@@ -108,18 +110,17 @@ def signed(secret: str, body: bytes, given: str | None, encoding: Literal["base6
 
 
 def first_phone(candidates: Iterable[tuple[Any, str]]) -> str | None:
-    """The first candidate (raw phone, its country) that is a valid number, in E.164; else the
-    first non-empty one as given (the purchase's own check then names it); else None."""
-    given = None
+    """The first candidate (raw phone, the country of its address) that is a valid number, in
+    E.164; None when none is (a local number read with another country could be a stranger's:
+    "555-555-SHIP" from a US address is a valid Mexico City number)."""
     for raw, country in candidates:
         if not isinstance(raw, str) or not raw.strip():
             continue
-        given = given or raw.strip()
         try:
-            return normalise_phone(raw, country)
+            return normalise_phone(raw, country if isinstance(country, str) else "MX")
         except ValueError:
             continue
-    return given
+    return None
 
 
 def language(locale: Any) -> str | None:
@@ -165,9 +166,14 @@ def purchase_input(
 ) -> dict[str, Any]:
     """The body `POST /api/v1/purchases` takes, but its order_id (`receive` names the order:
     "<platform>:<store>:<order id>"); empty values left out."""
+    meta = {k: v for k, v in metadata.items() if v not in (None, [], "")}
+    lines = list(meta.get("items", []))
+    while lines and len(json.dumps(meta)) > META_BUDGET:
+        lines.pop()  # the first lines say what was bought; the rest is counted
+        meta["items"], meta["more_items"] = lines, meta.get("more_items", 0) + 1
     body: dict[str, Any] = {
         "customer": {k: v for k, v in customer.items() if v is not None},
-        "metadata": {k: v for k, v in metadata.items() if v not in (None, [], "")},
+        "metadata": meta,
     }
     if survey:
         body["survey"] = survey

@@ -83,6 +83,7 @@ def fetch(shop: ShopConfig, event: Event, api: StoreApi) -> Mapping[str, Any]:
         with urllib.request.urlopen(request, timeout=api.timeout) as answer:
             order = json.loads(answer.read())
     except urllib.error.HTTPError as exc:
+        exc.close()  # its socket, else it stays open until garbage collection
         if exc.code == 404:
             raise NotFound(f"the store has no order {event.order_id}") from None
         raise Unavailable(f"the store API answered {exc.code}") from None
