@@ -17,7 +17,6 @@ def order_webhook(platform: str, key: str) -> tuple[Response, int]:
     delivery = Delivery(
         headers={k.lower(): v for k, v in request.headers.items()},
         body=request.get_data(cache=False),  # the raw bytes the signature covers
-        content_type=request.mimetype,
     )
     reply = handle(runtime(), platform, key, delivery)
     return jsonify(reply.body), reply.status

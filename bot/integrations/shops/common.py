@@ -50,7 +50,6 @@ class Delivery:
 
     headers: Mapping[str, str]
     body: bytes
-    content_type: str = ""
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower()) or None
