@@ -14,7 +14,7 @@ from bot.integrations.shops.admin import (
     remove_shop,
     webhook_path,
 )
-from bot.integrations.shops.receive import PLATFORMS
+from bot.integrations.shops.registry import PLATFORMS
 
 # What to do in each shop's admin once it is added (docs/integrations.md has the details).
 NEXT_STEPS = {
@@ -90,12 +90,18 @@ def add(
 
 @shops.command("list")
 def list_cmd() -> None:
-    """One line per shop: key, platform, survey, topics, webhook path (never the secret)."""
+    """One line per shop: key, platform, survey, topics, webhook path, where it is configured
+    (database or file); never the secret."""
     rt = runtime()
-    for shop in list_shops(rt):
+    try:
+        shops = list_shops(rt)
+    except Refused as exc:  # a SHOPS_FILE that cannot work
+        raise click.ClickException(str(exc)) from exc
+    for shop, where in shops:
         survey = shop.survey or "(first survey)"
+        topics = ",".join(shop.topics)
         click.echo(
-            f"{shop.key}\t{shop.platform}\t{survey}\t{','.join(shop.topics)}\t{webhook_path(shop)}"
+            f"{shop.key}\t{shop.platform}\t{survey}\t{topics}\t{webhook_path(shop)}\t{where}"
         )
 
 

@@ -15,6 +15,8 @@ import pytest
 
 from bot.integrations.shops import shopify, tiendanube, woocommerce
 from bot.integrations.shops.common import ShopConfig, first_phone, language, signed
+from bot.integrations.shops.declared import parse
+from bot.integrations.shops.registry import Refused
 from bot.survey.purchases import parse_purchase
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"
@@ -122,3 +124,29 @@ def test_tiendanube_contact_phone_then_customer_then_billing_then_shipping() -> 
     assert tiendanube.purchase(SHOP, order, "AR")["customer"]["phone"] == "+541123456789"
     order["customer"] = {**order["customer"], "phone": "+55 11 99999-9999"}
     assert tiendanube.purchase(SHOP, order, "AR")["customer"]["phone"] == "+5511999999999"
+
+
+def test_shops_file_declares_shops_checked_like_shops_add() -> None:
+    shops = parse(
+        '[[shop]]\nkey = "nube"\nplatform = "tiendanube"\nsecret = "tn-secret-1"\n'
+        'store_id = 123\naccess_token = "tok"\ntopics = ["order/fulfilled", "order/paid"]\n'
+    )
+    assert shops["nube"].store_id == "123"
+    assert shops["nube"].topics == ("order/fulfilled", "order/paid")
+    assert "tok" not in repr(shops["nube"]) and "tn-secret-1" not in repr(shops["nube"])
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('[[shop]]\nkey = "a"\nplatform = "magento"\nsecret = "12345678"', "no platform 'magento'"),
+        ('[[shop]]\nkey = "a"\nplatform = "tiendanube"\nsecret = "12345678"', "store id"),
+        ('[[shop]]\nkey = "a"\nplatform = "shopify"\nsecret = "12345678"\ncolour = 1', "colour"),
+        ('[[shop]]\nkey = "A B"\nplatform = "shopify"\nsecret = "12345678"', "lower-case"),
+        ('[[shop]]\nkey = "a"\nplatform = "shopify"', "required"),
+        ("[[shop]\n", "not TOML"),
+    ],
+)
+def test_a_shops_file_that_cannot_work_is_refused_naming_the_entry(text: str, says: str) -> None:
+    with pytest.raises(Refused, match=says):
+        parse(text)

@@ -3,23 +3,21 @@ audit row in the same transaction."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from bot.integrations.shops.receive import PLATFORMS
+from bot.integrations.shops.common import ShopConfig
+from bot.integrations.shops.declared import declared_shops
+from bot.integrations.shops.receive import shop_config
+from bot.integrations.shops.registry import Refused, checked
 from bot.runtime import Runtime
 from bot.storage import audit
 from bot.storage.models import Shop
 from bot.survey.purchases import survey_by_key
 
-KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-
-
-class Refused(ValueError):
-    """The shop cannot be added or removed as asked (the message says why)."""
+__all__ = ["NewShop", "Refused", "add_shop", "list_shops", "remove_shop", "webhook_path"]
 
 
 @dataclass(frozen=True)
@@ -33,66 +31,59 @@ class NewShop:
     access_token: str | None = None
 
 
-def add_shop(rt: Runtime, new: NewShop, actor: str = "cli", source: str = "cli") -> Shop:
-    platform = PLATFORMS.get(new.platform)
-    if platform is None:
-        raise Refused(f"no platform {new.platform!r}: one of {', '.join(PLATFORMS)}")
-    if not KEY.fullmatch(new.key):
-        raise Refused("the key is 1-64 lower-case letters, digits and dashes (it goes in the URL)")
-    if len(new.secret) < 8 or len(new.secret) > 200:
-        raise Refused("the secret must be 8 to 200 characters, as the shop shows it")
-    topics = tuple(dict.fromkeys(new.topics)) or platform.default_topics
-    if unknown := [t for t in topics if t not in platform.topics]:
-        raise Refused(
-            f"{platform.label} topics are {', '.join(platform.topics)}, not {unknown[0]!r}"
-        )
-    if platform.needs_store and not (new.store_id and new.access_token):
-        raise Refused(f"{platform.label} needs the store id and its access token to read orders")
-    if new.store_id is not None and not new.store_id.isdigit():
-        raise Refused("the store id is a number")
+def add_shop(rt: Runtime, new: NewShop, actor: str = "cli", source: str = "cli") -> ShopConfig:
+    shop = checked(
+        new.key, new.platform, new.secret, new.survey, new.topics, new.store_id, new.access_token
+    )
     with rt.db.session_for_update() as s:
-        if new.survey is not None and survey_by_key(s, new.survey) is None:
-            raise Refused(f"no survey {new.survey!r}")
-        if s.scalar(select(Shop.id).where(Shop.key == new.key)) is not None:
-            raise Refused(f"a shop {new.key!r} exists: remove it first")
-        shop = Shop(
-            key=new.key,
-            platform=platform.name,
-            secret=new.secret,
-            survey=new.survey,
-            topics=list(topics),
-            store_id=new.store_id,
-            access_token=new.access_token,
-            created_at=rt.clock(),
+        if shop.survey is not None and survey_by_key(s, shop.survey) is None:
+            raise Refused(f"no survey {shop.survey!r}")
+        if s.scalar(select(Shop.id).where(Shop.key == shop.key)) is not None:
+            raise Refused(f"a shop {shop.key!r} exists: remove it first")
+        s.add(
+            Shop(
+                key=shop.key,
+                platform=shop.platform,
+                secret=shop.secret,
+                survey=shop.survey,
+                topics=list(shop.topics),
+                store_id=shop.store_id,
+                access_token=shop.access_token,
+                created_at=rt.clock(),
+            )
         )
-        s.add(shop)
         audit.record(
             s,
             at=rt.clock(),
             actor=actor,
             action="shop.add",
-            target=f"shop:{new.key}",
+            target=f"shop:{shop.key}",
             source=source,
-            platform=platform.name,
-            topics=list(topics),
+            platform=shop.platform,
+            topics=list(shop.topics),
         )
-        s.flush()
-        s.expunge(shop)
     return shop
 
 
-def list_shops(rt: Runtime) -> list[Shop]:
+def list_shops(rt: Runtime) -> list[tuple[ShopConfig, str]]:
+    """Every shop with where it is configured ("database" or "file"), by key; a database
+    shop hides a file one of the same key, as it does for webhooks."""
     with rt.db.session() as s:
-        shops = list(s.scalars(select(Shop).order_by(Shop.key)))
-        s.expunge_all()
-    return shops
+        rows = {r.key: (shop_config(r), "database") for r in s.scalars(select(Shop))}
+    merged = {k: (v, "file") for k, v in declared_shops(rt.settings).items()} | rows
+    return [merged[k] for k in sorted(merged)]
 
 
 def remove_shop(rt: Runtime, key: str, actor: str = "cli", source: str = "cli") -> None:
     with rt.db.session_for_update() as s:
         shop = s.scalar(select(Shop).where(Shop.key == key))
         if shop is None:
-            raise Refused(f"no shop {key!r}")
+            declared = key in declared_shops(rt.settings)
+            raise Refused(
+                f"shop {key!r} is declared in SHOPS_FILE: remove it there"
+                if declared
+                else f"no shop {key!r}"
+            )
         audit.record(
             s,
             at=rt.clock(),
@@ -105,5 +96,5 @@ def remove_shop(rt: Runtime, key: str, actor: str = "cli", source: str = "cli") 
         s.delete(shop)
 
 
-def webhook_path(shop: Shop) -> str:
+def webhook_path(shop: ShopConfig) -> str:
     return f"/integrations/{shop.platform}/{shop.key}"

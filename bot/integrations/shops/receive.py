@@ -23,26 +23,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.integrations.shops import shopify, tiendanube, woocommerce
 from bot.integrations.shops.common import (
     Delivery,
     Event,
     Malformed,
     NotFound,
-    Platform,
     ShopConfig,
     StoreApi,
     Unavailable,
 )
+from bot.integrations.shops.declared import declared_shops
+from bot.integrations.shops.registry import PLATFORMS
 from bot.runtime import Runtime
 from bot.storage.models import Shop, ShopEvent
 from bot.survey.fields import Invalid
 from bot.survey.purchases import MAX_ORDER_ID, Conflict, parse_purchase, register_purchase
-
-# The route registry: /integrations/<name>/<shop key>. A new shop is a module and a line here.
-PLATFORMS: dict[str, Platform] = {
-    p.name: p for p in (shopify.PLATFORM, woocommerce.PLATFORM, tiendanube.PLATFORM)
-}
 
 RECEIVED, REGISTERED, SKIPPED, KNOWN = "received", "registered", "skipped", "known"
 
@@ -70,9 +65,12 @@ def shop_config(row: Shop) -> ShopConfig:
 
 
 def find_shop(rt: Runtime, key: str) -> ShopConfig | None:
+    """The shop added with `npsbot shops add`, else the one SHOPS_FILE declares."""
     with rt.db.session() as s:
         row = s.scalar(select(Shop).where(Shop.key == key))
-        return shop_config(row) if row is not None else None
+        if row is not None:
+            return shop_config(row)
+    return declared_shops(rt.settings).get(key)
 
 
 def handle(rt: Runtime, platform_name: str, key: str, d: Delivery) -> Reply:

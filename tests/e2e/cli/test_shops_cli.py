@@ -35,7 +35,7 @@ def test_add_list_remove_a_shop(cli: CliRunner, rt: Runtime) -> None:
 
     listed = cli.invoke(main, ["shops", "list"])
     assert listed.output == (
-        "acme\tshopify\t(first survey)\torders/fulfilled\t/integrations/shopify/acme\n"
+        "acme\tshopify\t(first survey)\torders/fulfilled\t/integrations/shopify/acme\tdatabase\n"
     )
     assert secret not in listed.output
 

@@ -86,7 +86,7 @@ def test_refused_and_ignored_rows(
     replay(shop, case, sqlite_url, tmp_path, clock, store_api)
 
 
-def _app(url: str, tmp_path: Path, clock: Clock, store_api: FakeTiendanube) -> Flask:
+def _app(url: str, tmp_path: Path, clock: Clock, store_api: FakeTiendanube, **extra: str) -> Flask:
     surveys = tmp_path / "surveys.toml"
     surveys.write_text(SURVEYS, encoding="utf-8")
     env = make_settings(
@@ -95,6 +95,7 @@ def _app(url: str, tmp_path: Path, clock: Clock, store_api: FakeTiendanube) -> F
         SURVEYS_FILE=str(surveys),
         TIENDANUBE_API_URL=store_api.url,
         TIENDANUBE_USER_AGENT="npsbot tests (ops@example.com)",
+        **extra,
     )
     app = create_app(env, bus=RecordingBus())
     app.extensions["npsbot"].clock = clock
@@ -221,5 +222,27 @@ def test_an_unknown_shop_or_platform_is_404_and_nothing_is_stored(
             r = client.post(path, data=body, headers=headers)
             assert r.status_code == 404 and r.get_json()["error"] == "not_found", path
         assert _stored(rt) == ([], [])
+    finally:
+        rt.close()
+
+
+def test_a_shop_declared_in_shops_file_registers_like_an_added_one(
+    sqlite_url: str, tmp_path: Path, clock: Clock, store_api: FakeTiendanube
+) -> None:
+    shops = tmp_path / "shops.toml"
+    shops.write_text(
+        f'[[shop]]\nkey = "acme"\nplatform = "shopify"\nsecret = "{SHOPIFY.secret}"\n',
+        encoding="utf-8",
+    )
+    app = _app(sqlite_url, tmp_path, clock, store_api, SHOPS_FILE=str(shops))
+    rt: Runtime = app.extensions["npsbot"]
+    try:
+        order = json.loads((PAYLOADS / "shopify/orders_fulfilled.json").read_bytes())
+        body = json.dumps({**order, "phone": "+525512345678"}).encode()
+        headers = {**SHOPIFY.headers, **SHOPIFY.sign(SHOPIFY.secret, body)}
+        r = app.test_client().post("/integrations/shopify/acme", data=body, headers=headers)
+        assert r.status_code == 200 and r.get_json()["status"] == "registered", r.get_json()
+        invitations, states = _stored(rt)
+        assert [i["phone"] for i in invitations] == ["+525512345678"] and states == ["registered"]
     finally:
         rt.close()
