@@ -1,5 +1,5 @@
 """What every shop shares: the signature check, the request and event types, the mapping
-helpers. A shop module builds a `Platform`; `receive.PLATFORMS` lists them."""
+helpers. A shop module builds a `Platform`; `registry.PLATFORMS` lists them."""
 
 from __future__ import annotations
 
