@@ -218,6 +218,7 @@ def test_an_unknown_shop_or_platform_is_404_and_nothing_is_stored(
             "/integrations/shopify/nope",
             "/integrations/woocommerce/acme",
             "/integrations/magento/acme",
+            "/integrations/shopify/ACME%00",
         ):
             r = client.post(path, data=body, headers=headers)
             assert r.status_code == 404 and r.get_json()["error"] == "not_found", path
