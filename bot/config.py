@@ -57,6 +57,10 @@ class Settings:
     telegram_bot_token: str | None = field(default=None, repr=False)
     telegram_webhook_secret: str | None = field(default=None, repr=False)
     telegram_api_url: str | None = None
+    # Shops that trigger surveys (bot/integrations/shops/, docs/integrations.md).
+    shops_file: str | None = None
+    tiendanube_api_url: str = "https://api.tiendanube.com"
+    tiendanube_user_agent: str = "npsbot"
     staff_telegram_chat_id: str | None = None
     # Staff alerts and cases (bot/staff/, docs/staff.md).
     staff_escalation_chat_id: str | None = None
@@ -238,6 +242,23 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "relational); a survey inside it is skipped with the reason `fatigue`. Default `0`: off.",
     ),
     "REDIS_URL": ("redis_url", "Shares send rate limits across processes when set."),
+    "SHOPS_FILE": (
+        "shops_file",
+        "TOML file of shops whose order webhooks trigger surveys (`[[shop]]`: key, platform, "
+        "secret, survey, topics, store_id, access_token), besides `npsbot shops add`; it holds "
+        "secrets. See docs/integrations.md.",
+    ),
+    "TIENDANUBE_API_URL": (
+        "tiendanube_api_url",
+        "Tiendanube/Nuvemshop's API base URL, where a shop's orders are read "
+        "(`https://api.nuvemshop.com.br` for Nuvemshop; tests point it at a fake). "
+        "Default `https://api.tiendanube.com`.",
+    ),
+    "TIENDANUBE_USER_AGENT": (
+        "tiendanube_user_agent",
+        "The `User-Agent` Tiendanube requires: your app's name and a contact, "
+        "e.g. `Acme NPS (ops@acme.example)`. Default `npsbot`.",
+    ),
     "HTTP_TIMEOUT": ("http_timeout", "Seconds before a provider API call times out. Default `10`."),
     "NPS_BENCHMARK": (
         "nps_benchmark",
@@ -360,6 +381,8 @@ def _check(s: Settings) -> dict[str, str]:
         p["PUBLIC_BASE_URL"] = f"must be an absolute http(s) URL, got {s.public_base_url!r}"
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         p["LOG_LEVEL"] = f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {s.log_level!r}"
+    if s.shops_file and not Path(s.shops_file).is_file():
+        p["SHOPS_FILE"] = f"no such file: {s.shops_file}"
     if s.surveys_file and not Path(s.surveys_file).is_file():
         p["SURVEYS_FILE"] = f"no such file: {s.surveys_file}"
     # Twilio: the SID and token only make sense together, and a sender must exist.
@@ -391,6 +414,7 @@ def _check(s: Settings) -> dict[str, str]:
     for var, value in (
         ("TWILIO_API_URL", s.twilio_api_url),
         ("TELEGRAM_API_URL", s.telegram_api_url),
+        ("TIENDANUBE_API_URL", s.tiendanube_api_url),
     ):
         if value and not re.match(r"^https?://[^/\s]+", value):
             p[var] = f"must be an absolute http(s) URL, got {value!r}"

@@ -17,6 +17,7 @@ from bot.cli import (
     purchases,
     reports,
     run,
+    shops,
     staff,
     surveys,
     telegram,
@@ -65,6 +66,7 @@ for command in (
     audit.audit,
     surveys.surveys,
     touchpoints.touchpoints,
+    shops.shops,
 ):
     main.add_command(command)
 

@@ -24,6 +24,7 @@ from bot.web import (
     reports,
     sandbox,
     sandbox_staff,
+    shops,
     survey_page,
     webhooks,
 )
@@ -91,6 +92,7 @@ def init_app(app: Flask, rt: Runtime) -> None:
     app.register_blueprint(reports.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(survey_page.bp)
+    app.register_blueprint(shops.bp)
     if rt.settings.sandbox_enabled:
         app.register_blueprint(sandbox.bp)
         app.register_blueprint(sandbox_staff.bp)

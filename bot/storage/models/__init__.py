@@ -20,6 +20,7 @@ from bot.storage.models.rollup import (
     ThemeDay,
     ThemeStoreDay,
 )
+from bot.storage.models.shops import Shop, ShopEvent
 from bot.storage.models.staff import Alert, AlertState, Case, CaseEvent, CaseStatus
 from bot.storage.models.surveys import (
     OPEN_STATES,
@@ -58,6 +59,8 @@ __all__ = [
     "RateStoreDay",
     "Response",
     "RollupState",
+    "Shop",
+    "ShopEvent",
     "StaffRole",
     "StaffUser",
     "Survey",
