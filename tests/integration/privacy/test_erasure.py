@@ -209,3 +209,39 @@ def the_file_holds_none_of_it(path: str) -> None:
         conn.close()
     data = b"".join(Path(p).read_bytes() for p in (path, f"{path}-wal") if Path(p).exists()).lower()
     assert [n for n in NEEDLES if n.lower().encode() in data] == []
+
+
+def test_a_customer_erased_while_their_survey_is_being_sent_keeps_no_question_row(
+    world: World,
+) -> None:
+    """The send is outside any transaction; the erasure lands meanwhile and skips the invitation;
+    the dispatcher then records the send as a tombstone (its provider id only), not an error."""
+    rt, now = world.rt, world.clock()
+    with rt.db.session() as s:
+        contact = Contact(name=NAME, phone=CUSTOMER, language="es", created_at=now)
+        s.add(
+            ContactChannel(
+                contact=contact, channel="whatsapp", address=CUSTOMER, last_inbound_at=now
+            )
+        )
+        s.flush()
+        survey = survey_by_key(s, "post-purchase")
+        assert survey is not None
+        inv_id = create_invitation(s, survey, contact, now=now, delay_minutes=0).id
+        contact_id = contact.id
+    answer = world.twilio.default_body
+
+    def erase_first(req: Any) -> Any:  # the provider's answer comes after the erasure
+        if req.path.endswith("/Messages.json"):
+            with rt.db.session_for_update() as s:
+                erase_contact(s, contact_id, at=world.clock(), actor="cli")
+        return answer(req)
+
+    world.twilio.default_body = erase_first  # type: ignore[method-assign]
+    world.tick()
+    with rt.db.session() as s:
+        inv = s.get(Invitation, inv_id)
+        assert inv is not None and (inv.state, inv.skip_reason) == ("skipped", "erased")
+        (row,) = s.scalars(select(Message)).all()
+        assert (row.kind, row.address, row.text, row.contact_id) == ("question", "", "", None)
+        assert row.provider_id and row.provider_id.startswith("SM")
