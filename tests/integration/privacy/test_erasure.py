@@ -83,7 +83,9 @@ def full_history(world: World) -> tuple[int, int]:
     with rt.db.session() as s:
         contact = s.get(Contact, contact_id)
         assert contact is not None
-        later = create_invitation(s, survey_by_key(s, "post-purchase"), contact, now=now)  # type: ignore[arg-type]
+        survey = survey_by_key(s, "post-purchase")
+        assert survey is not None
+        later = create_invitation(s, survey, contact, now=now)
         assert later.state == "scheduled"
     return contact_id, case_id
 
@@ -127,7 +129,11 @@ def test_an_erased_customer_leaves_an_anonymous_score_and_nothing_that_names_the
     contact_id, case_id = full_history(world)
     card = world.card()
     with world.rt.db.engine.connect() as conn:
-        assert {t for t, _ in found(rows_as_text(conn))} >= {"contacts", "messages", "responses"}
+        everywhere = {"contacts", "contact_channels", "messages", "responses", "invitations"}
+        assert {t for t, _ in found(rows_as_text(conn))} >= everywhere | {"case_events"}
+    with world.rt.db.session() as s:
+        stopped = s.scalar(select(ContactChannel.opted_out_at))
+        assert stopped is not None  # the BAJA
     world.clock.advance(days=2)  # the answers' day is in the rollup now
     with world.rt.db.session_for_update() as s:
         rollup.refresh_rollup(s, world.clock().date(), margin=timedelta(0))
