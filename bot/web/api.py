@@ -7,9 +7,10 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import select
 
+from bot.privacy.access import NotFound, export_contact
 from bot.storage.db import MAX_ID, refused_text
 from bot.storage.models import Contact, Invitation
 from bot.survey import touchpoints as tps
@@ -169,6 +170,26 @@ def get_contact(contact_id: str) -> Any:
         if contact is None:
             return api_error(404, "not_found", f"no contact {contact_id[:128]!r}")
         return jsonify(contact_json(s, contact))
+
+
+@bp.get("/contacts/<contact_id>/export")
+@require_api_key
+def export(contact_id: str) -> Any:
+    """Everything npsbot holds about the contact (docs/privacy.md, "Access and portability")."""
+    rt = runtime()
+    if refused_text(contact_id) is None and len(contact_id) <= MAX_CONTACT_ID:
+        with suppress(NotFound), rt.db.session_for_update() as s:
+            return jsonify(
+                export_contact(
+                    s,
+                    contact_id,
+                    at=rt.clock(),
+                    actor=f"api:{g.api_key}",
+                    source=request.remote_addr,
+                    show_staff_names=rt.settings.staff_show_names,
+                )
+            )
+    return api_error(404, "not_found", f"no contact {contact_id[:128]!r}")
 
 
 @bp.post("/touchpoints")
