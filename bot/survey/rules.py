@@ -40,8 +40,11 @@ def zone(name: str | None) -> ZoneInfo | None:
         return None
 
 
-def contact_zone(contact: Contact, fallback: str = "UTC") -> ZoneInfo:
-    """The contact's time zone; else the phone number's country's (first) zone; else fallback."""
+def contact_zone(contact: Contact | None, fallback: str = "UTC") -> ZoneInfo:
+    """The contact's time zone; else the phone number's country's (first) zone; else fallback
+    (an erased contact's invitation has none)."""
+    if contact is None:
+        return zone(fallback) or ZoneInfo("UTC")
     tz = zone(contact.timezone)
     if tz is None and contact.phone:
         try:
@@ -130,6 +133,10 @@ class History:
     in_flight: int  # other invitations still in flight (`IN_FLIGHT`)
     last_sent: datetime | None  # the latest send of another invitation
     stopped: frozenset[str]  # channels the contact opted out of
+
+
+# The skip reason of an invitation cancelled because its customer was erased (bot.privacy).
+ERASED = "erased"
 
 
 def skip_reason(
