@@ -23,6 +23,8 @@ from bot.storage.models import (
 
 COMMENT = "la entrega tardó muchísimo"
 SORRY = "lo sentimos, le llamamos hoy"
+ASKED = "¿Nos recomendarías?"
+QUEUED = "una respuesta en la cola"
 
 
 def customer(rt: Runtime, name: str, phone: str, score: int, case: str, at: datetime) -> int:
@@ -108,9 +110,9 @@ def customer(rt: Runtime, name: str, phone: str, score: int, case: str, at: date
             )
         )
         for direction, text, payload, status in (
-            ("out", "", {"text": "¿Nos recomendarías?"}, "delivered"),
+            ("out", ASKED, {"to": phone, "text": ASKED}, "delivered"),
             ("in", f"{score}, {COMMENT}", {}, "received"),
-            ("out", "", {"text": "una respuesta en la cola"}, "queued"),
+            ("out", QUEUED, {"to": phone, "text": QUEUED}, "queued"),
         ):
             s.add(
                 Message(

@@ -16,7 +16,7 @@ from bot.runtime import Runtime
 from bot.storage.models import AuditEvent
 from tests.conftest import Clock
 from tests.integration.api.conftest import Api
-from tests.integration.history import COMMENT, SORRY, customer
+from tests.integration.history import ASKED, COMMENT, QUEUED, SORRY, customer
 
 AT = "2026-11-22T15:00:00Z"  # the clock's start: when the history happened
 
@@ -62,9 +62,9 @@ def test_the_export_holds_the_persons_whole_history_and_nobody_elses(
     assert (response["score"], response["comment"]) == (2, COMMENT)
     assert response["themes"] == ["delivery"]
     assert [(m["direction"], m["text"], m["status"]) for m in doc["messages"]] == [
-        ("out", "", "delivered"),
+        ("out", ASKED, "delivered"),
         ("in", f"2, {COMMENT}", "received"),
-        ("out", "", "queued"),
+        ("out", QUEUED, "queued"),
     ]
     (case,) = doc["cases"]
     assert case["status"] == "resolved" and case["resolved_at"] == AT
