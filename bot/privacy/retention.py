@@ -106,20 +106,23 @@ def _drop_comments(s: Session, ids: list[int], now: datetime) -> None:
 
 def _inactive(cutoff: datetime, now: datetime) -> Select[int, datetime]:
     message = exists().where(Message.contact_id == Contact.id, Message.created_at >= cutoff)
+    # A response is reached through its invitation (responses.invitation_id is unique, hence
+    # indexed): an old invitation may have been answered late.
+    answered = exists().where(
+        Response.invitation_id == Invitation.id,
+        or_(Response.scored_at >= cutoff, Response.commented_at >= cutoff),
+    )
     invitation = exists().where(
         Invitation.contact_id == Contact.id,
         or_(
             Invitation.created_at >= cutoff,
             Invitation.due_at >= cutoff,  # a survey still to come
             Invitation.sent_at >= cutoff,
+            answered,
         ),
     )
-    response = exists().where(
-        Response.contact_id == Contact.id,
-        or_(Response.scored_at >= cutoff, Response.commented_at >= cutoff),
-    )
     return select(Contact.id, Contact.created_at).where(
-        Contact.created_at < cutoff, ~message, ~invitation, ~response
+        Contact.created_at < cutoff, ~message, ~invitation
     )
 
 
@@ -253,16 +256,21 @@ def plan(s: Session, settings: Settings, now: datetime) -> list[Planned]:
     return out
 
 
-def _batch(db: Database, part: Part, cutoff: datetime, now: datetime, size: int) -> int:
+def _batch(
+    db: Database, part: Part, cutoff: datetime, now: datetime, size: int, after: int
+) -> list[int]:
+    """Remove the next `size` rows of `part` with an id above `after` (the previous batch's
+    last: each batch starts where the last one ended, not at the first row); their ids."""
     with db.session_for_update() as s:
         stmt = part.candidates(cutoff, now)
-        stmt = stmt.order_by(stmt.selected_columns[0]).limit(size)
+        pk = stmt.selected_columns[0]
+        stmt = stmt.where(pk > after).order_by(pk).limit(size)
         if db.postgres:  # another worker's batch is skipped, not waited for nor repeated
             stmt = stmt.with_for_update(skip_locked=True)
         ids = [row[0] for row in s.execute(stmt)]
         if ids:
             part.remove(s, ids, now)
-        return len(ids)
+        return ids
 
 
 def enforce(db: Database, settings: Settings, now: datetime) -> dict[str, int]:
@@ -272,13 +280,14 @@ def enforce(db: Database, settings: Settings, now: datetime) -> dict[str, int]:
         cutoff = now - timedelta(days=days)
         total = 0
         for part in kind.parts:
-            done = 0
+            done, after = 0, 0
             while done < PER_RUN:
                 size = min(part.batch or BATCH, PER_RUN - done)
-                n = _batch(db, part, cutoff, now, size)
-                done += n
-                if n < size:  # nothing more (or the rest is another worker's batch)
+                ids = _batch(db, part, cutoff, now, size, after)
+                done += len(ids)
+                if len(ids) < size:  # nothing more (or the rest is another worker's batch)
                     break
+                after = ids[-1]
             total += done
         removed[kind.name] = total
     return removed
