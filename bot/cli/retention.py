@@ -31,8 +31,11 @@ def preview_cmd(as_json: bool) -> None:
         names = ", ".join(f"RETENTION_{k.name.upper()}_DAYS" for k in kinds())
         click.echo(f"nothing is removed: every kind is kept forever (set {names})")
         return
-    click.echo(f"{'kind':<11} {'days':>5} {'removes':>8}  oldest")
+    click.echo(f"{'kind':<11} {'days':>5} {'removes':>8}  {'oldest':<20}  what")
     for row in rows:
         more = " (more in the following runs)" if row["more"] else ""
-        oldest = row["oldest"] or "-"
-        click.echo(f"{row['kind']:<11} {row['days']:>5} {row['count']:>8}  {oldest}{more}")
+        oldest = (row["oldest"] or "-")[:19] + ("Z" if row["oldest"] else "")
+        click.echo(
+            f"{row['kind']:<11} {row['days']:>5} {row['count']:>8}  {oldest:<20}  "
+            f"{row['what']}{more}"
+        )

@@ -321,6 +321,7 @@ def preview_rows(plans: Sequence[Planned]) -> list[dict[str, Any]]:
     return [
         {
             "kind": p.kind,
+            "what": p.what,
             "days": p.days,
             "before": p.cutoff.isoformat().replace("+00:00", "Z"),
             "count": p.count,
