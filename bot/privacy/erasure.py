@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, delete, or_, select, tuple_, update
+from sqlalchemy import Executable, bindparam, delete, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from bot.storage import audit
@@ -69,6 +69,13 @@ _WORDS = re.compile(r"[a-z]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 # Strings shorter than this are not searched for in metadata values ("Al" is in "Almacén").
 MIN_NEEDLE = 4
+# The provider ids of the staff chat's messages linked to the cases (relays into a thread).
+_RELAYS = (
+    select(Message.provider_id)
+    .join(CaseEvent, CaseEvent.message_id == Message.id)
+    .where(CaseEvent.case_id.in_(bindparam("cases", expanding=True)))
+    .where(Message.channel == STAFF_CHANNEL, Message.provider_id.is_not(None))
+)
 NOTICE = "🗑 The customer asked to erase their data: case #{case} closed."
 
 
@@ -80,6 +87,17 @@ class Erased:
     messages_scrubbed: int
     cases_removed: int
     open_case_ids: tuple[int, ...]  # cases that were open/taken (staff are told)
+
+
+def erased_json(e: Erased) -> dict[str, Any]:
+    """The counts, as the API answers them and the CLI prints them."""
+    return {
+        "responses_kept": e.responses_kept,
+        "invitations_cancelled": e.invitations_cancelled,
+        "messages_scrubbed": e.messages_scrubbed,
+        "cases_removed": e.cases_removed,
+        "open_cases": list(e.open_case_ids),
+    }
 
 
 class NotFound(LookupError):
@@ -219,14 +237,17 @@ def _scrub_messages(
             CaseEvent.case_id.in_(case_ids), CaseEvent.message_id.is_not(None)
         )
         whose.append(Message.id.in_(linked))
-    card_ids = [c.provider_id for c in cards if c.provider_id]
-    if card_ids:
-        # The cards' edits (`case_card`) and anything else threaded under them.
+    # The staff chat's thread: the cards, what was relayed under them, and staff's messages
+    # answering either (theirs quote or name the person too); edits of the cards (`case_card`).
+    refs = {c.provider_id for c in cards if c.provider_id}
+    if case_ids:
+        refs |= {ref for ref in s.scalars(_RELAYS, {"cases": case_ids}) if ref}
+    if refs:
         whose.append(
             (Message.channel == STAFF_CHANNEL)
             & or_(
-                Message.payload["edit_of"].as_string().in_(card_ids),
-                (Message.payload["reply_to"].as_string().in_(card_ids))
+                Message.payload["edit_of"].as_string().in_(refs),
+                (Message.payload["reply_to"].as_string().in_(refs))
                 & (Message.kind != "case_erased"),
             )
         )
