@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 from click.testing import CliRunner
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.cli import main
 from bot.events import RecordingBus
@@ -160,6 +160,11 @@ def test_a_run_goes_in_batches_and_leaves_past_its_cap_to_the_next_run(
 
 def test_two_workers_checking_at_once_run_the_day_once(rt: Runtime, clock: Clock) -> None:
     customer(rt, "Ana", "+525512345678", 2, "resolved", clock.now)
+    bruno = customer(rt, "Bruno", "+525587654321", 4, "resolved", clock.now)
+    late = clock.now + timedelta(days=59)
+    with rt.db.session() as s:  # Bruno answered his old survey yesterday: he is not inactive
+        answer = update(Response).where(Response.contact_id == bruno)
+        s.execute(answer.values(scored_at=late, commented_at=late))
     clock.advance(days=60)
     loop = Loop(rt)  # what `npsbot worker` runs: its hourly retention check
     assert loop.scheduler.get_job("retention") is not None
@@ -174,5 +179,5 @@ def test_two_workers_checking_at_once_run_the_day_once(rt: Runtime, clock: Clock
     with rt.db.session() as s:
         runs = [r.detail for r in s.scalars(select(AuditEvent).where(AuditEvent.action == RUN))]
     assert runs == [
-        {"state": "done", "messages": 2, "comments": 1, "contacts": 1, "cases": 0, "deliveries": 0}
+        {"state": "done", "messages": 4, "comments": 1, "contacts": 1, "cases": 1, "deliveries": 0}
     ]
