@@ -54,7 +54,7 @@ class Part:
     removing a batch of them means (`remove`)."""
 
     candidates: Callable[[datetime, datetime], Select[int, datetime]]  # (cutoff, now)
-    remove: Callable[[Session, list[int], datetime], None]
+    remove: Callable[[Session, list[int], datetime, datetime], None]  # (s, ids, cutoff, now)
     batch: int | None = None  # rows per transaction; None: BATCH
 
 
@@ -78,7 +78,7 @@ def _messages(cutoff: datetime, now: datetime) -> Select[int, datetime]:
     )
 
 
-def _scrub_messages(s: Session, ids: list[int], now: datetime) -> None:
+def _scrub_messages(s: Session, ids: list[int], cutoff: datetime, now: datetime) -> None:
     forget_texts(s, ids)
 
 
@@ -90,7 +90,7 @@ def _comments(cutoff: datetime, now: datetime) -> Select[int, datetime]:
     return select(Response.id, at).where(Response.comment.is_not(None), at < cutoff)
 
 
-def _drop_comments(s: Session, ids: list[int], now: datetime) -> None:
+def _drop_comments(s: Session, ids: list[int], cutoff: datetime, now: datetime) -> None:
     # `updated_at` kept as it is: the rollup rebuilds a day whose responses changed, and the
     # comment is in no aggregate.
     s.execute(
@@ -126,7 +126,7 @@ def _inactive(cutoff: datetime, now: datetime) -> Select[int, datetime]:
     )
 
 
-def _erase_contacts(s: Session, ids: list[int], now: datetime) -> None:
+def _erase_contacts(s: Session, ids: list[int], cutoff: datetime, now: datetime) -> None:
     for contact_id in ids:
         erase_contact(s, contact_id, at=now, actor=ACTOR)
 
@@ -139,7 +139,7 @@ def _resolved_cases(cutoff: datetime, now: datetime) -> Select[int, datetime]:
     return select(Case.id, resolved).where(Case.status == CaseStatus.RESOLVED, resolved < cutoff)
 
 
-def _delete_cases(s: Session, ids: list[int], now: datetime) -> None:
+def _delete_cases(s: Session, ids: list[int], cutoff: datetime, now: datetime) -> None:
     s.execute(delete(Case).where(Case.id.in_(ids)).execution_options(synchronize_session=False))
 
 
@@ -154,6 +154,8 @@ class DeliveryLog:
     table: Any  # the model
     at: ColumnElement[datetime]
     done: Callable[[datetime], ColumnElement[bool]]  # (now) -> the finished rows it may remove
+    # What goes with each batch (s, cutoff): e.g. the events no delivery refers to any more.
+    then: Callable[[Session, datetime], object] | None = None
 
 
 def _alerts_done(now: datetime) -> ColumnElement[bool]:
@@ -168,7 +170,7 @@ def _alerts_done(now: datetime) -> ColumnElement[bool]:
 # The delivery logs retention prunes: staff alerts (sent or failed; those of open cases and
 # digests younger than DIGEST_GUARD stay, see `_alerts_done`). The outbound webhooks' log is
 # one more line, e.g. `DeliveryLog(WebhookDelivery, WebhookDelivery.created_at,
-# lambda now: WebhookDelivery.state.in_(("delivered", "failed")))`.
+# lambda now: WebhookDelivery.state.in_(("delivered", "failed")), then=drop_orphan_events)`.
 DELIVERY_LOGS: list[DeliveryLog] = [
     DeliveryLog(Alert, func.coalesce(Alert.sent_at, Alert.created_at), _alerts_done),
 ]
@@ -180,8 +182,10 @@ def _log_part(log: DeliveryLog) -> Part:
     def candidates(cutoff: datetime, now: datetime) -> Select[int, datetime]:
         return select(pk, log.at).where(log.at < cutoff, log.done(now))
 
-    def remove(s: Session, ids: list[int], now: datetime) -> None:
+    def remove(s: Session, ids: list[int], cutoff: datetime, now: datetime) -> None:
         s.execute(delete(log.table).where(pk.in_(ids)).execution_options(synchronize_session=False))
+        if log.then is not None:
+            log.then(s, cutoff)
 
     return Part(candidates, remove)
 
@@ -269,7 +273,7 @@ def _batch(
             stmt = stmt.with_for_update(skip_locked=True)
         ids = [row[0] for row in s.execute(stmt)]
         if ids:
-            part.remove(s, ids, now)
+            part.remove(s, ids, cutoff, now)
         return ids
 
 
