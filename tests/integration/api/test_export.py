@@ -16,7 +16,7 @@ from bot.runtime import Runtime
 from bot.storage.models import AuditEvent
 from tests.conftest import Clock
 from tests.integration.api.conftest import Api
-from tests.integration.history import ASKED, COMMENT, QUEUED, SORRY, customer
+from tests.integration.privacy.history import ASKED, COMMENT, QUEUED, SORRY, customer
 
 AT = "2026-11-22T15:00:00Z"  # the clock's start: when the history happened
 

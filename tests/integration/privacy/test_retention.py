@@ -33,8 +33,8 @@ from bot.storage.models import (
 from bot.web.app import create_app
 from scheduler.loop import Loop
 from tests.conftest import Clock, make_settings
-from tests.integration.history import customer
 from tests.integration.insights.seed import api_key
+from tests.integration.privacy.history import customer
 
 # Each kind its own limit, so that each step of the test sees one kind go.
 LIMITS = {"messages": 10, "comments": 20, "deliveries": 30, "cases": 40, "contacts": 50}
