@@ -121,6 +121,7 @@ def erase(contact_id: str | None, phone: str | None, yes: bool) -> None:
         if found is None:
             raise click.ClickException(f"no contact {named!r}")
         e = erase_contact(s, found, at=rt.clock(), actor="cli", source="cli")
+    rt.db.truncate_wal()  # SQLite: the log's copies of the erased pages go too
     click.echo(
         f"erased {named}: {e.responses_kept} score(s) kept anonymous, "
         f"{e.invitations_cancelled} invitation(s) cancelled, {e.messages_scrubbed} message(s) "

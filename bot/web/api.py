@@ -188,6 +188,7 @@ def delete_contact(contact_id: str) -> Any:
         done = erase_contact(
             s, found, at=rt.clock(), actor=f"api:{g.api_key}", source=request.remote_addr
         )
+    rt.db.truncate_wal()  # SQLite: the log's copies of the erased pages go too
     return jsonify({"id": contact_id, **erased_json(done)})
 
 

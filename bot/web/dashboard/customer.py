@@ -79,6 +79,7 @@ def erase_customer(contact_id: int) -> Any:
             )
     except NotFound:
         abort(404)
+    rt.db.truncate_wal()  # SQLite: the log's copies of the erased pages go too
     flash(
         _(
             "The customer's data is erased: %(scores)s score(s) kept without a name, "
