@@ -317,6 +317,8 @@ def run_daily(rt: Runtime, now: datetime) -> dict[str, int] | None:
     with rt.db.session_for_update() as s:
         row = s.get_one(AuditEvent, run_id)
         row.detail = {"state": "done", **removed}
+    if any(removed.values()):
+        rt.db.truncate_wal()  # SQLite: the log's copies of the removed texts go too
     return removed
 
 
