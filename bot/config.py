@@ -85,6 +85,12 @@ class Settings:
     spool_dir: str | None = None
     spool_max_bytes: int = 64 * 1024 * 1024
     spool_max_entries: int = 100_000
+    # Retention (bot/privacy/retention.py, docs/privacy.md): days, 0 = kept forever.
+    retention_messages_days: int = 0
+    retention_comments_days: int = 0
+    retention_contacts_days: int = 0
+    retention_cases_days: int = 0
+    retention_deliveries_days: int = 0
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -280,6 +286,31 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "dispatch_concurrency",
         "Sends in flight at once per worker process (threads); with a slow provider, "
         "rate × latency of them are needed to reach the rate limit. Default `8`.",
+    ),
+    "RETENTION_MESSAGES_DAYS": (
+        "retention_messages_days",
+        "Days a message's text and payload are kept; the worker then blanks them daily (the row, "
+        "its status and times stay). Default `0`: kept forever.",
+    ),
+    "RETENTION_COMMENTS_DAYS": (
+        "retention_comments_days",
+        "Days a response's comment is kept; then removed (score, category and themes stay). "
+        "Default `0`: kept forever.",
+    ),
+    "RETENTION_CONTACTS_DAYS": (
+        "retention_contacts_days",
+        "Days without a message, invitation or response after which a contact is erased (as "
+        "`npsbot contacts erase` does; anonymous scores stay). Default `0`: kept forever.",
+    ),
+    "RETENTION_CASES_DAYS": (
+        "retention_cases_days",
+        "Days after its resolution a case is deleted with its events and replies (open cases "
+        "never are). Default `0`: kept forever.",
+    ),
+    "RETENTION_DELIVERIES_DAYS": (
+        "retention_deliveries_days",
+        "Days delivery records (sent or failed staff alerts of resolved cases, digests) are "
+        "kept. Default `0`: kept forever.",
     ),
     "SMS_SMART_ENCODING": (
         "sms_smart_encoding",

@@ -14,6 +14,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.config import parse_rates
 from bot.insights import rollup
+from bot.privacy import retention
 from bot.runtime import Runtime
 from bot.survey.program_run import run_programs
 from scheduler.alerts import staff_step
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 INTERVAL = timedelta(seconds=1)  # the scheduler's pass
 POLL = 0.5  # seconds the waker sleeps at most between looks at `_next` and at stop
 STARTUP_GRACE = timedelta(seconds=10)  # before the first insights refresh
+# How often a worker asks whether today's retention run is done (it runs once a UTC day).
+RETENTION_CHECK = timedelta(hours=1)
 
 
 def tick(rt: Runtime, dispatcher: Dispatcher | None = None) -> int:
@@ -84,6 +87,14 @@ class Loop:
             # Not at start: the first dispatch pass gets the process's cores to itself.
             next_run_time=datetime.now(UTC) + STARTUP_GRACE,
         )
+        # Retention (RETENTION_*_DAYS): the day's run, by the first worker that claims it.
+        self.scheduler.add_job(
+            self._retention,
+            "interval",
+            seconds=RETENTION_CHECK.total_seconds(),
+            id="retention",
+            next_run_time=datetime.now(UTC) + 6 * STARTUP_GRACE,
+        )
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one pass at a time in this process
         self._next: datetime | None = None  # a survey due before the next interval's pass
@@ -105,6 +116,12 @@ class Loop:
 
     def _refresh_insights(self) -> None:
         rollup.refresh_job(self.rt.db, self.rt.clock().astimezone(UTC).date())
+
+    def _retention(self) -> None:
+        try:
+            retention.run_daily(self.rt, self.rt.clock())
+        except Exception:
+            log.exception("retention run failed; the next day's run removes what is left")
 
     def _wake_loop(self) -> None:
         # New outbox work (a reply) should not wait for the next second, nor a survey due

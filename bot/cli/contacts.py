@@ -1,4 +1,5 @@
-"""`npsbot contacts import|show|erase`: customers known without a purchase, and erasing one."""
+"""`npsbot contacts import|show|export|erase`: customers known without a purchase, everything
+npsbot holds about one, and erasing one."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from bot.cli.common import runtime
 from bot.cli.purchases import describe, finish
 from bot.inbound.spool import after_erasure
+from bot.privacy.access import NotFound, export_contact
 from bot.privacy.erasure import addresses_of, erase_contact, find_by_phone
 from bot.storage.models import Contact
 from bot.survey.contacts import normalise_phone
@@ -63,6 +65,35 @@ def show(contact_id: str) -> None:
         if contact is None:
             raise click.ClickException(f"no contact {contact_id!r}")
         click.echo(json.dumps(contact_json(s, contact), ensure_ascii=False, indent=1))
+
+
+@contacts.command("export")
+@click.argument("contact_id")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write it to FILE."
+)
+def export_cmd(contact_id: str, output: str | None) -> None:
+    """Everything npsbot holds about a contact, as JSON (format npsbot.contact-export/1, the
+    same as GET /api/v1/contacts/{id}/export; docs/privacy.md). The export is audited."""
+    rt = runtime()
+    try:
+        with rt.db.session_for_update() as s:
+            doc = export_contact(
+                s,
+                contact_id,
+                at=rt.clock(),
+                actor="cli",
+                source="cli",
+                show_staff_names=rt.settings.staff_show_names,
+            )
+    except NotFound:
+        raise click.ClickException(f"no contact {contact_id!r}") from None
+    text = json.dumps(doc, ensure_ascii=False, indent=1)
+    if output is None:
+        click.echo(text)
+        return
+    Path(output).write_text(text + "\n", encoding="utf-8")
+    click.echo(f"{contact_id}: written to {output}", err=True)
 
 
 @contacts.command("erase")

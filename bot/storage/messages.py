@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, String, Table, bindparam, select
+from sqlalchemy import Connection, String, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from bot.storage.db import upsert_for
@@ -310,3 +310,14 @@ def write_sent(conn: Connection, rows: Sequence[SentRow]) -> None:
                 for r in rows
             ],
         )
+
+
+def forget_texts(s: Session, ids: Sequence[int]) -> None:
+    """Retention: these rows' texts and payloads go; the rows stay (provider ids keep webhooks
+    idempotent, statuses and times keep the delivery statistics)."""
+    s.execute(
+        update(Message)
+        .where(Message.id.in_(ids))
+        .values(text="", payload={})
+        .execution_options(synchronize_session=False)
+    )

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import select
 
 from bot.inbound.spool import after_erasure
+from bot.privacy.access import NotFound, export_contact
 from bot.privacy.erasure import addresses_of, erase_contact, erased_json
 from bot.storage.db import MAX_ID, refused_text
 from bot.storage.models import Contact, Invitation
@@ -191,6 +192,26 @@ def delete_contact(contact_id: str) -> Any:
         )
     after_erasure(rt, addresses)
     return jsonify({"id": contact_id, **erased_json(done)})
+
+
+@bp.get("/contacts/<contact_id>/export")
+@require_api_key
+def export(contact_id: str) -> Any:
+    """Everything npsbot holds about the contact (docs/privacy.md, "Access and portability")."""
+    rt = runtime()
+    if refused_text(contact_id) is None and len(contact_id) <= MAX_CONTACT_ID:
+        with suppress(NotFound), rt.db.session_for_update() as s:
+            return jsonify(
+                export_contact(
+                    s,
+                    contact_id,
+                    at=rt.clock(),
+                    actor=f"api:{g.api_key}",
+                    source=request.remote_addr,
+                    show_staff_names=rt.settings.staff_show_names,
+                )
+            )
+    return api_error(404, "not_found", f"no contact {contact_id[:128]!r}")
 
 
 @bp.post("/touchpoints")

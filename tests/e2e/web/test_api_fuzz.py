@@ -34,11 +34,14 @@ from tests.e2e.channels.rows_sms import settings as twilio_settings
 from tests.integration.insights.seed import Answer, api_key, seed
 
 # Per operation and run (derandomized: the same requests every run); PostgreSQL's round trips
-# cost more, so fewer there. With 19 operations, ~47 s of CPU in the suite;
+# cost more, so fewer there. With 20 operations, ~48 s of CPU in the suite;
 # FUZZ_EXAMPLES=1000 overrides for a longer local run.
 EXAMPLES = {"sqlite": 120, "postgresql": 60}
 # An operation whose only input is one path string needs fewer to meet every answer.
-FEWER = {"DELETE /api/v1/contacts/{contact_id}": 4}  # divides EXAMPLES
+FEWER = {  # divides EXAMPLES
+    "DELETE /api/v1/contacts/{contact_id}": 4,
+    "GET /api/v1/contacts/{contact_id}/export": 4,
+}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -161,6 +164,8 @@ def directed(fuzz_app: Flask, headers: dict[str, str]) -> dict[str, set[str]]:
         headers=headers,
     )
     call("GET", c[1], "/api/v1/contacts/zz-directed-c1", headers=headers)  # 200
+    e = f"{c[1]}/export"
+    call("GET", e, "/api/v1/contacts/zz-directed-c1/export", headers=headers)  # 200
     call("DELETE", c[1], "/api/v1/contacts/zz-directed-c1", headers=headers)  # 200: erased
     t = ("POST", "/api/v1/touchpoints")
     tp = {"key": "zz-tp", "survey": "post-purchase", "metadata": {"store": "Centro"}}
