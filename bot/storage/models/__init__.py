@@ -30,6 +30,12 @@ from bot.storage.models.surveys import (
     Survey,
 )
 from bot.storage.models.touchpoints import Touchpoint
+from bot.storage.models.webhooks import (
+    DeliveryState,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
 
 __all__ = [
     "NAMING",
@@ -45,6 +51,7 @@ __all__ = [
     "Consent",
     "Contact",
     "ContactChannel",
+    "DeliveryState",
     "Id",
     "Invitation",
     "InvitationState",
@@ -65,5 +72,8 @@ __all__ = [
     "ThemeStoreDay",
     "Touchpoint",
     "UTCDateTime",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookSubscription",
     "utcnow",
 ]
