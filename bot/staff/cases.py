@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.config import Settings
+from bot.storage.hooks import emit
 from bot.storage.models import Case, CaseEvent, CaseStatus, Contact, Response, StaffRole
 
 # What came of a resolved case (stored in `cases.outcome`), with its label on cards and forms.
@@ -196,6 +197,12 @@ def apply(
         raise LookupError(f"no case {case_id}")
     event = step(case, action, actor, now, outcome, note, to)
     s.add(event)
+    # The business hears of a resolution or a reopening (issue 21), in this transaction.
+    kind = {"resolved": "case.resolved", "reopened": "case.opened"}.get(event.kind)
+    if kind is not None:
+        data: dict[str, object] = {"case_id": case.id, "response_id": case.response_id}
+        data |= {"outcome": case.outcome} if kind == "case.resolved" else {"reopened": True}
+        emit(s, at=now, kind=kind, data=data, contact_id=case.contact_id)
     return case, event
 
 
