@@ -20,9 +20,9 @@ import random
 import ssl
 import time
 from collections.abc import Callable
-from functools import cache
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from urllib.parse import urlsplit
 
 import httpx
