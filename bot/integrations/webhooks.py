@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.storage import audit
+from bot.storage.db import refused_text
 from bot.storage.hooks import EVENT_TYPES, iso
 from bot.storage.models import DeliveryState, WebhookDelivery, WebhookEvent, WebhookSubscription
 
@@ -47,8 +48,14 @@ def check_url(url: object) -> str:
     if not isinstance(url, str) or not url.strip():
         raise Refused("url: the endpoint's URL is required")
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    if refused_text(url) is not None or not url.isprintable():
+        raise Refused("url: printable text only")
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("https", "http") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        ok = False
+    if not ok:
         raise Refused("url: an http(s) URL with a host, such as https://example.com/npsbot")
     if len(url) > MAX_URL:
         raise Refused(f"url: at most {MAX_URL} characters")
@@ -93,7 +100,9 @@ def create(
 ) -> tuple[WebhookSubscription, str]:
     """A new subscription and its secret (shown once: the caller hands it to the business)."""
     if description is not None and (
-        not isinstance(description, str) or len(description) > MAX_DESCRIPTION
+        not isinstance(description, str)
+        or len(description) > MAX_DESCRIPTION
+        or refused_text(description) is not None
     ):
         raise Refused(f"description: a text of at most {MAX_DESCRIPTION} characters")
     secret = new_secret()
