@@ -21,6 +21,7 @@ from bot.cli import (
     telegram,
     touchpoints,
     users,
+    webhooks,
 )
 from bot.runtime import NotReady
 
@@ -63,6 +64,7 @@ for command in (
     users.user,
     surveys.surveys,
     touchpoints.touchpoints,
+    webhooks.webhooks,
 ):
     main.add_command(command)
 
