@@ -11,6 +11,7 @@ from bot.web.dashboard import (
     surveys,
     team,
     touchpoints,
+    webhooks,
 )
 from bot.web.dashboard.core import bp
 
@@ -24,4 +25,5 @@ __all__ = [
     "surveys",
     "team",
     "touchpoints",
+    "webhooks",
 ]

@@ -55,6 +55,7 @@ NAV: tuple[tuple[str, str, frozenset[StaffRole] | None], ...] = (
     ("dashboard.surveys", N_("Surveys"), frozenset({StaffRole.OWNER})),
     ("dashboard.team", N_("Team"), frozenset({StaffRole.OWNER})),
     ("dashboard.touchpoints", N_("Touchpoints"), frozenset({StaffRole.OWNER})),
+    ("dashboard.webhooks", N_("Webhooks"), frozenset({StaffRole.OWNER})),
 )
 
 
