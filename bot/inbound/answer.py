@@ -44,7 +44,9 @@ _ROW = select(
     _inv.language,
     _inv.survey_id,
     _inv.updated_at,
+    _inv.order_id,
     SURVEYS.c.texts,
+    SURVEYS.c.key.label("survey_key"),
     _resp.id.label("response_id"),
     _resp.score,
     _resp.category,
@@ -190,7 +192,8 @@ def _answer(
     elif values and rid is not None:
         conn.execute(_UPDATE_RESPONSE, {"rid": rid, **values})
     if turn.score is not None and rid is not None and score is not None:
-        scored = _ids(rid, inv.id, inv.survey_id, channel) | {"score": score, "category": category}
+        scored = _ids(rid, inv.id, inv.order_id, inv.survey_key, channel)
+        scored |= {"score": score, "category": category}
         emit(conn, at=now, kind="response.scored", data=scored, contact_id=contact_id)
     if turn.completed and rid is not None and inv.completed_at is None:
         conn.execute(_UPDATE_RESPONSE, {"rid": rid, "completed_at": now})
@@ -249,16 +252,28 @@ def _completed(
         emit(conn, at=now, kind="case.opened", data=opened, contact_id=contact_id)
 
 
-def _ids(rid: int, inv_id: int, survey_id: int, channel: str) -> dict[str, Any]:
-    return {"response_id": rid, "invitation_id": inv_id, "survey_id": survey_id, "channel": channel}
+def _ids(rid: int, inv_id: int, order_id: str | None, survey: str, channel: str) -> dict[str, Any]:
+    """What names a response for the business: its ids, the purchase's order id, the survey."""
+    return {
+        "response_id": rid,
+        "invitation_id": inv_id,
+        "order_id": order_id,
+        "survey": survey,
+        "channel": channel,
+    }
 
 
 def _completed_data(rid: int) -> Callable[[Connection], dict[str, Any]]:
     """The response as `response.completed` tells it (read only when someone listens)."""
 
     def read(conn: Connection) -> dict[str, Any]:
-        r = conn.execute(select(RESPONSES).where(_resp.id == rid)).one()
-        return _ids(rid, r.invitation_id, r.survey_id, r.channel) | {
+        r = conn.execute(
+            select(RESPONSES, _inv.order_id, SURVEYS.c.key.label("survey_key"))
+            .join(INVITATIONS, _inv.id == _resp.invitation_id)
+            .join(SURVEYS, SURVEYS.c.id == _resp.survey_id)
+            .where(_resp.id == rid)
+        ).one()
+        return _ids(rid, r.invitation_id, r.order_id, r.survey_key, r.channel) | {
             "score": r.score,
             "category": r.category,
             "comment": r.comment,

@@ -84,6 +84,8 @@ def test_a_completed_answer_reaches_the_receiver_scored_then_completed_signed(
     assert (scored["score"], scored["category"]) == (9, "promoter")
     assert completed["comment"] == "muy rápido el envío"
     assert completed["response_id"] == scored["response_id"]
+    assert scored["survey"] == completed["survey"] == "post-purchase"
+    assert scored["order_id"] == completed["order_id"] == ana.invitation().order_id
     assert completed["event_id"] == receiver.ids[1]
 
 
