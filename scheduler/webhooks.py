@@ -47,6 +47,7 @@ JITTER = 0.1  # up to 10% later, so endpoints coming back are not hit by every r
 DISABLE_AFTER = timedelta(hours=22)  # failing this long: an event's whole schedule failed
 LEASE = timedelta(minutes=2)
 TIMEOUT = 10.0  # seconds for one call; the spec asks receivers to answer quickly
+BATCH = 10  # calls claimed at once: even all timing out (100 s), their lease still holds
 GONE = 410  # "stop sending": https://www.standardwebhooks.com/ (spec, "Disabling endpoints")
 
 
@@ -151,7 +152,7 @@ def _call(client: httpx.Client, w: Work, when: datetime) -> Result:
 
 
 def deliver_webhooks(
-    rt: Runtime, now: datetime, *, limit: int = 50, wall: Callable[[], datetime] = _wall
+    rt: Runtime, now: datetime, *, limit: int = BATCH, wall: Callable[[], datetime] = _wall
 ) -> int:
     """Make the due calls; returns how many were attempted."""
     work = _claim(rt, now, limit)

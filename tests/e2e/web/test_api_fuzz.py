@@ -40,7 +40,7 @@ EXAMPLES = {"sqlite": 120, "postgresql": 60}
 # The webhook management's 8 operations (simple CRUD over one table) share one test, with
 # fewer requests each, so they add seconds, not a minute, to the suite.
 HOOKS = "/api/v1/webhooks"
-HOOK_EXAMPLES = {"sqlite": 8, "postgresql": 4}
+HOOK_EXAMPLES = {"sqlite": 6, "postgresql": 3}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
