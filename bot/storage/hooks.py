@@ -5,8 +5,10 @@ caller's transaction, so an event exists iff the change it announces committed; 
 It lives in bot.storage so that every layer (inbound answers, staff cases, privacy's erasure)
 can call it. Payloads hold ids and scores, never a customer's name or address; the one text is
 the comment of `response.completed` (what the business asked for). `contact.erased` carries
-only the contact's external id:
+only the contact's external id. The erasure forgets the contact's earlier events first (their
+payloads may hold a comment), then announces it:
 
+    forget_contact(s, c.id)
     emit(s, at=now, kind="contact.erased", data={"external_id": c.external_id}, contact_id=c.id)
 """
 
@@ -128,3 +130,12 @@ def prune_deliveries(s: Session, before: datetime, limit: int) -> int:
     orphan = ~exists().where(WebhookDelivery.event_id == WebhookEvent.id)
     s.execute(delete(WebhookEvent).where(WebhookEvent.at < before, orphan))
     return len(ids)
+
+
+def forget_contact(s: Session, contact_id: int) -> int:
+    """Delete the contact's events and their deliveries, sent or not (for an erasure: a comment
+    must not leave after it); returns the events deleted."""
+    theirs = select(WebhookEvent.id).where(WebhookEvent.contact_key == contact_id)
+    s.execute(delete(WebhookDelivery).where(WebhookDelivery.event_id.in_(theirs)))
+    result = s.execute(delete(WebhookEvent).where(WebhookEvent.contact_key == contact_id))
+    return int(getattr(result, "rowcount", 0) or 0)

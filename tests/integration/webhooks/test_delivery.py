@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.accounts.apikeys import create_key
 from bot.integrations import webhooks as hooks
 from bot.runtime import Runtime
-from bot.storage.hooks import emit, prune_deliveries
+from bot.storage.hooks import emit, forget_contact, prune_deliveries
 from bot.storage.models import Alert, Contact, WebhookDelivery, WebhookSubscription
 from scheduler.webhooks import BACKOFF, JITTER, MAX_ATTEMPTS, deliver_webhooks
 from tests.conftest import Clock
@@ -21,7 +21,7 @@ from tests.fakes.webhook_receiver import Answer, Receiver
 from tests.helpers import SandboxCustomer, send_due
 
 CLI = hooks.Actor("cli", "cli")
-EVERYTHING = ["response.scored", "response.completed", "case.opened", "contact.opted_out"]
+EVERYTHING = ["response.scored", "response.completed", "contact.opted_out", "contact.erased"]
 
 
 @pytest.fixture
@@ -161,7 +161,7 @@ def test_during_a_rotation_both_secrets_sign_and_the_old_one_stops_after(
     assert len(receiver.requests[1].headers["webhook-signature"].split(" ")) == 1
 
 
-def test_a_contacts_events_arrive_in_order_and_replay_sends_them_again(
+def test_a_contacts_events_arrive_in_order_replay_sends_them_again_erasure_forgets_them(
     rt: Runtime, clock: Clock, receiver: Receiver
 ) -> None:
     sub_id = subscribe(rt, receiver)
@@ -186,6 +186,14 @@ def test_a_contacts_events_arrive_in_order_and_replay_sends_them_again(
     assert receiver.spec_problems == []
     assert sorted(receiver.ids[4:]) == sorted(receiver.ids[1:4])  # the same event ids
 
+    with rt.db.session_for_update() as s:  # Luis is erased: his events go, then it is told
+        assert forget_contact(s, luis) == 1
+        emit(s, at=clock(), kind="contact.erased", data={"external_id": "luis"}, contact_id=luis)
+    assert deliver_webhooks(rt, clock()) == 1
+    assert receiver.types[-1] == "contact.erased" and receiver.data() == {
+        "event_id": receiver.ids[-1],
+        "external_id": "luis",
+    }
     with rt.db.session_for_update() as s:
         assert prune_deliveries(s, clock() + timedelta(seconds=1), limit=2) == 2
         assert prune_deliveries(s, clock() + timedelta(seconds=1), limit=10) == 1
