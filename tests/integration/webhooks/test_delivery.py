@@ -15,7 +15,7 @@ from bot.integrations import webhooks as hooks
 from bot.runtime import Runtime
 from bot.storage.hooks import emit, forget_contact, prune_deliveries
 from bot.storage.models import Alert, Contact, WebhookDelivery, WebhookSubscription
-from scheduler.webhooks import BACKOFF, JITTER, MAX_ATTEMPTS, deliver_webhooks
+from scheduler.webhooks import BACKOFF, JITTER, LEASE, MAX_ATTEMPTS, _claim, deliver_webhooks
 from tests.conftest import Clock
 from tests.fakes.webhook_receiver import Answer, Receiver
 from tests.helpers import SandboxCustomer, send_due
@@ -89,7 +89,7 @@ def test_a_completed_answer_reaches_the_receiver_scored_then_completed_signed(
     assert completed["event_id"] == receiver.ids[1]
 
 
-def test_a_500_is_retried_with_backoff_with_the_same_id_and_a_410_disables(
+def test_a_500_is_retried_with_backoff_a_lost_call_is_made_again_and_a_410_disables(
     rt: Runtime, clock: Clock, receiver: Receiver
 ) -> None:
     sub_id = subscribe(rt, receiver)
@@ -108,6 +108,12 @@ def test_a_500_is_retried_with_backoff_with_the_same_id_and_a_410_disables(
         (d,) = s.scalars(select(WebhookDelivery))
         assert (d.state, d.attempts, d.last_status) == ("delivered", 2, 200)
         assert d.latency_ms is not None
+
+    happen(rt, ana, 9)
+    (lost,) = _claim(rt, clock(), 10)  # a worker claims it, then dies before the call
+    assert deliver_webhooks(rt, clock()) == 0  # leased: nobody else calls meanwhile
+    clock.now += LEASE + timedelta(seconds=1)
+    assert deliver_webhooks(rt, clock()) == 1 and receiver.ids[-1] == lost.event_id
 
     receiver.queue(Answer(410))
     happen(rt, ana, 2)
