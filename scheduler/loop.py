@@ -24,6 +24,7 @@ from scheduler.ratelimit import Limiter
 from scheduler.reminders import remind
 from scheduler.retry import sweep
 from scheduler.send import Sender
+from scheduler.webhooks import deliver_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ class Loop:
             id="retention",
             next_run_time=datetime.now(UTC) + 6 * STARTUP_GRACE,
         )
+        # Outbound webhooks in their own job: a slow endpoint never delays a survey.
+        self.scheduler.add_job(self._deliver_webhooks, "interval", seconds=1, id="webhooks")
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one pass at a time in this process
         self._next: datetime | None = None  # a survey due before the next interval's pass
@@ -113,6 +116,13 @@ class Loop:
                     self._next = due
             except Exception:
                 log.exception("dispatcher tick failed; retrying next second")
+
+    def _deliver_webhooks(self) -> None:
+        try:
+            while deliver_webhooks(self.rt, self.rt.clock()):
+                pass  # drain: more may be due
+        except Exception:
+            log.exception("webhook delivery failed; retrying next second")
 
     def _refresh_insights(self) -> None:
         rollup.refresh_job(self.rt.db, self.rt.clock().astimezone(UTC).date())

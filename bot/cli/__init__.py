@@ -24,6 +24,7 @@ from bot.cli import (
     telegram,
     touchpoints,
     users,
+    webhooks,
 )
 from bot.runtime import NotReady
 
@@ -69,6 +70,7 @@ for command in (
     surveys.surveys,
     touchpoints.touchpoints,
     shops.shops,
+    webhooks.webhooks,
 ):
     main.add_command(command)
 

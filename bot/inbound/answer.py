@@ -4,6 +4,7 @@ its response, and a detractor's case. Core statements built once, run on the uni
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeAlias, cast
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 import scoring
 from bot.events import ContactOptedOut, DetractorResponded, Event, OutboxQueued, ResponseCompleted
+from bot.storage.hooks import emit
 from bot.storage.models import (
     OPEN_STATES,
     Case,
@@ -42,7 +44,9 @@ _ROW = select(
     _inv.language,
     _inv.survey_id,
     _inv.updated_at,
+    _inv.order_id,
     SURVEYS.c.texts,
+    SURVEYS.c.key.label("survey_key"),
     _resp.id.label("response_id"),
     _resp.score,
     _resp.category,
@@ -136,6 +140,8 @@ def apply(
         if turn.opt_out:
             conn.execute(_OPTED_OUT_INVITATIONS, {"contact": sender.contact_id})
             events.append(ContactOptedOut(sender.contact_id, channel))
+        kind = "contact.opted_out" if turn.opt_out else "contact.opted_in"
+        emit(conn, at=now, kind=kind, data={"channel": channel}, contact_id=sender.contact_id)
     if turn.use_link and linked is not None:
         values: dict[str, Any] = {"inv": linked.id, "link_token": None}
         if turn.send_now:
@@ -185,6 +191,10 @@ def _answer(
         rid = conn.execute(_INSERT_RESPONSE, row).scalar_one()
     elif values and rid is not None:
         conn.execute(_UPDATE_RESPONSE, {"rid": rid, **values})
+    if turn.score is not None and rid is not None and score is not None:
+        scored = _ids(rid, inv.id, inv.order_id, inv.survey_key, channel)
+        scored |= {"score": score, "category": category}
+        emit(conn, at=now, kind="response.scored", data=scored, contact_id=contact_id)
     if turn.completed and rid is not None and inv.completed_at is None:
         conn.execute(_UPDATE_RESPONSE, {"rid": rid, "completed_at": now})
         _completed(conn, rid, inv.id, contact_id, score, category, now, events)
@@ -234,7 +244,42 @@ def _completed(
 ) -> None:
     assert score is not None and category is not None  # a response always has its score
     events.append(ResponseCompleted(rid, inv_id, score, category))
+    emit(conn, at=now, kind="response.completed", data=_completed_data(rid), contact_id=contact_id)
     if category == scoring.Category.DETRACTOR:
         values = {"response_id": rid, "contact_id": contact_id, "created_at": now}
         case_id = conn.execute(_INSERT_CASE, values).scalar_one()
         events.append(DetractorResponded(rid, case_id))
+        opened = {"case_id": case_id, "response_id": rid, "score": score, "reopened": False}
+        emit(conn, at=now, kind="case.opened", data=opened, contact_id=contact_id)
+
+
+def _ids(rid: int, inv_id: int, order_id: str | None, survey: str, channel: str) -> dict[str, Any]:
+    """What names a response for the business: its ids, the purchase's order id, the survey."""
+    return {
+        "response_id": rid,
+        "invitation_id": inv_id,
+        "order_id": order_id,
+        "survey": survey,
+        "channel": channel,
+    }
+
+
+def _completed_data(rid: int) -> Callable[[Connection], dict[str, Any]]:
+    """The response as `response.completed` tells it (read only when someone listens)."""
+
+    def read(conn: Connection) -> dict[str, Any]:
+        r = conn.execute(
+            select(RESPONSES, _inv.order_id, SURVEYS.c.key.label("survey_key"))
+            .join(INVITATIONS, _inv.id == _resp.invitation_id)
+            .join(SURVEYS, SURVEYS.c.id == _resp.survey_id)
+            .where(_resp.id == rid)
+        ).one()
+        return _ids(rid, r.invitation_id, r.order_id, r.survey_key, r.channel) | {
+            "score": r.score,
+            "category": r.category,
+            "comment": r.comment,
+            "themes": list(r.themes or []),
+            "late": r.late,
+        }
+
+    return read

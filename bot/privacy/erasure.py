@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Executable, bindparam, delete, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from bot.storage import audit
+from bot.storage import audit, hooks
 from bot.storage.messages import queue_outbound
 from bot.storage.models import (
     Alert,
@@ -141,8 +141,13 @@ def erase_contact(
     _scrub_invitations(s, contact_id, needles, at)
     comments = update(Response).where(Response.contact_id == contact_id)
     kept = _rows(s, comments.values(comment=None, updated_at=at))
+    # Events not yet delivered may quote the person (a comment): they never leave now.
+    hooks.forget_contact(s, contact_id)
+    external_id = contact.external_id
     # The database's cascades do the rest: channels, consents, cases, their events and alerts.
     _rows(s, delete(Contact).where(Contact.id == contact_id))
+    # The business hears of it (issue 21) by its own id only; no contact key: nothing follows.
+    hooks.emit(s, at=at, kind="contact.erased", data={"external_id": external_id})
     s.expire_all()  # the ORM's copies of those rows are gone with them
     erased = Erased(contact_id, kept, cancelled, scrubbed, len(case_ids), open_ids)
     audit.record(

@@ -23,6 +23,7 @@ from bot.privacy.erasure import erase_contact
 from bot.runtime import Runtime
 from bot.storage import audit
 from bot.storage.db import Database
+from bot.storage.hooks import drop_orphan_events
 from bot.storage.messages import forget_texts
 from bot.storage.models import (
     Alert,
@@ -31,9 +32,11 @@ from bot.storage.models import (
     Case,
     CaseStatus,
     Contact,
+    DeliveryState,
     Invitation,
     Message,
     Response,
+    WebhookDelivery,
 )
 
 BATCH = 500  # rows per transaction: short locks, bounded memory
@@ -168,11 +171,16 @@ def _alerts_done(now: datetime) -> ColumnElement[bool]:
 
 
 # The delivery logs retention prunes: staff alerts (sent or failed; those of open cases and
-# digests younger than DIGEST_GUARD stay, see `_alerts_done`). The outbound webhooks' log is
-# one more line, e.g. `DeliveryLog(WebhookDelivery, WebhookDelivery.created_at,
-# lambda now: WebhookDelivery.state.in_(("delivered", "failed")), then=drop_orphan_events)`.
+# digests younger than DIGEST_GUARD stay, see `_alerts_done`) and the outbound webhooks'
+# finished deliveries, with the events no delivery refers to any more.
 DELIVERY_LOGS: list[DeliveryLog] = [
     DeliveryLog(Alert, func.coalesce(Alert.sent_at, Alert.created_at), _alerts_done),
+    DeliveryLog(
+        WebhookDelivery,
+        WebhookDelivery.created_at.expression,
+        lambda now: WebhookDelivery.state.in_((DeliveryState.DELIVERED, DeliveryState.FAILED)),
+        then=drop_orphan_events,
+    ),
 ]
 
 

@@ -18,6 +18,7 @@ from bot.events import DetractorResponded, Event, ResponseCompleted
 from bot.runtime import Runtime
 from bot.staff.alerts import destinations, enqueue, rules
 from bot.staff.chat import in_window
+from bot.storage.hooks import emit
 from bot.storage.messages import queue_outbound
 from bot.storage.models import Case, CaseEvent, ContactChannel, Message, Response
 from channels.base import Outbound
@@ -74,6 +75,9 @@ def on_completed(rt: Runtime, event: Event) -> None:
                 case = Case(response_id=response.id, contact_id=response.contact_id, created_at=now)
                 s.add(case)
                 s.flush()
+                opened = {"case_id": case.id, "response_id": response.id, "score": response.score}
+                opened["reopened"] = False
+                emit(s, at=now, kind="case.opened", data=opened, contact_id=case.contact_id)
             added = _alert_case(rt, s, case, response, now)
         if response.category == "promoter":
             added += promoter_follow_up(rt, s, response, now)

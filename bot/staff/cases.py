@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.config import Settings
 from bot.storage.audit import record
+from bot.storage.hooks import emit
 from bot.storage.models import Case, CaseEvent, CaseStatus, Contact, Response, StaffRole
 
 # What came of a resolved case (stored in `cases.outcome`), with its label on cards and forms.
@@ -220,6 +221,12 @@ def apply(
         source=actor.source,
         **detail,
     )
+    # The business hears of a resolution or a reopening (issue 21), in this transaction.
+    kind = {"resolved": "case.resolved", "reopened": "case.opened"}.get(event.kind)
+    if kind is not None:
+        data: dict[str, object] = {"case_id": case.id, "response_id": case.response_id}
+        data |= {"outcome": case.outcome} if kind == "case.resolved" else {"reopened": True}
+        emit(s, at=now, kind=kind, data=data, contact_id=case.contact_id)
     return case, event
 
 

@@ -21,6 +21,7 @@ from bot.web import (
     dashboard,
     health,
     home,
+    hooks_api,
     reports,
     sandbox,
     sandbox_staff,
@@ -89,6 +90,7 @@ def init_app(app: Flask, rt: Runtime) -> None:
     app.register_blueprint(home.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(hooks_api.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(survey_page.bp)

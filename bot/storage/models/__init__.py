@@ -31,6 +31,12 @@ from bot.storage.models.surveys import (
     Survey,
 )
 from bot.storage.models.touchpoints import Touchpoint
+from bot.storage.models.webhooks import (
+    DeliveryState,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
 
 __all__ = [
     "NAMING",
@@ -46,6 +52,7 @@ __all__ = [
     "Consent",
     "Contact",
     "ContactChannel",
+    "DeliveryState",
     "Id",
     "Invitation",
     "InvitationState",
@@ -68,5 +75,8 @@ __all__ = [
     "ThemeStoreDay",
     "Touchpoint",
     "UTCDateTime",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookSubscription",
     "utcnow",
 ]

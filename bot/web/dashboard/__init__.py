@@ -12,6 +12,7 @@ from bot.web.dashboard import (
     surveys,
     team,
     touchpoints,
+    webhooks,
 )
 from bot.web.dashboard.core import bp
 
@@ -26,4 +27,5 @@ __all__ = [
     "surveys",
     "team",
     "touchpoints",
+    "webhooks",
 ]

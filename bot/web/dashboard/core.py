@@ -57,6 +57,7 @@ NAV: tuple[tuple[str, str, frozenset[StaffRole] | None], ...] = (
     ("dashboard.team", N_("Team"), frozenset({StaffRole.OWNER})),
     ("dashboard.touchpoints", N_("Touchpoints"), frozenset({StaffRole.OWNER})),
     ("dashboard.audit", N_("Audit"), frozenset({StaffRole.OWNER})),
+    ("dashboard.webhooks", N_("Webhooks"), frozenset({StaffRole.OWNER})),
 )
 
 

@@ -42,6 +42,10 @@ FEWER = {  # divides EXAMPLES
     "DELETE /api/v1/contacts/{contact_id}": 4,
     "GET /api/v1/contacts/{contact_id}/export": 4,
 }
+# The webhook management's 8 operations (simple CRUD over one table) share one test, with
+# fewer requests each, so they add seconds, not a minute, to the suite.
+HOOKS = "/api/v1/webhooks"
+HOOK_EXAMPLES = {"sqlite": 6, "postgresql": 3}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -53,8 +57,15 @@ OPERATIONS = [
     (method.upper(), path)
     for path, ops in DOC["paths"].items()
     for method in ops
-    if path != "/api/v1/openapi.json"
+    if path != "/api/v1/openapi.json" and not path.startswith(HOOKS)
 ]
+HOOK_OPERATIONS = [
+    (method.upper(), path)
+    for path, ops in DOC["paths"].items()
+    for method in ops
+    if path.startswith(HOOKS)
+]
+HOOKS_OPS = HOOK_OPERATIONS
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 
 
@@ -87,10 +98,37 @@ def test_no_generated_request_gets_a_5xx_or_an_undocumented_answer_and_every_sta
     document lists was answered, by a generated request or, for those a valid key cannot
     reach, a directed one (on the same database, after the fuzzing)."""
     headers = _seed(fuzz_app.extensions["npsbot"])
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", fuzz_app)
-    operation = schema[path][method]
+    seen = _fuzz(fuzz_app, database_url, method, path, headers, EXAMPLES)
+    answered = set(seen) | directed(fuzz_app, headers).get(f"{method} {path}", set())
+    missing = sorted(_documented(method, path) - answered)
+    assert not missing, f"documented but never answered: {missing}"
+
+
+def test_the_webhook_operations_likewise(fuzz_app: Flask, database_url: str) -> None:
+    """The same promise for /api/v1/webhooks, its operations fuzzed in one test."""
+    headers = api_key(fuzz_app.extensions["npsbot"])
+    seen = {
+        op: _fuzz(fuzz_app, database_url, *op, headers, HOOK_EXAMPLES) for op in HOOK_OPERATIONS
+    }
+    extra = _webhooks_directed(fuzz_app, headers)
+    for method, path in HOOK_OPERATIONS:
+        answered = set(seen[method, path]) | extra.get(f"{method} {path}", set())
+        missing = sorted(_documented(method, path) - answered)
+        assert not missing, f"{method} {path}: documented but never answered: {missing}"
+
+
+def _fuzz(
+    fuzz_app: Flask,
+    database_url: str,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    budget: dict[str, int],
+) -> Counter[str]:
+    """Generated requests to one operation, each checked; the statuses answered."""
+    operation = _schema(fuzz_app)[path][method]
     backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
-    examples = int(os.environ.get("FUZZ_EXAMPLES", EXAMPLES[backend]))
+    examples = int(os.environ.get("FUZZ_EXAMPLES", budget[backend]))
     examples //= FEWER.get(f"{method} {path}", 1)
     seen: Counter[str] = Counter()
 
@@ -110,9 +148,19 @@ def test_no_generated_request_gets_a_5xx_or_an_undocumented_answer_and_every_sta
 
     run()
     print(f"{backend} {method} {path}: {sum(seen.values())} requests, {dict(seen)}")
-    answered = set(seen) | directed(fuzz_app, headers).get(f"{method} {path}", set())
-    missing = sorted(_documented(method, path) - answered)
-    assert not missing, f"documented but never answered: {missing}"
+    return seen
+
+
+_schemas: dict[int, Any] = {}
+
+
+def _schema(fuzz_app: Flask) -> Any:
+    """The document as schemathesis reads it, once per app (loading it costs)."""
+    key = id(fuzz_app)
+    if key not in _schemas:
+        _schemas.clear()
+        _schemas[key] = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", fuzz_app)
+    return _schemas[key]
 
 
 def _documented(method: str, path: str) -> set[str]:
@@ -129,9 +177,10 @@ def directed(fuzz_app: Flask, headers: dict[str, str]) -> dict[str, set[str]]:
     client = fuzz_app.test_client()
     got: dict[str, set[str]] = {}
 
-    def call(method: str, path: str, url: str, **kw: Any) -> None:
+    def call(method: str, path: str, url: str, **kw: Any) -> Any:
         r = client.open(url, method=method, **kw)
         got.setdefault(f"{method} {path}", set()).add(str(r.status_code))
+        return r
 
     def url_of(path: str) -> str:
         return (
@@ -196,6 +245,52 @@ def directed(fuzz_app: Flask, headers: dict[str, str]) -> dict[str, set[str]]:
     try:
         for method, path in OPERATIONS:
             call(method, path, url_of(path), json={}, headers=headers)
+    finally:
+        with db.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE api_keys_away RENAME TO api_keys"))
+    return got
+
+
+def _webhooks_directed(fuzz_app: Flask, headers: dict[str, str]) -> dict[str, set[str]]:
+    """A webhook made (201) or not (400, 413), every operation on it (200, 204), on one that is
+    not there (404), without a key (401) and with the database away (503)."""
+    client = fuzz_app.test_client()
+    got: dict[str, set[str]] = {}
+
+    def call(method: str, path: str, url: str, **kw: Any) -> Any:
+        r = client.open(url, method=method, **kw)
+        got.setdefault(f"{method} {path}", set()).add(str(r.status_code))
+        return r
+
+    w, one = HOOKS, HOOKS + "/{webhook_id}"
+    call("POST", w, w, data="not json", headers=headers)  # 400
+    big = b"{" + b" " * (1024 * 1024)
+    call("POST", w, w, data=big, content_type="application/json", headers=headers)  # 413
+    hook = {"url": "https://example.com/hook", "events": ["response.completed"]}
+    made = f"{w}/{call('POST', w, w, json=hook, headers=headers).json['id']}"  # 201
+    call("GET", w, w, headers=headers)
+    call("GET", one, made, headers=headers)
+    call("PATCH", one, made, json={"enabled": "no"}, headers=headers)  # 422
+    call("PATCH", one, made, json={"enabled": False}, headers=headers)
+    call("POST", one + "/rotate", made + "/rotate", json={}, headers=headers)
+    call("POST", one + "/rotate", made + "/rotate", json={"overlap_hours": -1}, headers=headers)
+    call("GET", one + "/deliveries", made + "/deliveries", headers=headers)
+    call("GET", one + "/deliveries", made + "/deliveries?limit=0", headers=headers)  # 422
+    r = ("POST", one + "/replay")
+    call(*r, made + "/replay", json={"since": "2026-01-01T00:00:00Z"}, headers=headers)
+    call(*r, made + "/replay", json={}, headers=headers)  # 422: what to replay?
+    call(*r, made + "/replay", data="not json", headers=headers)  # 400
+    call("DELETE", one, made, headers=headers)  # 204
+    db = fuzz_app.extensions["npsbot"].db
+    for method, path in HOOK_OPERATIONS:
+        url = path.replace("{webhook_id}", "999999")
+        call(method, path, url, json={"enabled": True}, headers=headers)  # 404
+        call(method, path, url, json={})  # 401
+    with db.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE api_keys RENAME TO api_keys_away"))
+    try:
+        for method, path in HOOK_OPERATIONS:
+            call(method, path, path.replace("{webhook_id}", "1"), json={}, headers=headers)
     finally:
         with db.engine.begin() as conn:
             conn.execute(text("ALTER TABLE api_keys_away RENAME TO api_keys"))
