@@ -47,15 +47,21 @@ class NewResponse:
 def record_response(
     s: Session,
     survey: Survey,
-    contact: Contact,
+    contact: Contact | None,
     r: NewResponse,
     *,
+    language: str,
     order_id: str | None = None,
 ) -> Response:
     """A response given outside npsbot's chat (Delighted's API, its export): a completed
     invitation at `r.at` and its response, with themes and sentiment; no case, no alert (it is
     history, or the business's own survey). `r.at` is its day in the reports; `updated_at` is
-    now, so the rollup rebuilds that day (`bot.insights.rollup`)."""
+    now, so the rollup rebuilds that day (`bot.insights.rollup`). `contact` None: anonymous."""
+    if contact is None:
+        # An anonymous answer still needs a row to hang from: a contact with no address.
+        contact = Contact(language=language, created_at=r.at, attributes={})
+        s.add(contact)
+        s.flush()
     inv = Invitation(
         survey=survey,
         contact=contact,
@@ -84,7 +90,7 @@ def record_response(
     )
     if r.comment:
         # The contact's language: no detection (a whole export stays fast).
-        found = scoring.analyze_comment(r.comment, contact.language, score=r.score)
+        found = scoring.analyze_comment(r.comment, inv.language, score=r.score)
         response.comment, response.commented_at = r.comment, r.at
         response.themes, response.sentiment = list(found.themes), found.sentiment
         response.comment_language, response.contradiction = found.language, found.contradiction
@@ -130,7 +136,8 @@ def create(
     if contact is None:
         raise Refused("person must be the id of an existing person")
     new = parse_new(data, now)
-    return record_response(s, history_survey(s, survey_key, actor, now), contact, new)
+    survey = history_survey(s, survey_key, actor, now)
+    return record_response(s, survey, contact, new, language=contact.language)
 
 
 def find(s: Session, response_id: str) -> Response:
