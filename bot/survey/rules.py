@@ -42,8 +42,11 @@ def zone(name: str | None) -> ZoneInfo | None:
         return None
 
 
-def contact_zone(contact: Contact, fallback: str = "UTC") -> ZoneInfo:
-    """The contact's time zone; else the phone number's country's (first) zone; else fallback."""
+def contact_zone(contact: Contact | None, fallback: str = "UTC") -> ZoneInfo:
+    """The contact's time zone; else the phone number's country's (first) zone; else fallback
+    (an erased contact's invitation has none)."""
+    if contact is None:
+        return zone(fallback) or ZoneInfo("UTC")
     tz = zone(contact.timezone)
     if tz is None and contact.phone:
         try:
@@ -134,6 +137,10 @@ class History:
     stopped: frozenset[str]  # channels the contact opted out of
     # Nothing but an e-mail (or nothing): no chat can reach the contact.
     no_address: bool = False
+
+
+# The skip reason of an invitation cancelled because its customer was erased (bot.privacy).
+ERASED = "erased"
 
 
 def skip_reason(
