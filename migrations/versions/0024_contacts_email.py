@@ -1,7 +1,7 @@
 """A contact's e-mail address, for people moved in through the Delighted-compatible API.
 
 Revision ID: 0024
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-02 15:00:00
 
 Delighted identified people by e-mail; its users' integrations keep sending it. npsbot surveys
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0024"
-down_revision: str | None = "0017"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -27,6 +27,7 @@ from bot.integrations.delighted.shapes import (
     unix,
     whole,
 )
+from bot.privacy.erasure import erase_contact
 from bot.runtime import Runtime
 from bot.storage import audit
 from bot.storage.models import Contact, ContactChannel, Invitation, InvitationState, Response
@@ -119,7 +120,7 @@ def create_person(rt: Runtime, req: PersonRequest) -> dict[str, Any]:
         raise Refused(str(exc), 409) from exc
     with rt.db.session() as s:
         inv = s.get(Invitation, outcome.invitation.id)
-        assert inv is not None
+        assert inv is not None and inv.contact is not None  # just made, for this contact
         scheduled = inv.state == InvitationState.SCHEDULED
         return person_json(inv.contact) | {
             "survey_scheduled_at": unix(inv.due_at) if scheduled else None,
@@ -198,6 +199,15 @@ def list_people(
     rows = rows[:per_page]
     known = facts(s, [c.id for c in rows])
     return [person_json(c, known[c.id]) for c in rows], (rows[-1].id if more else None)
+
+
+def delete_person(rt: Runtime, identifier: str, actor: str, source: str | None) -> None:
+    """Delighted's "delete a person" is npsbot's erasure: the contact and what names them."""
+    with rt.db.session_for_update() as s:
+        contact = find_person(s, identifier)
+        if contact is None:
+            raise NotFound("person")
+        erase_contact(s, contact.id, at=rt.clock(), actor=actor, source=source)
 
 
 def cancel_pending(rt: Runtime, identifier: str, actor: str, source: str | None) -> int:

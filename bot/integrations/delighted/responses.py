@@ -57,17 +57,12 @@ def record_response(
     invitation at `r.at` and its response, with themes and sentiment; no case, no alert (it is
     history, or the business's own survey). `r.at` is its day in the reports; `updated_at` is
     now, so the rollup rebuilds that day (`bot.insights.rollup`). `contact` None: anonymous."""
-    if contact is None:
-        # An anonymous answer still needs a row to hang from: a contact with no address.
-        contact = Contact(language=language, created_at=r.at, attributes={})
-        s.add(contact)
-        s.flush()
     inv = Invitation(
         survey=survey,
         contact=contact,
         order_id=order_id,
         state=InvitationState.COMPLETED,
-        language=contact.language,
+        language=contact.language if contact else language,
         channels=[CHANNEL],
         channel=CHANNEL,
         occurred_at=r.at,
@@ -81,7 +76,7 @@ def record_response(
     response = Response(
         invitation_id=inv.id,
         survey_id=survey.id,
-        contact_id=contact.id,
+        contact_id=contact.id if contact else None,
         channel=CHANNEL,
         score=r.score,
         category=str(scoring.classify(r.score)),
@@ -168,12 +163,16 @@ def update(s: Session, response: Response, data: Mapping[str, Any]) -> None:
         response.updated_at = utcnow()  # changed: `updated_since` finds it
 
 
+def _id(contact_id: int | None) -> str | None:
+    return None if contact_id is None else str(contact_id)  # None: anonymous (erased)
+
+
 def response_json(r: Response, person: dict[str, Any] | None = None) -> dict[str, Any]:
     inv = r.invitation
     meta = {k: v for k, v in inv.meta.items() if k not in (NOTES, TAGS)}
     return {
         "id": str(r.id),
-        "person": person if person is not None else str(r.contact_id),
+        "person": person if person is not None else _id(r.contact_id),
         "survey_type": "nps",
         "score": r.score,
         "comment": r.comment,
@@ -230,9 +229,9 @@ def listed(s: Session, args: Mapping[str, Any], expand: list[str]) -> list[dict[
     )
     query = _filtered(select(Response), args).order_by(*sort)
     rows = list(s.scalars(query.limit(per_page).offset((page - 1) * per_page)))
-    people: dict[int, dict[str, Any]] = {}
+    people: dict[int | None, dict[str, Any]] = {}
     if "person" in expand:
-        ids = list({r.contact_id for r in rows})
+        ids = list({r.contact_id for r in rows if r.contact_id is not None})
         known = facts(s, ids)
         for c in s.scalars(select(Contact).where(Contact.id.in_(ids))):
             people[c.id] = person_json(c, known[c.id])

@@ -35,6 +35,14 @@ def list_people() -> Any:
     return paged(items, cursor)
 
 
+@route("/people/<identifier>", ["DELETE"])
+@delighted_api
+def delete_person(identifier: str) -> Any:
+    """An erasure: the person and what names them (responses stay, anonymous)."""
+    ops.delete_person(runtime(), identifier, g.actor, g.source)
+    return jsonify(OK), 202
+
+
 @route("/people/<identifier>/survey_requests/pending", ["DELETE"])
 @delighted_api
 def delete_pending(identifier: str) -> Any:

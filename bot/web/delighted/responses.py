@@ -43,11 +43,9 @@ def _one(response_id: str, change: dict[str, Any] | None = None) -> Any:
         if change is not None:
             ops.update(s, response, change)
             s.flush()
-        person = None
-        if "person" in expand():
-            person = person_json(
-                response.invitation.contact, facts(s, [response.contact_id])[response.contact_id]
-            )
+        person, contact = None, response.invitation.contact
+        if "person" in expand() and contact is not None:
+            person = person_json(contact, facts(s, [contact.id])[contact.id])
         return jsonify(ops.response_json(response, person))
 
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from types import ModuleType
 
 import pytest
-from delighted.errors import AuthenticationError, ResourceValidationError
+from delighted.errors import AuthenticationError, GeneralAPIError, ResourceValidationError
 from sqlalchemy import select
 
 from bot.runtime import Runtime
@@ -88,10 +88,12 @@ def test_responses_are_created_listed_filtered_paged_and_measured(
     assert client.Metrics.retrieve(since=day - 2 * 86400).detractor_percent == 50.0
 
 
-def test_unsubscribe_stops_the_surveys_and_a_wrong_key_is_refused(
-    client: ModuleType, rt: Runtime
+def test_unsubscribe_stops_the_surveys_a_delete_erases_and_a_wrong_key_is_refused(
+    client: ModuleType, rt: Runtime, clock: Clock
 ) -> None:
-    client.Person.create(phone_number=ANA, email="ana@example.com", send=False)
+    ana = client.Person.create(phone_number=ANA, email="ana@example.com", send=False)
+    months_ago = int(clock().timestamp()) - 60 * 86400  # outside the resurvey window
+    client.SurveyResponse.create(person=ana.id, score=4, comment="Ana, slow", created_at=months_ago)
     assert client.Unsubscribe.create(person_email="ana@example.com") == {"ok": True}
     [gone] = client.Unsubscribe.all()
     assert gone.email == "ana@example.com" and gone.unsubscribed_at is not None
@@ -102,5 +104,11 @@ def test_unsubscribe_stops_the_surveys_and_a_wrong_key_is_refused(
     other = client.Client(api_key="nps_wrong", api_base_url=client.api_base_url)
     with pytest.raises(AuthenticationError):
         client.Metrics.retrieve(client=other)
+
+    assert client.Person.delete(phone_number=ANA) == {"ok": True}  # an erasure
     with rt.db.session() as s:
-        assert s.scalars(select(Contact.email)).all() == ["ana@example.com"]
+        assert s.scalars(select(Contact)).all() == []
+    [kept] = client.SurveyResponse.all()
+    assert (kept.person, kept.score, kept.comment) == (None, 4, None)  # the score, anonymous
+    with pytest.raises(GeneralAPIError, match="404"):
+        client.Person.delete(email="ana@example.com")

@@ -38,17 +38,18 @@ def test_an_export_is_imported_once_with_its_dates_and_the_rollup_gets_the_past_
     with rt.db.session() as s:
         rows = s.execute(
             select(Response.score, Response.comment, Response.scored_at, Contact.email)
-            .join(Contact, Contact.id == Response.contact_id)
+            .outerjoin(Contact, Contact.id == Response.contact_id)
             .order_by(Response.scored_at)
         ).all()
         assert [(r.score, r.scored_at.date().isoformat(), r.email) for r in rows] == [
             (10, "2026-11-15", "ana@example.com"),
             (3, "2026-11-16", None),  # Luis: his phone
-            (8, "2026-11-17", None),  # anonymous
+            (8, "2026-11-17", None),  # anonymous: no contact at all
             (9, "2026-11-18", "jo@example.com"),
         ]
         luis = s.scalar(select(Contact).where(Contact.name == "Luis"))
         assert luis is not None and luis.phone == "+525512345678"
+        assert s.scalar(select(func.count()).select_from(Contact)) == 3  # Ana, Luis, Jo
 
     again = import_export(rt, table)
     assert (again.created, again.unchanged) == (0, 4)
