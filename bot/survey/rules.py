@@ -188,12 +188,15 @@ def load_history(s: Session, contact_id: int, *, exclude: int | None = None) -> 
 
 
 def _no_address(s: Session, contact_id: int) -> bool:
-    """No phone, no Telegram chat, no channel row: nothing but (perhaps) an e-mail."""
+    """No phone, no Telegram chat, no channel row still open: nothing but (perhaps) an e-mail
+    (an opted-out row may hold only the opt-out, with no address yet)."""
     contact = s.get(Contact, contact_id)  # already in the session on the purchase path
     if contact is None or contact.phone or contact.telegram_chat_id:
         return False
-    chats = select(ContactChannel.id).where(ContactChannel.contact_id == contact_id).limit(1)
-    return s.scalar(chats) is None
+    chats = select(ContactChannel.id).where(
+        ContactChannel.contact_id == contact_id, ContactChannel.opted_out_at.is_(None)
+    )
+    return s.scalar(chats.limit(1)) is None
 
 
 def load_histories(s: Session, contact_ids: Collection[int]) -> dict[int, History]:

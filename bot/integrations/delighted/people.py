@@ -35,6 +35,7 @@ from bot.survey.contacts import address_for, ensure_channel, normalise_phone
 from bot.survey.customers import Customer, Grant, find_contact, record_consent, upsert_contact
 from bot.survey.fields import Invalid, check_json
 from bot.survey.purchases import Conflict, Purchase, register_purchase
+from channels import registry
 
 # Delighted's channels, as npsbot names them ("email": the survey's own chat channels).
 CHANNELS = {"sms": ("sms",), "whatsapp": ("whatsapp",), "telegram": ("telegram",), "email": None}
@@ -42,6 +43,7 @@ CHANNELS = {"sms": ("sms",), "whatsapp": ("whatsapp",), "telegram": ("telegram",
 LOCALE = "locale"
 MAX_DELAY = 90 * 24 * 3600  # npsbot's own limit on a purchase's delay
 CANCELLED = "cancelled"  # skip reason: the business removed the pending survey request
+UNSUBSCRIBED = "unsubscribed-"  # the address of a channel row that only holds an opt-out
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ def create_person(rt: Runtime, req: PersonRequest) -> dict[str, Any]:
         }
 
 
-def find_person(s: Session, identifier: str) -> Contact | None:
+def find_person(s: Session, identifier: str, country: str = "US") -> Contact | None:
     """`42`, `email:ana@example.com`, `phone_number:+5255…` (Delighted's identifiers), or a
     bare e-mail (`people/{email}/survey_requests/pending`)."""
     kind, sep, value = identifier.partition(":")
@@ -146,7 +148,7 @@ def find_person(s: Session, identifier: str) -> Contact | None:
         )
     if kind == "phone_number":
         try:
-            phone = normalise_phone(value, "US")
+            phone = normalise_phone(value, country)  # Delighted's are E.164: `+` first
         except ValueError:
             return None
         return find_contact(s, Customer(phone=phone))
@@ -178,7 +180,7 @@ def facts(s: Session, ids: Sequence[int]) -> dict[int, PersonFacts]:
 
 
 def list_people(
-    s: Session, args: Mapping[str, Any], after: int
+    s: Session, args: Mapping[str, Any], after: int, country: str
 ) -> tuple[list[dict[str, Any]], int | None]:
     """A page of people, oldest first, after the cursor (a contact id); the next cursor."""
     per_page = whole(args.get("per_page"), "per_page", 1, 100, 20)
@@ -191,7 +193,7 @@ def list_people(
         query = query.where(Contact.email == mail)
     if (raw := text(args, "phone_number", 32)) is not None:
         try:
-            query = query.where(Contact.phone == normalise_phone(raw, "US"))
+            query = query.where(Contact.phone == normalise_phone(raw, country))
         except ValueError as exc:
             raise Refused(f"phone_number: {exc}") from exc
     rows = list(s.scalars(query))
@@ -204,7 +206,7 @@ def list_people(
 def delete_person(rt: Runtime, identifier: str, actor: str, source: str | None) -> None:
     """Delighted's "delete a person" is npsbot's erasure: the contact and what names them."""
     with rt.db.session_for_update() as s:
-        contact = find_person(s, identifier)
+        contact = find_person(s, identifier, rt.settings.default_country)
         if contact is None:
             raise NotFound("person")
         erase_contact(s, contact.id, at=rt.clock(), actor=actor, source=source)
@@ -214,7 +216,7 @@ def cancel_pending(rt: Runtime, identifier: str, actor: str, source: str | None)
     """The person's scheduled surveys are not sent (skipped, `cancelled`); how many."""
     now = rt.clock()
     with rt.db.session_for_update() as s:
-        contact = find_person(s, identifier)
+        contact = find_person(s, identifier, rt.settings.default_country)
         if contact is None:
             raise NotFound("person")
         done = s.execute(
@@ -244,14 +246,19 @@ def unsubscribe(rt: Runtime, identifier: str, actor: str, source: str | None) ->
     now = rt.clock()
     events: list[Event] = []
     with rt.db.session_for_update() as s:
-        contact = find_person(s, identifier)
+        contact = find_person(s, identifier, rt.settings.default_country)
         if contact is None:
             raise NotFound("person")
+        mine = select(ContactChannel).where(ContactChannel.contact_id == contact.id)
+        rows = {cc.channel: cc for cc in s.scalars(mine)}
         for name in rt.channels:
-            if (address := address_for(contact, name)) is not None:
-                ensure_channel(s, contact, name, address)
-        rows = s.scalars(select(ContactChannel).where(ContactChannel.contact_id == contact.id))
-        for cc in rows:
+            if name in rows or registry.capabilities(name).sandbox:
+                continue
+            # No address yet (an e-mail only): a row holds the opt-out, and keeps it when the
+            # address comes (`ensure_channel` updates the address of the contact's row).
+            address = address_for(contact, name) or f"{UNSUBSCRIBED}{contact.id}"
+            rows[name] = ensure_channel(s, contact, name, address)
+        for cc in rows.values():
             if cc.opted_out_at is None:
                 cc.opted_out_at = now
                 events.append(ContactOptedOut(contact.id, cc.channel))

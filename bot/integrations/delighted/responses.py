@@ -155,7 +155,7 @@ def update(s: Session, response: Response, data: Mapping[str, Any]) -> None:
         meta |= {str(k): v for k, v in props.items()}
     for key, name in ((NOTES, "notes"), (TAGS, "tags")):
         value = data.get(name)
-        if isinstance(value, list):
+        if isinstance(value, list) and value != meta.get(key, []):  # the client sends all
             check_json(value, name)
             meta[key] = value
     if meta != inv.meta:

@@ -29,9 +29,9 @@ def _cursor(args: dict[str, Any]) -> int:
 @route("/people", ["GET"])
 @delighted_api
 def list_people() -> Any:
-    args = params()
-    with runtime().db.session() as s:
-        items, cursor = ops.list_people(s, args, _cursor(args))
+    args, rt = params(), runtime()
+    with rt.db.session() as s:
+        items, cursor = ops.list_people(s, args, _cursor(args), rt.settings.default_country)
     return paged(items, cursor)
 
 

@@ -99,6 +99,11 @@ def test_unsubscribe_stops_the_surveys_a_delete_erases_and_a_wrong_key_is_refuse
     assert gone.email == "ana@example.com" and gone.unsubscribed_at is not None
     again = client.Person.create(phone_number=ANA)
     assert again.survey_request["reason"] == "opted_out"
+    # Unsubscribed with only an e-mail, then given a phone: the opt-out holds.
+    client.Person.create(email="jo@example.com", send=False)
+    client.Unsubscribe.create(person_email="jo@example.com")
+    jo = client.Person.create(email="jo@example.com", phone_number="+525587654321")
+    assert jo.survey_request["reason"] == "opted_out"
     assert client.Bounce.all() == []
 
     other = client.Client(api_key="nps_wrong", api_base_url=client.api_base_url)
@@ -107,7 +112,7 @@ def test_unsubscribe_stops_the_surveys_a_delete_erases_and_a_wrong_key_is_refuse
 
     assert client.Person.delete(phone_number=ANA) == {"ok": True}  # an erasure
     with rt.db.session() as s:
-        assert s.scalars(select(Contact)).all() == []
+        assert s.scalars(select(Contact.email)).all() == ["jo@example.com"]
     [kept] = client.SurveyResponse.all()
     assert (kept.person, kept.score, kept.comment) == (None, 4, None)  # the score, anonymous
     with pytest.raises(GeneralAPIError, match="404"):
