@@ -97,7 +97,7 @@ def test_unsubscribe_stops_the_surveys_a_delete_erases_and_a_wrong_key_is_refuse
     assert client.Unsubscribe.create(person_email="ana@example.com") == {"ok": True}
     [gone] = client.Unsubscribe.all()
     assert gone.email == "ana@example.com" and gone.unsubscribed_at is not None
-    again = client.Person.create(phone_number=ANA)
+    again = client.Person.create(phone_number=ANA, properties={"Ref": "ana@example.com"})
     assert again.survey_request["reason"] == "opted_out"
     # Unsubscribed with only an e-mail, then given a phone: the opt-out holds.
     client.Person.create(email="jo@example.com", send=False)
@@ -113,6 +113,8 @@ def test_unsubscribe_stops_the_surveys_a_delete_erases_and_a_wrong_key_is_refuse
     assert client.Person.delete(phone_number=ANA) == {"ok": True}  # an erasure
     with rt.db.session() as s:
         assert s.scalars(select(Contact.email)).all() == ["jo@example.com"]
+        metadata = s.scalars(select(Invitation.meta).where(Invitation.contact_id.is_(None)))
+        assert all("ana@example.com" not in str(meta) for meta in metadata)  # her e-mail too
     [kept] = client.SurveyResponse.all()
     assert (kept.person, kept.score, kept.comment) == (None, 4, None)  # the score, anonymous
     with pytest.raises(GeneralAPIError, match="404"):
