@@ -10,7 +10,7 @@ from bot.integrations.delighted import autopilot
 from bot.integrations.delighted import people as ops
 from bot.integrations.delighted.shapes import whole
 from bot.web.context import runtime
-from bot.web.delighted.core import body, delighted_api, paged, params, route
+from bot.web.delighted.core import body, bp, delighted_api, error, paged, params, route
 
 OK = {"ok": True}
 
@@ -105,3 +105,10 @@ def autopilot_add() -> Any:
 @delighted_api
 def autopilot_remove() -> Any:
     return jsonify(autopilot.remove(runtime(), body(), g.actor, g.source))
+
+
+@bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "DELETE"])
+@delighted_api
+def not_covered(_rest: str) -> Any:
+    """Delighted's other endpoints (e-mail autopilot, web platform…): its 404, not npsbot's."""
+    return error(404, "Not found: not covered by npsbot's Delighted-compatible API")

@@ -119,3 +119,5 @@ def test_unsubscribe_stops_the_surveys_a_delete_erases_and_a_wrong_key_is_refuse
     assert (kept.person, kept.score, kept.comment) == (None, 4, None)  # the score, anonymous
     with pytest.raises(GeneralAPIError, match="404"):
         client.Person.delete(email="ana@example.com")
+    with pytest.raises(GeneralAPIError, match='"status":404'):  # Delighted's body
+        next(client.AutopilotMembership.forEmail().list().auto_paging_iter())
