@@ -24,6 +24,7 @@ from bot.integrations.delighted.shapes import (
     unix,
     whole,
 )
+from bot.storage import audit
 from bot.storage.models import Contact, Invitation, InvitationState, Response, Survey, utcnow
 from bot.survey.fields import Invalid, check_json
 from bot.survey.purchases import survey_by_key
@@ -144,23 +145,47 @@ def find(s: Session, response_id: str) -> Response:
     return found
 
 
-def update(s: Session, response: Response, data: Mapping[str, Any]) -> None:
+def update(
+    s: Session,
+    response: Response,
+    data: Mapping[str, Any],
+    *,
+    at: datetime,
+    actor: str,
+    source: str | None,
+) -> None:
     """Delighted's update: `person_properties` merge into the invitation's metadata; `notes`
     and `tags` are kept there. The score and comment are the customer's: left as they are."""
     inv = response.invitation
     meta = dict(inv.meta)
-    props = data.get("person_properties")
-    if isinstance(props, dict):
-        check_json(props, "person_properties")
-        meta |= {str(k): v for k, v in props.items()}
-    for key, name in ((NOTES, "notes"), (TAGS, "tags")):
-        value = data.get(name)
-        if isinstance(value, list) and value != meta.get(key, []):  # the client sends all
-            check_json(value, name)
-            meta[key] = value
-    if meta != inv.meta:
+    changed = []
+    try:
+        props = data.get("person_properties")
+        if isinstance(props, dict) and any(meta.get(str(k)) != v for k, v in props.items()):
+            check_json(props, "person_properties")
+            meta |= {str(k): v for k, v in props.items()}
+            changed.append("person_properties")
+        for key, name in ((NOTES, "notes"), (TAGS, "tags")):
+            value = data.get(name)
+            if isinstance(value, list) and value != meta.get(key, []):  # the client sends all
+                check_json(value, name)
+                meta[key] = value
+                changed.append(name)
+    except Invalid as exc:
+        raise Refused(f"{exc.field}: {exc.reason}") from exc
+    if changed:
         inv.meta = meta
         response.updated_at = utcnow()  # changed: `updated_since` finds it
+        target = f"response:{response.id}"
+        audit.record(
+            s,
+            at=at,
+            actor=actor,
+            action="delighted.response.update",
+            target=target,
+            source=source,
+            fields=changed,
+        )
 
 
 def _id(contact_id: int | None) -> str | None:

@@ -41,7 +41,7 @@ def _one(response_id: str, change: dict[str, Any] | None = None) -> Any:
     with opener() as s:
         response = ops.find(s, response_id)
         if change is not None:
-            ops.update(s, response, change)
+            ops.update(s, response, change, at=rt.clock(), actor=g.actor, source=g.source)
             s.flush()
         person, contact = None, response.invitation.contact
         if "person" in expand() and contact is not None:

@@ -13,7 +13,7 @@ from delighted.errors import AuthenticationError, GeneralAPIError, ResourceValid
 from sqlalchemy import select
 
 from bot.runtime import Runtime
-from bot.storage.models import Contact, Invitation
+from bot.storage.models import AuditEvent, Contact, Invitation
 from tests.conftest import Clock
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -55,7 +55,7 @@ def test_a_person_with_a_delay_gets_a_survey_then_and_one_with_only_an_email_is_
 
 
 def test_responses_are_created_listed_filtered_paged_and_measured(
-    client: ModuleType, clock: Clock
+    client: ModuleType, clock: Clock, rt: Runtime
 ) -> None:
     ana = client.Person.create(phone_number=ANA, name="Ana", send=False)
     day = int(clock().timestamp())
@@ -81,6 +81,11 @@ def test_responses_are_created_listed_filtered_paged_and_measured(
     one.tags = ["delivery"]
     saved = one.save()
     assert saved.person_properties == {"Store": "Centro"} and saved.tags == ["delivery"]
+    assert saved.score == 3 and saved.save().tags == ["delivery"]  # the same again: no change
+    with rt.db.session() as s:
+        [audited] = s.scalars(select(AuditEvent)).all()
+        assert (audited.actor, audited.action) == ("api:crm", "delighted.response.update")
+        assert audited.detail == {"fields": ["person_properties", "tags"]}
 
     m = client.Metrics.retrieve()
     assert (m.nps, m.response_count) == (0, 3)  # one promoter, one passive, one detractor
