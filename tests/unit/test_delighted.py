@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.integrations.delighted.importer import LineError, parse_line
-from bot.integrations.delighted.shapes import nest
+from bot.integrations.delighted.shapes import Refused, digits, nest, whole
 from bot.survey.rules import History, skip_reason
 
 NOW = datetime(2026, 11, 22, 15, tzinfo=UTC)
@@ -48,6 +48,7 @@ def test_an_export_line_keeps_its_date_its_person_and_its_properties() -> None:
     [
         ({"Response ID": ""}, "Response ID: required"),
         ({"Score": "9.5"}, "Score: must be a whole number from 0 to 10"),
+        ({"Score": "²"}, "Score: must be a whole number from 0 to 10"),  # a digit to isdigit()
         ({"Response Timestamp": ""}, "Response Timestamp: required"),
         ({"Response Timestamp": "31/12/2026"}, "Response Timestamp: '31/12/2026' is not a date"),
         ({"Email": "ana"}, "Email: not an e-mail address"),
@@ -57,6 +58,13 @@ def test_an_export_line_keeps_its_date_its_person_and_its_properties() -> None:
 def test_a_bad_line_names_its_column(cells: dict[str, str], reason: str) -> None:
     with pytest.raises(LineError, match=reason):
         parse_line(row(**cells), day_first=False, country="MX")
+
+
+def test_ids_and_numbers_in_paths_and_parameters_are_ascii_digits_within_64_bits() -> None:
+    assert [digits(x) for x in ("42", " 7 ", "²", "4２", "-1", "9" * 19)] == [42, 7] + [None] * 4
+    assert whole("20", "per_page", 1, 100, 20) == 20
+    with pytest.raises(Refused, match="per_page must be a whole number from 1 to 100"):
+        whole("¹", "per_page", 1, 100, 20)
 
 
 def test_a_form_body_takes_the_json_shape() -> None:

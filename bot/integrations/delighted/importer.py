@@ -55,7 +55,7 @@ class Line:
 def moment(raw: str, day_first: bool) -> tuple[datetime, bool]:
     """A unix timestamp (Delighted's API form) or a date as a spreadsheet writes it (UTC)."""
     raw = raw.strip()
-    if raw.isdigit():
+    if raw.isascii() and raw.isdigit():
         return datetime.fromtimestamp(int(raw), UTC), False
     iso, ambiguous = parse_date(raw, day_first, None)
     return datetime.fromisoformat(iso).astimezone(UTC), ambiguous
@@ -74,7 +74,7 @@ def parse_line(row: Mapping[str, str | None], day_first: bool, country: str) -> 
     if kind and kind != "nps":
         raise LineError(f"{SURVEY_TYPE}: {kind!r} is not an NPS response (0-10)")
     raw_score = cell(SCORE)
-    if not raw_score.isdigit() or not 0 <= int(raw_score) <= 10:
+    if not (raw_score.isascii() and raw_score.isdigit()) or not 0 <= int(raw_score) <= 10:
         raise LineError(f"{SCORE}: must be a whole number from 0 to 10, not {raw_score!r}")
     try:
         at, ambiguous = moment(cell(WHEN), day_first)

@@ -3,6 +3,7 @@ erasure), their pending survey requests, unsubscribes and bounces."""
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ from bot.integrations.delighted.shapes import (
     NotFound,
     PersonFacts,
     Refused,
+    digits,
     email,
     flag,
     moment,
@@ -42,6 +44,7 @@ CHANNELS = {"sms": ("sms",), "whatsapp": ("whatsapp",), "telegram": ("telegram",
 # Delighted's special properties that are the contact's fields, not the survey's metadata.
 LOCALE = "locale"
 MAX_DELAY = 90 * 24 * 3600  # npsbot's own limit on a purchase's delay
+MAX_PROPERTIES = 4000  # a purchase's metadata is at most 4 KB of JSON (with "source" added)
 CANCELLED = "cancelled"  # skip reason: the business removed the pending survey request
 UNSUBSCRIBED = "unsubscribed-"  # the address of a channel row that only holds an opt-out
 
@@ -85,6 +88,8 @@ def parse_person(data: Any, country: str) -> PersonRequest:
         check_json(props, "properties")
     except Invalid as exc:
         raise Refused(f"{exc.field}: {exc.reason}") from exc
+    if len(json.dumps(props)) > MAX_PROPERTIES:
+        raise Refused("properties must be at most 4 KB of JSON (a purchase's metadata limit)")
     delay = data.get("delay")
     return PersonRequest(
         email=mail,
@@ -141,7 +146,8 @@ def find_person(s: Session, identifier: str, country: str = "US") -> Contact | N
     elif not sep:
         kind, value = "id", identifier
     if kind == "id":
-        return s.get(Contact, int(value)) if value.isdigit() and len(value) < 19 else None
+        number = digits(value)
+        return None if number is None else s.get(Contact, number)
     if kind == "email":
         return s.scalar(
             select(Contact).where(Contact.email == value.strip().lower()).order_by(Contact.id)

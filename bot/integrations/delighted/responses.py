@@ -18,6 +18,7 @@ from bot.integrations.delighted.people import facts
 from bot.integrations.delighted.shapes import (
     NotFound,
     Refused,
+    digits,
     moment,
     person_json,
     text,
@@ -128,7 +129,8 @@ def create(
     s: Session, data: Mapping[str, Any], survey_key: str, actor: str, now: datetime
 ) -> Response:
     person = str(data.get("person") or "")
-    contact = s.get(Contact, int(person)) if person.isdigit() and len(person) < 19 else None
+    number = digits(person)
+    contact = None if number is None else s.get(Contact, number)
     if contact is None:
         raise Refused("person must be the id of an existing person")
     new = parse_new(data, now)
@@ -138,8 +140,8 @@ def create(
 
 def find(s: Session, response_id: str) -> Response:
     found = None
-    if response_id.isdigit() and len(response_id) < 19:
-        found = s.get(Response, int(response_id))
+    if (number := digits(response_id)) is not None:
+        found = s.get(Response, number)
     if found is None:
         raise NotFound("survey response")
     return found
@@ -231,10 +233,10 @@ def _filtered(query: _S, args: Mapping[str, Any]) -> _S:
             query = query.where(column >= when if op == "ge" else column <= when)
     if (trend := text(args, "trend", 64)) is not None:
         query = query.join(Survey, Survey.id == Response.survey_id).where(
-            (Survey.key == trend) | (Survey.id == (int(trend) if trend.isdigit() else -1))
+            (Survey.key == trend) | (Survey.id == (digits(trend) or -1))
         )
     if (person := text(args, "person_id", 20)) is not None:
-        query = query.where(Response.contact_id == (int(person) if person.isdigit() else -1))
+        query = query.where(Response.contact_id == (digits(person) or -1))
     if (mail := text(args, "person_email", 254)) is not None:
         query = query.join(Contact, Contact.id == Response.contact_id).where(
             Contact.email == mail.lower()

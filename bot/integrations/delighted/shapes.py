@@ -54,12 +54,18 @@ def moment(raw: Any, name: str) -> datetime | None:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+def digits(raw: str) -> int | None:
+    """An id as text (`"42"`): ASCII digits only ("²".isdigit() is true), within 64 bits."""
+    raw = raw.strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
+
+
 def whole(raw: Any, name: str, low: int, high: int, default: int) -> int:
     if raw is None or raw == "":
         return default
-    if isinstance(raw, bool) or not (isinstance(raw, int) or str(raw).strip().isdigit()):
+    value = None if isinstance(raw, bool) else raw if isinstance(raw, int) else digits(str(raw))
+    if value is None:
         raise Refused(f"{name} must be a whole number from {low} to {high}")
-    value = int(raw)
     if not low <= value <= high:
         raise Refused(f"{name} must be a whole number from {low} to {high}")
     return value
