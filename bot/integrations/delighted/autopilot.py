@@ -135,7 +135,8 @@ def add(rt: Runtime, data: Mapping[str, Any], actor: str, source: str | None) ->
         if contact is None:
             contact, _ = upsert_contact(s, merged, now, rt.settings.default_language)
         else:
-            contact.attributes = {**(contact.attributes or {}), **merged.attributes}
+            both = {**(contact.attributes or {}), **merged.attributes}
+            contact.attributes = {k: v for k, v in both.items() if v is not None}  # null: removed
         s.flush()
         audit.record(
             s,

@@ -147,7 +147,7 @@ def paged(items: list[dict[str, Any]], cursor: int | None) -> Response:
     cursor pagination, which its clients' `auto_paging_iter` follows)."""
     response = jsonify(items)
     if cursor is not None:
-        query = {k: v for k, v in request.args.items(multi=True) if k != "page_info"}
-        query["page_info"] = str(cursor)
+        query = [(k, v) for k, v in request.args.items(multi=True) if k != "page_info"]
+        query.append(("page_info", str(cursor)))
         response.headers["Link"] = f'<{request.base_url}?{urlencode(query)}>; rel="next"'
     return response
