@@ -105,6 +105,10 @@ def test_people_bounces_and_the_sms_autopilot(
         {"status": 404, "message": "autopilot membership not found"},
     )
 
+    assert call(client, "DELETE", "people/999.json", auth) == (
+        404,
+        {"status": 404, "message": "person not found"},
+    )
     assert call(client, "DELETE", f"people/{ana['id']}/survey_requests/pending", auth) == (
         200,
         {"ok": True},
