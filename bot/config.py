@@ -74,6 +74,8 @@ class Settings:
     reason_timeout_minutes: int = 30
     contact_fatigue_days: int = 0
     redis_url: str | None = None
+    # The Delighted-compatible API (bot/web/delighted/): requests per minute per API key.
+    delighted_rate_limit: int = 600
     http_timeout: float = 10.0
     sms_smart_encoding: bool = True
     send_rate_limits: str | None = None
@@ -264,6 +266,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "tiendanube_user_agent",
         "The `User-Agent` Tiendanube requires: your app's name and a contact, "
         "e.g. `Acme NPS (ops@acme.example)`. Default `npsbot`.",
+    ),
+    "DELIGHTED_RATE_LIMIT": (
+        "delighted_rate_limit",
+        "Requests per minute per API key on the Delighted-compatible API (`/delighted/v1/`); "
+        "over it a 429 with `Retry-After`, as Delighted answered. `0`: no limit. Default `600`.",
     ),
     "HTTP_TIMEOUT": ("http_timeout", "Seconds before a provider API call times out. Default `10`."),
     "NPS_BENCHMARK": (

@@ -186,6 +186,7 @@ def _needles(contact: Contact, addresses: Iterable[str]) -> list[str]:
     """The person's identifying strings, lower-cased: name, phone (with and without +), chat
     id, addresses, and the e-mail-like attribute values."""
     found = [contact.name, contact.phone, contact.telegram_chat_id, contact.external_id]
+    found.append(contact.email)  # 0021: the Delighted-compatible API's people
     found += list(addresses)
     if contact.phone:
         found.append(contact.phone.lstrip("+"))

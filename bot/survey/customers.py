@@ -64,13 +64,16 @@ class Customer:
     language: str | None = None
     timezone: str | None = None
     sandbox: str | None = None  # an address on the sandbox page, "sandbox-…"
+    # Names and finds the contact, never reaches them (set by the Delighted-compatible API).
+    email: str | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)  # None values remove a key
     consent: tuple[Grant, ...] = ()
 
     def named(self) -> bool:
         """Whether anything names the person (a sandbox purchase makes its own address)."""
         return any(
-            v is not None for v in (self.phone, self.telegram_chat_id, self.sandbox, self.id)
+            v is not None
+            for v in (self.phone, self.telegram_chat_id, self.sandbox, self.id, self.email)
         )
 
 
@@ -170,7 +173,8 @@ def parse_consent(raw: Any, where: str) -> tuple[Grant, ...]:
 
 
 def find_contact(s: Session, c: Customer) -> Contact | None:
-    """The contact the business means: by its id, else the phone, else the Telegram chat."""
+    """The contact the business means: by its id, else the phone, else the Telegram chat,
+    else the e-mail."""
     found = None
     if c.id is not None:
         found = s.scalar(select(Contact).where(Contact.external_id == c.id))
@@ -178,6 +182,8 @@ def find_contact(s: Session, c: Customer) -> Contact | None:
         found = s.scalar(select(Contact).where(Contact.phone == c.phone).order_by(Contact.id))
     if found is None and c.telegram_chat_id is not None:
         found = s.scalar(select(Contact).where(Contact.telegram_chat_id == c.telegram_chat_id))
+    if found is None and c.email is not None:
+        found = s.scalar(select(Contact).where(Contact.email == c.email).order_by(Contact.id))
     return found
 
 
@@ -206,7 +212,7 @@ def upsert_contact(
         holder = s.scalar(select(Contact.id).where(Contact.telegram_chat_id == c.telegram_chat_id))
         if holder is not None and holder != found.id:
             raise Taken(at(where, "telegram_chat_id"), "belongs to another contact")
-    for attr in ("name", "phone", "telegram_chat_id", "language", "timezone"):
+    for attr in ("name", "phone", "telegram_chat_id", "language", "timezone", "email"):
         value = getattr(c, attr)
         if value is not None:
             setattr(found, attr, value)

@@ -261,6 +261,8 @@ def _channels(rt: Runtime, survey: Survey, p: Purchase) -> tuple[str, ...]:
 
 
 def _reachable(rt: Runtime, contact: Contact, channels: Sequence[str]) -> None:
+    if contact.email and not (contact.phone or contact.telegram_chat_id):
+        return  # stored, and the rules skip its invitation: `no_chat_address`
     for name in channels:
         caps = registry.capabilities(name)
         if caps.phone_address and contact.phone:

@@ -28,6 +28,8 @@ NO_QUIET = (time(0, 0), time(0, 0))  # start == end: never quiet
 # seconds; minutes cover a busy dispatcher).
 PRESENT = timedelta(minutes=10)
 # States that mean "this contact already has a survey in flight".
+# Skipped: the contact has no chat address (only an e-mail, from the Delighted-compatible API).
+NO_CHAT_ADDRESS = "no_chat_address"
 IN_FLIGHT = (S.SCHEDULED, S.SENDING, S.UNKNOWN, S.ASKED, S.AWAITING_REASON)
 
 
@@ -133,6 +135,8 @@ class History:
     in_flight: int  # other invitations still in flight (`IN_FLIGHT`)
     last_sent: datetime | None  # the latest send of another invitation
     stopped: frozenset[str]  # channels the contact opted out of
+    # Nothing but an e-mail (or nothing): no chat can reach the contact.
+    no_address: bool = False
 
 
 # The skip reason of an invitation cancelled because its customer was erased (bot.privacy).
@@ -158,6 +162,9 @@ def skip_reason(
         return "fatigue"
     if channels and all(c in history.stopped for c in channels):
         return "opted_out"
+    if history.no_address and not on_sandbox(channels):
+        # An e-mail only: npsbot surveys in chat (a survey page link would need an e-mail sent).
+        return NO_CHAT_ADDRESS
     return None
 
 
@@ -177,7 +184,19 @@ def load_history(s: Session, contact_id: int, *, exclude: int | None = None) -> 
             ContactChannel.contact_id == contact_id, ContactChannel.opted_out_at.is_not(None)
         )
     )
-    return History(int(flying), last, frozenset(stopped))
+    return History(int(flying), last, frozenset(stopped), _no_address(s, contact_id))
+
+
+def _no_address(s: Session, contact_id: int) -> bool:
+    """No phone, no Telegram chat, no channel row still open: nothing but (perhaps) an e-mail
+    (an opted-out row may hold only the opt-out, with no address yet)."""
+    contact = s.get(Contact, contact_id)  # already in the session on the purchase path
+    if contact is None or contact.phone or contact.telegram_chat_id:
+        return False
+    chats = select(ContactChannel.id).where(
+        ContactChannel.contact_id == contact_id, ContactChannel.opted_out_at.is_(None)
+    )
+    return s.scalar(chats.limit(1)) is None
 
 
 def load_histories(s: Session, contact_ids: Collection[int]) -> dict[int, History]:

@@ -19,6 +19,7 @@ from bot.runtime import Runtime
 from bot.web import (
     api,
     dashboard,
+    delighted,
     health,
     home,
     hooks_api,
@@ -95,6 +96,7 @@ def init_app(app: Flask, rt: Runtime) -> None:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(survey_page.bp)
     app.register_blueprint(shops.bp)
+    app.register_blueprint(delighted.bp)
     if rt.settings.sandbox_enabled:
         app.register_blueprint(sandbox.bp)
         app.register_blueprint(sandbox_staff.bp)

@@ -19,6 +19,8 @@ class Contact(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
     telegram_chat_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # Only names and finds the contact (the Delighted-compatible API): npsbot surveys in chat.
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
     language: Mapped[str] = mapped_column(String(8))
     timezone: Mapped[str | None] = mapped_column(String(64))  # IANA
     # The business's own flat key/values (segment, plan, city): audiences filter on them.
