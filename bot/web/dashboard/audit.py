@@ -42,6 +42,22 @@ ACTIONS: dict[str, str] = {
     "touchpoint.create": N_("Created a touchpoint"),
     "touchpoint.rotate": N_("Gave a touchpoint a new code"),
     "touchpoint.disable": N_("Disabled a touchpoint"),
+    "contact.erase": N_("Erased a customer's data"),
+    "contact.export": N_("Exported a customer's data"),
+    "retention.run": N_("Applied the retention limits"),
+    "shop.add": N_("Connected a shop"),
+    "shop.remove": N_("Removed a shop"),
+    "webhook.create": N_("Created a webhook"),
+    "webhook.remove": N_("Removed a webhook"),
+    "webhook.rotate": N_("Rotated a webhook's secret"),
+    "webhook.enable": N_("Enabled a webhook"),
+    "webhook.disable": N_("Disabled a webhook"),
+    "webhook.replay": N_("Replayed webhook deliveries"),
+    "delighted.unsubscribe": N_("Unsubscribed a person (Delighted API)"),
+    "delighted.survey_requests.cancel": N_("Cancelled pending surveys (Delighted API)"),
+    "delighted.autopilot.add": N_("Added a person to the autopilot (Delighted API)"),
+    "delighted.autopilot.remove": N_("Removed a person from the autopilot (Delighted API)"),
+    "delighted.response.update": N_("Updated a response (Delighted API)"),
 }
 
 
