@@ -5,6 +5,7 @@ transaction, and each change is an audit row. Delivery is the worker's (`schedul
 from __future__ import annotations
 
 import base64
+import ipaddress
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -44,6 +45,19 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
+METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
+
+
+def _link_local(host: str) -> bool:
+    host = host.rstrip(".").lower()
+    if host in METADATA_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_link_local
+    except ValueError:  # a name, not an address
+        return False
+
+
 def check_url(url: object) -> str:
     if not isinstance(url, str) or not url.strip():
         raise Refused("url: the endpoint's URL is required")
@@ -57,6 +71,10 @@ def check_url(url: object) -> str:
         ok = False
     if not ok:
         raise Refused("url: an http(s) URL with a host, such as https://example.com/npsbot")
+    if _link_local(parts.hostname or ""):
+        # A key holder must not make the worker read a cloud's instance metadata (and its
+        # credentials) at 169.254.169.254 and the like; redirects are never followed either.
+        raise Refused("url: link-local and cloud metadata addresses are refused")
     if len(url) > MAX_URL:
         raise Refused(f"url: at most {MAX_URL} characters")
     return url
