@@ -316,8 +316,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "RETENTION_DELIVERIES_DAYS": (
         "retention_deliveries_days",
-        "Days delivery records (sent or failed staff alerts of resolved cases, digests) are "
-        "kept. Default `0`: kept forever.",
+        "Days delivery records (sent or failed staff alerts of resolved cases, digests, and "
+        "outbound webhook deliveries with their events) are kept. Default `0`: kept forever.",
     ),
     "SMS_SMART_ENCODING": (
         "sms_smart_encoding",
