@@ -1,0 +1,116 @@
+"""Consent and erasure from the chat, end to end: the real twilio client against the fake Twilio
+(and the Telegram fake), on SQLite and PostgreSQL.
+
+A survey with `whatsapp_optin = "required"` asks by WhatsApp only a customer with a recorded
+opt-in, else by the next channel; STOP/START, typed or the provider's own, are consent history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.runtime import Runtime
+from bot.storage.models import Consent, Contact, Invitation
+from bot.survey.consent import Grant, record
+from bot.survey.purchases import create_invitation, survey_by_key
+from bot.web.app import create_app
+from tests.conftest import Clock, at_hours, make_settings
+from tests.e2e.channels.rows_sms import ACCOUNT, CUSTOMER, SMS_FROM, settings
+from tests.e2e.channels.test_twilio_e2e import TEMPLATE, World
+from tests.fakes.base import SPECS
+from tests.fakes.twilio_api import FakeTwilio
+from tests.helpers import send_due
+
+pytestmark = pytest.mark.skipif(not SPECS.is_dir(), reason=f"provider specs not found at {SPECS}")
+
+SURVEYS = f"""
+[[survey]]
+key = "post-purchase"
+name = "After a purchase"
+delay_minutes = 0
+channels = ["whatsapp", "sms"]
+whatsapp_optin = "required"
+
+[survey.whatsapp_templates.es]
+sid = "{TEMPLATE}"
+"""
+
+
+@pytest.fixture
+def world(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[World]:
+    surveys = tmp_path / "surveys.toml"
+    surveys.write_text(SURVEYS, encoding="utf-8")
+    with FakeTwilio() as fake:
+        env = make_settings(database_url, **settings(fake.url), SURVEYS_FILE=str(surveys))
+        app = create_app(env)
+        rt: Runtime = app.extensions["npsbot"]
+        rt.clock = clock
+        try:
+            yield World(app, rt, app.test_client(), fake, iter(range(1, 10**6)))
+        finally:
+            rt.close()
+
+
+def consents(rt: Runtime) -> list[tuple[str, bool, str, str | None]]:
+    with rt.db.session() as s:
+        rows = s.scalars(select(Consent).order_by(Consent.at, Consent.id))
+        return [(c.channel, c.given, c.method, c.source) for c in rows]
+
+
+def state(rt: Runtime, inv_id: int) -> tuple[str, str | None]:
+    with rt.db.session() as s:
+        inv = s.get(Invitation, inv_id)
+        assert inv is not None
+        return inv.state, inv.skip_reason
+
+
+@at_hours
+def test_without_a_whatsapp_opt_in_the_survey_goes_by_sms(world: World, clock: Clock) -> None:
+    inv_id = world.purchase(["whatsapp", "sms"])
+    send_due(world.rt, clock, inv_id)
+    assert [r.form["To"] for r in world.fake.requests] == [CUSTOMER]  # SMS, never WhatsApp
+    assert world.question(inv_id).channel == "sms"
+
+
+def test_a_recorded_opt_in_opens_whatsapp_and_keywords_are_its_history(
+    world: World, clock: Clock
+) -> None:
+    rt = world.rt
+    only_whatsapp = world.purchase(["whatsapp"])
+    send_due(rt, clock, only_whatsapp)
+    assert state(rt, only_whatsapp) == ("skipped", "no_consent")
+    assert world.fake.requests == []
+    with rt.db.session() as s:
+        contact = s.scalar(select(Contact).where(Contact.phone == CUSTOMER))
+        assert contact is not None
+        record(s.connection(), contact.id, Grant("whatsapp", True, "checkout"), "business", clock())
+        contact_id = contact.id
+    clock.advance(minutes=1)
+    with rt.db.session() as s:
+        survey = survey_by_key(s, "post-purchase")
+        contact = s.get(Contact, contact_id)
+        assert survey is not None and contact is not None
+        inv_id = create_invitation(s, survey, contact, now=clock(), channels=["whatsapp"]).id
+    send_due(rt, clock, inv_id)
+    assert [r.form["To"] for r in world.fake.requests] == [f"whatsapp:{CUSTOMER}"]
+    # BAJA typed on WhatsApp; STOP handled by Twilio's Advanced Opt-Out on SMS (OptOutType).
+    assert "BAJA" not in world.customer_says("whatsapp", "Baja")
+    form = {
+        "MessageSid": "SM" + "f" * 32,
+        "AccountSid": ACCOUNT,
+        "From": CUSTOMER,
+        "To": SMS_FROM,
+        "Body": "stop",
+        "NumMedia": "0",
+        "OptOutType": "STOP",
+    }
+    world.post("", form)
+    assert consents(rt) == [
+        ("whatsapp", True, "business", "checkout"),
+        ("whatsapp", False, "keyword", "BAJA"),
+        ("sms", False, "keyword", "STOP"),
+    ]
