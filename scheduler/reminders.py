@@ -70,6 +70,7 @@ def remind(rt: Runtime, now: datetime, limit: int = 100) -> int:
 def _quiet(inv: Invitation, now: datetime) -> bool:
     """The customer is in their quiet hours on the invitation's channel now."""
     quiet = send_quiet(inv.survey.options, [inv.channel or ""])
+    assert inv.contact is not None  # asked: an erased customer's invitation is expired
     return outside_quiet_hours(now, contact_zone(inv.contact), quiet) > now
 
 
@@ -77,6 +78,7 @@ def _queue(rt: Runtime, s: Session, inv: Invitation, now: datetime) -> bool:
     """Queue the reminder on the invitation's own channel; False when the customer opted out or
     became unreachable there since."""
     contact = inv.contact
+    assert contact is not None  # asked: an erased customer's invitation is expired
     rows = {
         cc.channel: cc
         for cc in s.scalars(select(ContactChannel).where(ContactChannel.contact_id == contact.id))

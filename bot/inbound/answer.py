@@ -212,6 +212,7 @@ def complete(s: Session, response: Response, now: datetime, events: list[Event])
         return
     response.completed_at = now
     s.flush()
+    assert response.contact_id is not None  # completed while its customer writes
     _completed(
         s.connection(),
         response.id,

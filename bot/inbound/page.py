@@ -82,7 +82,7 @@ def answer_score(rt: Runtime, invitation_id: int, score: int) -> None:
     with rt.db.session_for_update() as s:
         query = select(Invitation).where(Invitation.id == invitation_id)
         inv = s.scalar(query.with_for_update() if rt.db.postgres else query)
-        if inv is None or step_of(inv, now) is not Step.SCORE:
+        if inv is None or inv.contact_id is None or step_of(inv, now) is not Step.SCORE:
             return
         open_on_web(rt, s, inv, now)
         contact_id = inv.contact_id
@@ -101,7 +101,7 @@ def answer_why(rt: Runtime, invitation_id: int, text: str) -> None:
     """The why (maybe empty: no comment); the response completes."""
     with rt.db.session() as s:
         inv = s.get(Invitation, invitation_id)
-        if inv is None or step_of(inv, rt.clock()) is not Step.WHY:
+        if inv is None or inv.contact_id is None or step_of(inv, rt.clock()) is not Step.WHY:
             return
         contact_id = inv.contact_id
     m = Inbound(

@@ -49,6 +49,17 @@ def handle_inbound(
 ) -> list[Outbound]:
     """Apply one inbound message; returns the replies (already stored). `invitation`: the one
     the message answers, when it names it (the survey page's URL); else the contact's latest."""
+    try:
+        return _receive(rt, m, inline=inline, invitation=invitation)
+    except IntegrityError:
+        # Lost a race (PostgreSQL): the contact its phone named was erased, or a concurrent
+        # first message took the address, before this one wrote its rows. Nothing was kept;
+        # once more, it sees the committed state. A second failure propagates (a 5xx: retried).
+        log.info("%s message %s: conflict, applying it again", m.channel, m.provider_id)
+        return _receive(rt, m, inline=inline, invitation=invitation)
+
+
+def _receive(rt: Runtime, m: Inbound, *, inline: bool, invitation: int | None) -> list[Outbound]:
     now = rt.clock()
     events: list[Event] = []
     raw, m = m, clean_inbound(m)

@@ -48,7 +48,7 @@ def attribute_counts(s: Session, f: Filters, key: str) -> tuple[Counts, dict[str
     stmt = (
         select(dim, Response.score, func.count())
         .select_from(Response)
-        .join(Contact, Contact.id == Response.contact_id)
+        .outerjoin(Contact, Contact.id == Response.contact_id)  # erased: "(none)"
         .join(Invitation, Invitation.id == Response.invitation_id)
         .where(*response_conditions(s, f))
         .group_by(dim, Response.score)
@@ -60,7 +60,7 @@ def attribute_counts(s: Session, f: Filters, key: str) -> tuple[Counts, dict[str
     rates = (
         select(dim, func.count(), func.count(Response.id))
         .select_from(Invitation)
-        .join(Contact, Contact.id == Invitation.contact_id)
+        .outerjoin(Contact, Contact.id == Invitation.contact_id)
         .outerjoin(Response, Response.invitation_id == Invitation.id)
         .where(*conds, *meta_conditions(s, f))
         .group_by(dim)

@@ -1,1 +1,2 @@
-"""Integrations: shops' signed order webhooks in, Standard Webhooks out (issue 21, docs/integrations.md)."""
+"""Integrations: shops' signed order webhooks in, Standard Webhooks out (issue 21,
+docs/integrations.md)."""

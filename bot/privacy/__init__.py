@@ -1,1 +1,2 @@
-"""Customers' rights: erasure, retention, access (export) and consent (issue 20, docs/privacy.md)."""
+"""Customers' rights: erasure, retention, access (export) and consent (issue 20,
+docs/privacy.md)."""

@@ -199,6 +199,7 @@ _UNANSWERED = (
         MESSAGES.c.in_reply_to_id == _ORIGINAL,
         MESSAGES.c.status == DeliveryStatus.SENT,
         MESSAGES.c.provider_id.is_(None),  # sent inline: the provider never named it
+        MESSAGES.c.address != "",  # an erased customer's tombstone (bot.privacy.erasure)
     )
     .values(status=DeliveryStatus.QUEUED, status_at=None, next_attempt_at=bindparam("now"))
 )
@@ -270,7 +271,8 @@ def queue_unanswered(conn: Connection, channel: str, provider_id: str, now: date
 def replies_to(conn: Connection, channel: str, provider_id: str) -> list[Outbound]:
     """The replies stored for an inbound message, in order."""
     params = {"in_channel": channel, "in_provider_id": provider_id}
-    return [outbound_from_payload(p) for p in conn.scalars(_REPLIES, params)]
+    # An erased customer's replies are tombstones (empty payload): a redelivery gets none.
+    return [outbound_from_payload(p) for p in conn.scalars(_REPLIES, params) if p]
 
 
 # --- messages the dispatcher already sent ----------------------------------------------------

@@ -145,7 +145,10 @@ CASES = cast(Table, Case.__table__)
 
 # The sender's channel row and contact, locked for the transaction (on PostgreSQL; SQLite
 # renders no FOR UPDATE: the unit's writer lock serialises instead), so a customer's second
-# message waits for the first one's; with the context a message needs: whether the contact has
+# message waits for the first one's. The contact first, then the channel (PostgreSQL locks in
+# the order of `OF`): the order an erasure (bot.privacy.erasure) takes them in, so the two never
+# deadlock, and a message that waited for an erasure finds no row (then a fresh contact).
+# With the context a message needs: whether the contact has
 # an invitation it can act on, and an unresolved case (the staff module may relay the message).
 _SENDER = (
     select(
@@ -164,7 +167,7 @@ _SENDER = (
     )
     .join_from(CHANNELS, CONTACTS, CONTACTS.c.id == CHANNELS.c.contact_id)
     .where(CHANNELS.c.channel == bindparam("channel"), CHANNELS.c.address == bindparam("address"))
-    .with_for_update(of=[CHANNELS, CONTACTS])
+    .with_for_update(of=[CONTACTS, CHANNELS])
 )
 _SEEN = (
     update(CHANNELS)
@@ -211,7 +214,7 @@ def create_for_inbound(rt: Runtime, s: Session, m: Inbound, now: datetime) -> Fo
     if m.start_payload:
         # Deep-link onboarding: the link names the invitation, and so the contact.
         inv = s.scalar(_BY_LINK, {"token": m.start_payload})
-        if inv is not None:
+        if inv is not None and inv.contact is not None:  # an erased one's has no token left
             contact = inv.contact
             contact.telegram_chat_id = m.sender
     phone = _phone(m)

@@ -64,10 +64,10 @@ def load_facts(rt: Runtime, s: Session, survey: Survey, today: date) -> Facts:
     if program.within_days is not None or program.older_than_days is not None:
         rows = s.execute(
             select(Invitation.contact_id, func.max(Invitation.occurred_at))
-            .where(Invitation.order_id.is_not(None))
+            .where(Invitation.order_id.is_not(None), Invitation.contact_id.is_not(None))
             .group_by(Invitation.contact_id)
         )
-        bought = {cid: at.astimezone(UTC).date() for cid, at in rows}
+        bought = {int(cid): at.astimezone(UTC).date() for cid, at in rows if cid is not None}
     members: dict[int, Member] = {}
     outside = 0
     for c in s.scalars(select(Contact).order_by(Contact.id)):
@@ -79,12 +79,13 @@ def load_facts(rt: Runtime, s: Session, survey: Survey, today: date) -> Facts:
         )
         members[c.id] = Member(c.id, c.name or c.external_id or f"#{c.id}", reach)
     last = {
-        cid: at.astimezone(UTC).date()
+        int(cid): at.astimezone(UTC).date()
         for cid, at in s.execute(
             select(Invitation.contact_id, func.max(Invitation.created_at))
             .where(Invitation.survey_id == survey.id, Invitation.state != S.SKIPPED)
             .group_by(Invitation.contact_id)
         )
+        if cid is not None  # an erased customer's invitations
     }
     due = [
         cid

@@ -147,7 +147,9 @@ def _register(rt: Runtime, p: Purchase) -> Outcome:
             inv, created = _schedule(rt, s, p, now), True
         box = (
             sandbox_channel(s, inv.contact_id)
-            if any(registry.capabilities(c).sandbox for c in inv.channels)
+            # An erased customer's order stays idempotent: the invitation, no address.
+            if inv.contact_id is not None
+            and any(registry.capabilities(c).sandbox for c in inv.channels)
             else None
         )
     if created and inv.state == InvitationState.SCHEDULED and inv.due_at <= now:

@@ -41,8 +41,11 @@ def zone(name: str | None) -> ZoneInfo | None:
         return None
 
 
-def contact_zone(contact: Contact, fallback: str = "UTC") -> ZoneInfo:
-    """The contact's time zone; else the phone number's country's (first) zone; else fallback."""
+def contact_zone(contact: Contact | None, fallback: str = "UTC") -> ZoneInfo:
+    """The contact's time zone; else the phone number's country's (first) zone; else fallback
+    (an erased contact's invitation has none)."""
+    if contact is None:
+        return zone(fallback) or ZoneInfo("UTC")
     tz = zone(contact.timezone)
     if tz is None and contact.phone:
         try:
@@ -146,6 +149,10 @@ def unconsented(
 ) -> frozenset[str]:
     """Those of `channels` the survey needs an opt-in on that the contact has not given."""
     return frozenset(c for c in channels if c in required and c not in history.consented)
+
+
+# The skip reason of an invitation cancelled because its customer was erased (bot.privacy).
+ERASED = "erased"
 
 
 def skip_reason(

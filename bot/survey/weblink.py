@@ -72,8 +72,10 @@ def deadline(inv: Invitation) -> datetime:
 
 def open_on_web(rt: Runtime, s: Session, inv: Invitation, now: datetime) -> None:
     """The customer is on the page: the contact's web address, and an invitation not asked yet
-    is asked there now (what the dispatcher records after a send, with the question's row)."""
+    is asked there now (what the dispatcher records after a send, with the question's row).
+    Callers pass a live contact's invitation (an erased one's page answers nothing)."""
     contact = inv.contact
+    assert contact is not None
     to = address(contact.id)
     ensure_channel(s, contact, WEB, to)
     if inv.state not in OPENS:

@@ -39,7 +39,7 @@ def _bad(reason: str, field: str | None = None) -> Any:
     return jsonify(error="invalid", field=field, reason=reason), 422
 
 
-def arrival(inv: Invitation, contact: Contact) -> dict[str, Any]:
+def arrival(inv: Invitation, contact: Contact | None) -> dict[str, Any]:
     """When a scheduled survey will reach the phone, in the customer's own time."""
     tz = contact_zone(contact)
     local: datetime = inv.due_at.astimezone(tz)

@@ -88,7 +88,8 @@ class Invitation(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    # NULL once the customer is erased (0018): the anonymous score and its send stay.
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     order_id: Mapped[str | None] = mapped_column(String(128), unique=True)
     # Hash of the request that created it: the same order with another body is a conflict.
     request_hash: Mapped[str | None] = mapped_column(String(64))
@@ -116,7 +117,7 @@ class Invitation(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     survey: Mapped[Survey] = relationship()
-    contact: Mapped[Contact] = relationship()
+    contact: Mapped[Contact | None] = relationship()
     response: Mapped[Response | None] = relationship(back_populates="invitation")
 
 
@@ -143,7 +144,8 @@ class Response(Base):
         ForeignKey("invitations.id", ondelete="CASCADE"), unique=True
     )
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    # NULL once the customer is erased (0018): the anonymous score and its send stay.
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     channel: Mapped[str] = mapped_column(String(32))
     score: Mapped[int] = mapped_column(SmallInteger)
     category: Mapped[str] = mapped_column(String(10))
