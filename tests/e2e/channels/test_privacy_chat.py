@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bot.runtime import Runtime
-from bot.storage.models import Consent, Contact, Invitation
+from bot.storage.models import Consent, Contact, Invitation, Message
 from bot.survey.consent import Grant, record
 from bot.survey.purchases import create_invitation, survey_by_key
 from bot.web.app import create_app
@@ -23,7 +24,7 @@ from tests.e2e.channels.rows_sms import ACCOUNT, CUSTOMER, SMS_FROM, settings
 from tests.e2e.channels.test_twilio_e2e import TEMPLATE, World
 from tests.fakes.base import SPECS
 from tests.fakes.twilio_api import FakeTwilio
-from tests.helpers import send_due
+from tests.helpers import SandboxCustomer, send_due
 
 pytestmark = pytest.mark.skipif(not SPECS.is_dir(), reason=f"provider specs not found at {SPECS}")
 
@@ -114,3 +115,50 @@ def test_a_recorded_opt_in_opens_whatsapp_and_keywords_are_its_history(
         ("whatsapp", False, "keyword", "BAJA"),
         ("sms", False, "keyword", "STOP"),
     ]
+
+
+# --- erasure from the chat: asked, confirmed (or not), gone -----------------------------------
+
+
+def named(rt: Runtime, *needles: str) -> list[str]:
+    """What still names the customer: contacts, consents, message addresses and texts."""
+    with rt.db.session() as s:
+        found = [f"contact {c.id}" for c in s.scalars(select(Contact))]
+        found += [f"consent {c.id}" for c in s.scalars(select(Consent))]
+        for m in s.scalars(select(Message)):
+            if any(n in f"{m.address} {m.text} {m.payload}" for n in needles):
+                found.append(f"message {m.id} ({m.kind}, {m.status})")
+        return found
+
+
+def test_borrar_mis_datos_on_whatsapp_asks_erases_and_a_later_message_starts_afresh(
+    world: World, clock: Clock
+) -> None:
+    world.customer_says("whatsapp", "Hola, una duda sobre mi pedido")
+    ask = world.customer_says("whatsapp", "Borra mis datos, por favor.")
+    assert "¿Borramos todos tus datos" in ask and "Responde SÍ" in ask
+    clock.advance(minutes=9)
+    done = world.customer_says("whatsapp", "Sí")
+    assert "Listo, borramos tus datos" in done  # inline, as TwiML
+    assert named(world.rt, CUSTOMER[-8:], "pedido", "Borra mis datos", "Listo") == []
+    clock.advance(minutes=1)
+    world.customer_says("whatsapp", "Hola")
+    with world.rt.db.session() as s:
+        fresh = s.scalars(select(Contact)).one()
+        # Made now (SQLite may give it the erased one's id again: nothing else is shared).
+        assert fresh.created_at == clock() and (fresh.phone or "").endswith(CUSTOMER[-8:])
+        assert s.scalars(select(Invitation)).all() == []
+
+
+def test_delete_my_data_then_no_on_the_sandbox_erases_nothing(
+    client: FlaskClient, rt: Runtime
+) -> None:
+    ana = SandboxCustomer(client, rt, language="en")
+    ana.receive_survey()
+    (ask,) = ana.says("DELETE MY DATA")
+    assert ask.startswith("Shall we erase all your data")
+    (no,) = ana.says("no")
+    assert "erased" not in no
+    assert "erased" not in " ".join(ana.says("yes"))  # the question is no longer the last word
+    assert ana.invitation().contact_id is not None
+    assert len(named(rt, ana.address)) >= 4  # the contact and her messages are all there
