@@ -7,6 +7,7 @@ opt-in, else by the next channel; STOP/START, typed or the provider's own, are c
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,9 +21,13 @@ from bot.survey.consent import Grant, record
 from bot.survey.purchases import create_invitation, survey_by_key
 from bot.web.app import create_app
 from tests.conftest import Clock, at_hours, make_settings
+from tests.e2e.channels import test_telegram_e2e as tg
 from tests.e2e.channels.rows_sms import ACCOUNT, CUSTOMER, SMS_FROM, settings
+from tests.e2e.channels.rows_telegram import ANA
+from tests.e2e.channels.rows_telegram import settings as telegram_settings
 from tests.e2e.channels.test_twilio_e2e import TEMPLATE, World
 from tests.fakes.base import SPECS
+from tests.fakes.bot_api import FakeBotApi
 from tests.fakes.twilio_api import FakeTwilio
 from tests.helpers import SandboxCustomer, send_due
 
@@ -162,3 +167,38 @@ def test_delete_my_data_then_no_on_the_sandbox_erases_nothing(
     assert "erased" not in " ".join(ana.says("yes"))  # the question is no longer the last word
     assert ana.invitation().contact_id is not None
     assert len(named(rt, ana.address)) >= 4  # the contact and her messages are all there
+
+
+@pytest.fixture
+def telegram(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[tg.World]:
+    surveys = tmp_path / "surveys.toml"
+    surveys.write_text(tg.SURVEYS, encoding="utf-8")
+    with FakeBotApi() as fake:
+        env = make_settings(database_url, **telegram_settings(fake.url), SURVEYS_FILE=str(surveys))
+        app = create_app(env)
+        rt: Runtime = app.extensions["npsbot"]
+        rt.clock = clock
+        try:
+            yield tg.World(app, rt, app.test_client(), fake, itertools.count(815400001))
+        finally:
+            rt.close()
+
+
+def test_apagar_meus_dados_on_telegram_the_sent_confirmation_keeps_nothing(
+    telegram: tg.World, clock: Clock
+) -> None:
+    w = telegram
+    send_due(w.rt, clock, w.purchase())  # asked in Spanish: the request's own language answers
+    seen = len(w.fake.requests)
+    w.types("Apagar meus dados")
+    ((method, ask),) = w.calls(seen)
+    assert method == "sendMessage" and ask["text"].startswith("Apagamos todos os seus dados")
+    seen = len(w.fake.requests)
+    w.types("SIM")
+    ((method, done),) = w.calls(seen)  # through the outbox, after the commit
+    assert (method, done["chat_id"]) == ("sendMessage", int(ANA))
+    assert done["text"].startswith("Pronto, apagamos os seus dados")
+    assert named(w.rt, ANA, "dados") == []  # the reply's row too, once sent
+    with w.rt.db.session() as s:
+        (inv,) = s.scalars(select(Invitation))  # the open survey is closed, anonymous
+        assert (inv.contact_id, inv.state) == (None, "expired")
