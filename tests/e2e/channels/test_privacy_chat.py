@@ -75,6 +75,7 @@ def state(rt: Runtime, inv_id: int) -> tuple[str, str | None]:
 
 
 @at_hours
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the hours, not storage
 def test_without_a_whatsapp_opt_in_the_survey_goes_by_sms(world: World, clock: Clock) -> None:
     inv_id = world.purchase(["whatsapp", "sms"])
     send_due(world.rt, clock, inv_id)
@@ -155,6 +156,7 @@ def test_borrar_mis_datos_on_whatsapp_asks_erases_and_a_later_message_starts_afr
         assert s.scalars(select(Invitation)).all() == []
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # nothing is written
 def test_delete_my_data_then_no_on_the_sandbox_erases_nothing(
     client: FlaskClient, rt: Runtime
 ) -> None:
@@ -184,6 +186,7 @@ def telegram(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[tg.Wor
             rt.close()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # WhatsApp's runs on both
 def test_apagar_meus_dados_on_telegram_the_sent_confirmation_keeps_nothing(
     telegram: tg.World, clock: Clock
 ) -> None:
