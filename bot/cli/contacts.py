@@ -1,4 +1,4 @@
-"""`npsbot contacts import|show`: customers known without a purchase."""
+"""`npsbot contacts import|show|erase`: customers known without a purchase, and erasing one."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from sqlalchemy import select
 
 from bot.cli.common import runtime
 from bot.cli.purchases import describe, finish
+from bot.privacy.erasure import erase_contact, find_by_phone
 from bot.storage.models import Contact
+from bot.survey.contacts import normalise_phone
 from bot.survey.customers import contact_json
 from bot.survey.importer import FileError, contact_column, import_contacts, read_table
 
@@ -60,3 +62,37 @@ def show(contact_id: str) -> None:
         if contact is None:
             raise click.ClickException(f"no contact {contact_id!r}")
         click.echo(json.dumps(contact_json(s, contact), ensure_ascii=False, indent=1))
+
+
+@contacts.command("erase")
+@click.argument("contact_id", required=False)
+@click.option("--phone", help="The customer's phone number instead of their id (+52…).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase(contact_id: str | None, phone: str | None, yes: bool) -> None:
+    """Erase a customer (by id, or --phone): their name, addresses, messages' texts, comments
+    and cases go; their scores stay, anonymous (docs/privacy.md). It cannot be undone."""
+    if (contact_id is None) == (phone is None):
+        raise click.UsageError("give the contact's ID or --phone, one of them")
+    rt = runtime()
+    named = contact_id if contact_id is not None else phone
+    if not yes:
+        click.confirm(
+            f"Erase everything npsbot holds about {named}? It cannot be undone", abort=True
+        )
+    with rt.db.session_for_update() as s:
+        if phone is not None:
+            try:
+                found = find_by_phone(s, normalise_phone(phone, rt.settings.default_country))
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--phone") from exc
+        else:
+            found = s.scalar(select(Contact.id).where(Contact.external_id == contact_id))
+        if found is None:
+            raise click.ClickException(f"no contact {named!r}")
+        e = erase_contact(s, found, at=rt.clock(), actor="cli", source="cli")
+    rt.db.truncate_wal()  # SQLite: the log's copies of the erased pages go too
+    click.echo(
+        f"erased {named}: {e.responses_kept} score(s) kept anonymous, "
+        f"{e.invitations_cancelled} invitation(s) cancelled, {e.messages_scrubbed} message(s) "
+        f"emptied, {e.cases_removed} case(s) removed ({len(e.open_case_ids)} open: staff told)"
+    )

@@ -89,6 +89,17 @@ class Erased:
     open_case_ids: tuple[int, ...]  # cases that were open/taken (staff are told)
 
 
+def erased_json(e: Erased) -> dict[str, Any]:
+    """The counts, as the API answers them and the CLI prints them."""
+    return {
+        "responses_kept": e.responses_kept,
+        "invitations_cancelled": e.invitations_cancelled,
+        "messages_scrubbed": e.messages_scrubbed,
+        "cases_removed": e.cases_removed,
+        "open_cases": list(e.open_case_ids),
+    }
+
+
 class NotFound(LookupError):
     """No contact with that id (never existed, or already erased)."""
 

@@ -67,6 +67,9 @@ def _sqlite_setup(engine: Engine, *, wal: bool) -> None:
             cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        # Deleted or overwritten content is zeroed in the file (an erased customer's bytes go),
+        # whatever the build's default (https://www.sqlite.org/pragma.html#pragma_secure_delete).
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -136,6 +139,18 @@ class Database:
                 unit.flush()
             finally:
                 unit.close()
+
+    def truncate_wal(self) -> bool:
+        """SQLite: copy the write-ahead log into the database and empty it, so the page images
+        it kept from before a change (an erasure) leave the disk. Best effort: False when a
+        reader still needs the log (the next checkpoint then does it). PostgreSQL: True."""
+        if self.postgres:
+            return True
+        with self.engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            busy, _log, _done = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return not busy
 
     def dispose(self) -> None:
         self.engine.dispose()

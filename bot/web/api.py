@@ -7,9 +7,10 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import select
 
+from bot.privacy.erasure import erase_contact, erased_json
 from bot.storage.db import MAX_ID, refused_text
 from bot.storage.models import Contact, Invitation
 from bot.survey import touchpoints as tps
@@ -169,6 +170,25 @@ def get_contact(contact_id: str) -> Any:
         if contact is None:
             return api_error(404, "not_found", f"no contact {contact_id[:128]!r}")
         return jsonify(contact_json(s, contact))
+
+
+@bp.delete("/contacts/<contact_id>")
+@require_api_key
+def delete_contact(contact_id: str) -> Any:
+    """Erase the customer (issue 20, docs/privacy.md): the person goes, the anonymous score
+    stays; 404 for an unknown id, and so for a second call."""
+    rt = runtime()
+    with rt.db.session_for_update() as s:
+        found = None
+        if refused_text(contact_id) is None and len(contact_id) <= MAX_CONTACT_ID:
+            found = s.scalar(select(Contact.id).where(Contact.external_id == contact_id))
+        if found is None:
+            return api_error(404, "not_found", f"no contact {contact_id[:128]!r}")
+        done = erase_contact(
+            s, found, at=rt.clock(), actor=f"api:{g.api_key}", source=request.remote_addr
+        )
+    rt.db.truncate_wal()  # SQLite: the log's copies of the erased pages go too
+    return jsonify({"id": contact_id, **erased_json(done)})
 
 
 @bp.post("/touchpoints")

@@ -10,17 +10,18 @@ channel in the same batch), outside the session window (the next channel), retry
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.runtime import Runtime
 from bot.storage.messages import SentRow, write_sent
-from bot.storage.models import ContactChannel, Invitation
+from bot.storage.models import Contact, ContactChannel, Invitation
 from bot.storage.models import InvitationState as S
-from channels.base import Sent
+from channels.base import Outbound, Sent
 from channels.errors import ContactStopped, OutsideWindow, SendError, Throttled, Unreachable
 from scheduler.dispatch.plan import Batch, Job
 from scheduler.dispatch.send import Lapsed, Outcome
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 INV = cast(Table, Invitation.__table__)
 CCH = cast(Table, ContactChannel.__table__)
+CON = cast(Table, Contact.__table__)
 # Not IN (...): an expanding parameter cannot be used with executemany.
 _SENDING_OR_UNKNOWN = or_(INV.c.state == S.SENDING, INV.c.state == S.UNKNOWN)
 _ASKED = (
@@ -77,7 +79,22 @@ def record(rt: Runtime, batch_of: dict[int, Batch], done: list[tuple[Job, Outcom
     return again
 
 
+def _present(conn: Connection, ids: set[int]) -> set[int]:
+    """Which of these contacts still exist, held (FOR KEY SHARE on PostgreSQL) until the commit:
+    an erasure of one waits for this record, or this record sees it gone."""
+    return set(
+        conn.scalars(select(CON.c.id).where(CON.c.id.in_(ids)).with_for_update(key_share=True))
+    )
+
+
+def _tombstone(r: SentRow) -> SentRow:
+    """The question's row for a customer erased while it was being sent (the erasure skipped
+    the invitation): its provider id (a status callback finds it), no address, no text."""
+    return replace(r, msg=Outbound(channel=r.msg.channel, to="", text=""), contact_id=None)
+
+
 def _record_sent(conn: Connection, sent: list[tuple[Job, tuple[Sent, datetime]]]) -> None:
+    present = _present(conn, {j.plan.contact_id for j, _ in sent if j.plan is not None})
     asked: list[dict[str, Any]] = []
     rows: list[SentRow] = []
     for j, (result, at) in sent:
@@ -102,7 +119,7 @@ def _record_sent(conn: Connection, sent: list[tuple[Job, tuple[Sent, datetime]]]
             )
         )
     conn.execute(_ASKED, asked)
-    write_sent(conn, rows)
+    write_sent(conn, [r if r.contact_id in present else _tombstone(r) for r in rows])
 
 
 def _failed(conn: Connection, batch: Batch, j: Job, exc: SendError, now: datetime) -> bool:

@@ -1,18 +1,23 @@
 """`/dashboard/customers/<id>`: one customer across channels — masked addresses with opt-outs,
-language and time zone, every survey sent and answered, and the customer's cases."""
+language and time zone, every survey sent and answered, and the customer's cases; for owners,
+the erasure of the customer's data (after typing a word to confirm it)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from flask import abort, flash, redirect, request, session, url_for
+
 from bot.insights import customer as insights
+from bot.privacy.erasure import NotFound, erase_contact
 from bot.staff.cards import mask
 from bot.storage.db import MAX_ID
+from bot.storage.models import StaffRole
 from bot.web.context import runtime
 from bot.web.dashboard.cases_list import link
-from bot.web.dashboard.core import bp, login_required, page
-from bot.web.dashboard.i18n import N_, label
+from bot.web.dashboard.core import bp, check_csrf, login_required, page, roles_required
+from bot.web.dashboard.i18n import N_, _, label
 
 # An invitation's state, as staff read it.
 STATES = {
@@ -65,3 +70,34 @@ def customer(contact_id: int) -> Any:
         method=lambda key: label(METHODS, key),
         when=when,
     )
+
+
+@bp.post("/customers/<int:contact_id>/erase")
+@roles_required(StaffRole.OWNER)
+def erase_customer(contact_id: int) -> Any:
+    """Erase the customer's data (docs/privacy.md); the confirmation is the word typed."""
+    check_csrf()
+    if request.form.get("confirm", "").strip().casefold() != _("ERASE").casefold():
+        abort(400, description=_("Type %(word)s to confirm the erasure.", word=_("ERASE")))
+    rt = runtime()
+    try:
+        with rt.db.session_for_update() as s:
+            done = erase_contact(
+                s,
+                contact_id if contact_id <= MAX_ID else 0,
+                at=rt.clock(),
+                actor=f"dashboard:{session.get('user')}",
+                source=request.remote_addr,
+            )
+    except NotFound:
+        abort(404)
+    rt.db.truncate_wal()  # SQLite: the log's copies of the erased pages go too
+    flash(
+        _(
+            "The customer's data is erased: %(scores)s score(s) kept without a name, "
+            "%(cases)s case(s) removed.",
+            scores=done.responses_kept,
+            cases=done.cases_removed,
+        )
+    )
+    return redirect(url_for("dashboard.cases"))

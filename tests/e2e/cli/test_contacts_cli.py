@@ -77,3 +77,24 @@ def test_a_file_without_the_id_column_is_refused_on_line_1(cli: CliRunner, tmp_p
     result = cli.invoke(main, ["contacts", "import", str(path)])
     assert result.exit_code == 1
     assert f"{path}: line 1: missing column customer_id" in result.output
+
+
+def test_erase_asks_first_then_erases_by_id_or_phone(cli: CliRunner, rt: Runtime) -> None:
+    with rt.db.session() as s:
+        s.add_all(
+            [
+                Contact(external_id="C-1", name="Ana", phone="+525512345678", language="es"),
+                Contact(external_id="C-2", name="Bruno", phone="+525511112222", language="es"),
+            ]
+        )
+    no = cli.invoke(main, ["contacts", "erase", "C-1"], input="n\n")
+    assert no.exit_code == 1 and "Erase everything npsbot holds about C-1?" in no.output
+    yes = cli.invoke(main, ["contacts", "erase", "C-1"], input="y\n")
+    assert yes.exit_code == 0, yes.output
+    assert "erased C-1: 0 score(s) kept anonymous" in yes.output
+    by_phone = cli.invoke(main, ["contacts", "erase", "--phone", "55 1111 2222", "--yes"])
+    assert by_phone.exit_code == 0 and "erased 55 1111 2222:" in by_phone.output
+    again = cli.invoke(main, ["contacts", "erase", "C-1", "--yes"])
+    assert again.exit_code == 1 and "no contact 'C-1'" in again.output
+    with rt.db.session() as s:
+        assert s.scalars(select(Contact)).all() == []

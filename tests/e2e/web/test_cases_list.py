@@ -15,10 +15,10 @@ from sqlalchemy import select
 import bot.web
 from bot.accounts.users import create_user
 from bot.runtime import Runtime
-from bot.storage.models import Case, ContactChannel, StaffRole
+from bot.storage.models import AuditEvent, Case, ContactChannel, StaffRole
 from bot.survey.consent import Grant, record
 from tests.conftest import Clock
-from tests.e2e.web.test_dashboard import PASSWORD, log_in
+from tests.e2e.web.test_dashboard import PASSWORD, csrf_of, log_in
 from tests.integration.insights.seed import Answer, seed
 
 LONG = ("la entrega tardó muchísimo " * 120)[:3000]
@@ -209,3 +209,35 @@ def test_rows_link_the_case_page_once_it_exists(
     assert f'href="{url}"' in client.get("/dashboard/cases").get_data(as_text=True)
     page = client.get(f"/dashboard/customers/{cases['customer']}").get_data(as_text=True)
     assert f'href="{url}"' in page
+
+
+@pytest.mark.parametrize(
+    "database_url", ["sqlite"], indirect=True
+)  # erasure: tests/integration/privacy
+def test_only_an_owner_erases_a_customer_and_only_after_typing_the_word(
+    app: Flask, rt: Runtime, clock: Clock, cases: dict[str, int]
+) -> None:
+    url = f"/dashboard/customers/{cases['customer']}"
+    with rt.db.session() as s:
+        create_user(s, "marta", PASSWORD, clock(), StaffRole.AGENT)
+    for user in ("luis", "marta"):  # a viewer, an agent
+        other = app.test_client()
+        assert log_in(other, user) == 302
+        html = other.get(url).get_data(as_text=True)
+        assert "Erase this customer" not in html
+        r = other.post(f"{url}/erase", data={"csrf": csrf_of(html), "confirm": "ERASE"})
+        assert r.status_code == 403
+    owner = app.test_client()
+    assert log_in(owner, "ana") == 302
+    token = csrf_of(owner.get(url).get_data(as_text=True))
+    assert owner.post(f"{url}/erase", data={"csrf": token, "confirm": "yes"}).status_code == 400
+    assert owner.post(f"{url}/erase", data={"csrf": "x", "confirm": "ERASE"}).status_code == 400
+    r = owner.post(f"{url}/erase", data={"csrf": token, "confirm": "erase"}, follow_redirects=True)
+    assert r.request.path == "/dashboard/cases"
+    assert "The customer&#39;s data is erased: 1 score(s) kept without a name" in r.get_data(
+        as_text=True
+    )
+    assert owner.get(url).status_code == 404
+    with rt.db.session() as s:
+        event = s.scalar(select(AuditEvent))
+        assert event is not None and event.actor == "dashboard:ana"

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bot.runtime import Runtime
-from bot.storage.models import Consent, Contact
+from bot.storage.models import AuditEvent, Consent, Contact
 from tests.conftest import Clock
 from tests.integration.api.conftest import Api
 
@@ -133,3 +133,32 @@ def test_an_unknown_contact_is_404_and_the_api_needs_its_key(api: Api, client: F
 def test_a_body_that_is_not_an_object_is_400(api: Api) -> None:
     r = api.client.put("/api/v1/contacts/C-42", data="[1]", headers=api.headers)
     assert r.status_code == 400
+
+
+def test_delete_erases_the_contact_once_and_answers_what_was_kept(api: Api, rt: Runtime) -> None:
+    put(api, "C-42", ANA)
+    purchase = {"order_id": "A-1", "customer": {"id": "C-42"}, "metadata": {"store": "Centro"}}
+    assert api.purchase(**purchase)[0] == 201
+    r = api.client.delete("/api/v1/contacts/C-42", headers=api.headers)
+    assert (r.status_code, r.get_json()) == (
+        200,
+        {
+            "id": "C-42",
+            "responses_kept": 0,
+            "invitations_cancelled": 1,
+            "messages_scrubbed": 0,
+            "cases_removed": 0,
+            "open_cases": [],
+        },
+    )
+    assert get(api, "C-42")[0] == 404
+    again = api.client.delete("/api/v1/contacts/C-42", headers=api.headers)
+    assert (again.status_code, again.get_json()["error"]) == (404, "not_found")
+    # The order is the business's own reference: a retried purchase is answered as before.
+    status, body = api.purchase(**purchase)
+    assert (status, body["status"], body["reason"]) == (200, "skipped", "erased")
+    with rt.db.session() as s:
+        assert s.scalar(select(Consent)) is None  # gone with the contact
+        event = s.scalar(select(AuditEvent))
+        assert event is not None
+        assert (event.actor, event.action) == ("api:shop", "contact.erase")
