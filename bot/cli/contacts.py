@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from bot.cli.common import runtime
 from bot.cli.purchases import describe, finish
-from bot.privacy.erasure import erase_contact, find_by_phone
+from bot.inbound.spool import after_erasure
+from bot.privacy.erasure import addresses_of, erase_contact, find_by_phone
 from bot.storage.models import Contact
 from bot.survey.contacts import normalise_phone
 from bot.survey.customers import contact_json
@@ -89,8 +90,9 @@ def erase(contact_id: str | None, phone: str | None, yes: bool) -> None:
             found = s.scalar(select(Contact.id).where(Contact.external_id == contact_id))
         if found is None:
             raise click.ClickException(f"no contact {named!r}")
+        addresses = addresses_of(s, found)
         e = erase_contact(s, found, at=rt.clock(), actor="cli", source="cli")
-    rt.db.truncate_wal()  # SQLite: the log's copies of the erased pages go too
+    after_erasure(rt, addresses)
     click.echo(
         f"erased {named}: {e.responses_kept} score(s) kept anonymous, "
         f"{e.invitations_cancelled} invitation(s) cancelled, {e.messages_scrubbed} message(s) "

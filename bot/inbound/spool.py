@@ -26,10 +26,11 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
@@ -311,6 +312,47 @@ def _reject(directory: Path, entry: Entry, why: str) -> None:
         f.write(line)
         f.flush()
         os.fsync(f.fileno())
+
+
+def forget(directory: Path, addresses: Collection[str]) -> int:
+    """Drop the rejected entries that name any of `addresses` (an erased customer's: their
+    raw payloads would outlive the erasure); how many. Under `replay.lock`: the replayer is
+    the only other writer of the rejected log."""
+    path = directory / REJECTED
+    if not addresses or not path.exists():
+        return 0
+    with _flock(directory / "replay.lock"):
+        lines = path.read_bytes().splitlines(keepends=True)
+        keep = [line for line in lines if not _names(line, addresses)]
+        if len(keep) < len(lines):
+            fresh = path.with_name(f"{REJECTED}.new")
+            with fresh.open("wb") as f:
+                f.writelines(keep)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(fresh, path)
+            _fsync_dir(directory)
+    return len(lines) - len(keep)
+
+
+def after_erasure(rt: Runtime, addresses: Collection[str]) -> None:
+    """What an erasure's entry points do after its commit, outside the transaction: SQLite's
+    write-ahead log emptied (it keeps page images from before), the spool's rejected entries
+    that name the person dropped."""
+    rt.db.truncate_wal()
+    forget(spool_dir(rt.settings), addresses)
+
+
+def _names(line: bytes, addresses: Collection[str]) -> bool:
+    """Whether a spooled request mentions one of `addresses`: in its form, or its body as sent
+    (JSON) or URL-decoded (a form body: `%2B52…`)."""
+    try:
+        req = _decode(line, "").request
+    except (ValueError, KeyError, TypeError):
+        return any(a.encode() in line for a in addresses)
+    body = req.body.decode("utf-8", "replace")
+    seen = f"{json.dumps(req.form)}\n{body}\n{unquote_plus(body)}"
+    return any(a in seen for a in addresses)
 
 
 class Replayer:

@@ -161,6 +161,22 @@ def erase_contact(
     return erased
 
 
+def addresses_of(s: Session, contact_id: int) -> list[str]:
+    """The contact's phone (with and without +), chat id and channel addresses: what names
+    them in a provider's raw payload (the inbound spool's rejected entries). Ask before the
+    erasure, in its transaction."""
+    contact = s.get(Contact, contact_id)
+    if contact is None:
+        return []
+    found = [contact.phone, contact.telegram_chat_id]
+    found += s.scalars(
+        select(ContactChannel.address).where(ContactChannel.contact_id == contact_id)
+    )
+    if contact.phone:
+        found.append(contact.phone.lstrip("+"))
+    return sorted({a for a in found if a and len(a) >= MIN_NEEDLE})
+
+
 def _needles(contact: Contact, addresses: Iterable[str]) -> list[str]:
     """The person's identifying strings, lower-cased: name, phone (with and without +), chat
     id, addresses, and the e-mail-like attribute values."""

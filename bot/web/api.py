@@ -10,7 +10,8 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import select
 
-from bot.privacy.erasure import erase_contact, erased_json
+from bot.inbound.spool import after_erasure
+from bot.privacy.erasure import addresses_of, erase_contact, erased_json
 from bot.storage.db import MAX_ID, refused_text
 from bot.storage.models import Contact, Invitation
 from bot.survey import touchpoints as tps
@@ -184,10 +185,11 @@ def delete_contact(contact_id: str) -> Any:
             found = s.scalar(select(Contact.id).where(Contact.external_id == contact_id))
         if found is None:
             return api_error(404, "not_found", f"no contact {contact_id[:128]!r}")
+        addresses = addresses_of(s, found)
         done = erase_contact(
             s, found, at=rt.clock(), actor=f"api:{g.api_key}", source=request.remote_addr
         )
-    rt.db.truncate_wal()  # SQLite: the log's copies of the erased pages go too
+    after_erasure(rt, addresses)
     return jsonify({"id": contact_id, **erased_json(done)})
 
 

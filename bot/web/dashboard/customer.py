@@ -9,8 +9,9 @@ from typing import Any
 
 from flask import abort, flash, redirect, request, session, url_for
 
+from bot.inbound.spool import after_erasure
 from bot.insights import customer as insights
-from bot.privacy.erasure import NotFound, erase_contact
+from bot.privacy.erasure import NotFound, addresses_of, erase_contact
 from bot.staff.cards import mask
 from bot.storage.db import MAX_ID
 from bot.storage.models import StaffRole
@@ -80,18 +81,20 @@ def erase_customer(contact_id: int) -> Any:
     if request.form.get("confirm", "").strip().casefold() != _("ERASE").casefold():
         abort(400, description=_("Type %(word)s to confirm the erasure.", word=_("ERASE")))
     rt = runtime()
+    contact_id = contact_id if contact_id <= MAX_ID else 0  # a larger number names no row
     try:
         with rt.db.session_for_update() as s:
+            addresses = addresses_of(s, contact_id)
             done = erase_contact(
                 s,
-                contact_id if contact_id <= MAX_ID else 0,
+                contact_id,
                 at=rt.clock(),
                 actor=f"dashboard:{session.get('user')}",
                 source=request.remote_addr,
             )
     except NotFound:
         abort(404)
-    rt.db.truncate_wal()  # SQLite: the log's copies of the erased pages go too
+    after_erasure(rt, addresses)
     flash(
         _(
             "The customer's data is erased: %(scores)s score(s) kept without a name, "
