@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.events import Event, OutboxQueued
+from bot.events import ContactErased, Event, OutboxQueued
 from bot.inbound import answer
-from bot.privacy.erasure import erase_contact
+from bot.privacy.erasure import addresses_of, erase_contact
 from bot.runtime import Runtime
 from bot.storage.db import Unit
 from bot.storage.messages import (
@@ -211,6 +211,7 @@ def _converse(
     turn = conversation.step(facts)
     if turn.erase:
         # The customer confirmed, in this writing transaction: everything about them goes.
+        events.append(ContactErased(tuple(addresses_of(u.session, found.contact_id))))
         erase_contact(
             u.session, found.contact_id, at=now, actor="customer", source=f"chat:{m.channel}"
         )

@@ -15,6 +15,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from bot.inbound.spool import REJECTED, spool_dir
 from bot.runtime import Runtime
 from bot.storage.models import Consent, Contact, Invitation, Message
 from bot.survey.consent import Grant, record
@@ -30,6 +31,7 @@ from tests.fakes.base import SPECS
 from tests.fakes.bot_api import FakeBotApi
 from tests.fakes.twilio_api import FakeTwilio
 from tests.helpers import SandboxCustomer, send_due
+from tests.unit.test_spool_forget import entry
 
 pytestmark = pytest.mark.skipif(not SPECS.is_dir(), reason=f"provider specs not found at {SPECS}")
 
@@ -51,7 +53,10 @@ def world(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[World]:
     surveys = tmp_path / "surveys.toml"
     surveys.write_text(SURVEYS, encoding="utf-8")
     with FakeTwilio() as fake:
-        env = make_settings(database_url, **settings(fake.url), SURVEYS_FILE=str(surveys))
+        spool = str(tmp_path / "spool")
+        env = make_settings(
+            database_url, **settings(fake.url), SURVEYS_FILE=str(surveys), SPOOL_DIR=spool
+        )
         app = create_app(env)
         rt: Runtime = app.extensions["npsbot"]
         rt.clock = clock
@@ -143,10 +148,15 @@ def test_borrar_mis_datos_on_whatsapp_asks_erases_and_a_later_message_starts_afr
     world.customer_says("whatsapp", "Hola, una duda sobre mi pedido")
     ask = world.customer_says("whatsapp", "Borra mis datos, por favor.")
     assert "¿Borramos todos tus datos" in ask and "Responde SÍ" in ask
+    # A webhook of hers the spool could never apply, kept for an operator.
+    rejected = spool_dir(world.rt.settings) / REJECTED
+    rejected.parent.mkdir()
+    rejected.write_bytes(entry(CUSTOMER, "mi pedido"))
     clock.advance(minutes=9)
     done = world.customer_says("whatsapp", "Sí")
     assert "Listo, borramos tus datos" in done  # inline, as TwiML
     assert named(world.rt, CUSTOMER[-8:], "pedido", "Borra mis datos", "Listo") == []
+    assert rejected.read_bytes() == b""  # dropped after the commit
     clock.advance(minutes=1)
     world.customer_says("whatsapp", "Hola")
     with world.rt.db.session() as s:
