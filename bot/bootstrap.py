@@ -14,7 +14,15 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from bot import staff
 from bot.config import Settings
 from bot.definitions import load_surveys
-from bot.events import DetractorResponded, Event, MessageBus, OutboxQueued, ResponseCompleted
+from bot.events import (
+    ContactErased,
+    DetractorResponded,
+    Event,
+    MessageBus,
+    OutboxQueued,
+    ResponseCompleted,
+)
+from bot.inbound.spool import after_erasure
 from bot.runtime import NotReady, Runtime
 from bot.staff.chat import StaffChat
 from bot.storage.db import Database
@@ -30,11 +38,17 @@ def _wake(rt: Runtime, _event: Event) -> None:
     rt.wake.set()
 
 
+def _erased(rt: Runtime, event: Event) -> None:
+    assert isinstance(event, ContactErased)
+    after_erasure(rt, event.addresses)
+
+
 # What happens after a transaction commits, event by event.
 HANDLERS: dict[type[Event], list[Callable[[Runtime, Event], None]]] = {
     OutboxQueued: [_wake],
     DetractorResponded: [staff.on_detractor],
     ResponseCompleted: [staff.on_completed],
+    ContactErased: [_erased],
 }
 
 

@@ -67,6 +67,7 @@ REASONS: dict[str, str] = {
     "url": "an http:// or https:// address",
     "route": "each route needs a match table, and a telegram_chat_id or notify_urls",
     "kind": "transactional or relational",
+    "optin": "optional or required",
     "relational_only": "only for a relational survey (kind = relational)",
     "audience": "attributes (a table of values or lists of values), "
     "last_purchase_within_days and last_purchase_older_than_days (whole days)",
@@ -119,6 +120,7 @@ NUMBERS = {
 }
 OPTIONS = (
     "quiet_hours",
+    "whatsapp_optin",
     "whatsapp_templates",
     "staff_templates",
     "alert_on",
@@ -132,6 +134,8 @@ OPTIONS = (
     "daily_cap",
 )
 KINDS = ("transactional", "relational")
+# "required": WhatsApp invitations go only to contacts with a recorded opt-in (docs/privacy.md).
+OPTIN = ("optional", "required")
 # A relational survey's whole-number options: (least, most).
 PROGRAM_NUMBERS = {"cadence_days": (1, 3_650), "daily_cap": (1, 1_000_000)}
 AUDIENCE_DAYS = ("last_purchase_within_days", "last_purchase_older_than_days")
@@ -226,6 +230,8 @@ def _check_channels(raw: object, err: dict[str, Reason]) -> tuple[str, ...]:
 
 
 def _check_options(raw: Mapping[str, Any], err: dict[str, Reason]) -> None:
+    if raw.get("whatsapp_optin", "optional") not in OPTIN:
+        err["whatsapp_optin"] = Reason("optin")
     if "quiet_hours" in raw:
         try:
             parse_quiet(raw["quiet_hours"])

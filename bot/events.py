@@ -39,6 +39,14 @@ class ContactOptedOut(Event):
 
 
 @dataclass(frozen=True)
+class ContactErased(Event):
+    """A customer erased themselves from the chat: what named them (phone, chat id, addresses),
+    for what follows the commit (`bot.inbound.spool.after_erasure`)."""
+
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class OutboxQueued(Event):
     """New outbound messages wait in the outbox: wake the sender."""
 

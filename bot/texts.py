@@ -62,6 +62,11 @@ MESSAGES: dict[str, str] = {
         "We'd love to hear from you next time."
     ),
     "scan_card": "Scan to tell us how we did",
+    "erase_confirm": (
+        "Shall we erase all your data (your messages, answers and contact details)? "
+        "Reply YES to confirm."
+    ),
+    "erased": "Done, we have erased your data. Thank you.",
 }
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.runtime import Runtime
-from bot.storage.messages import outbound_from_row
+from bot.storage.messages import FORGET, forget_sent, outbound_from_row
 from bot.storage.models import Message
 from channels.base import Outbound
 from channels.errors import SendError, Throttled
@@ -56,16 +56,16 @@ def send_outbox(rt: Runtime, now: datetime, sender: Sender, limit: int = 100) ->
             row.attempts += 1
             row.next_attempt_at = now
             row.lease_until = lease_until
-        work = [(row.id, outbound_from_row(row), row.attempts) for row in rows]
+        work = [(row.id, outbound_from_row(row), row.attempts, row.kind) for row in rows]
     deadline = lease_until - guard(rt)
     unrecorded = []
-    for row_id, msg, attempts in work:
+    for row_id, msg, attempts, kind in work:
         result = _send(rt, sender, row_id, msg, attempts, deadline)
-        if result is not None and not _record(rt, row_id, lease_until, result):
-            unrecorded.append((row_id, result))
-    for row_id, result in unrecorded:
+        if result is not None and not _record(rt, row_id, lease_until, result, kind):
+            unrecorded.append((row_id, result, kind))
+    for row_id, result, kind in unrecorded:
         # Once more: a short outage need not leave a reply whose outcome is known `unknown`.
-        if not _record(rt, row_id, lease_until, result):
+        if not _record(rt, row_id, lease_until, result, kind):
             log.error("reply %s: outcome not recorded; its lease will make it unknown", row_id)
     return len(work)
 
@@ -93,9 +93,10 @@ def _send(
     return {"status": sent.status, "provider_id": sent.provider_id}
 
 
-def _record(rt: Runtime, row_id: int, lease_until: datetime, result: Result) -> bool:
+def _record(rt: Runtime, row_id: int, lease_until: datetime, result: Result, kind: str) -> bool:
     """Write one reply's outcome while this worker's lease still holds it; False if the
-    database could not take it."""
+    database could not take it. A FORGET reply (an erasure's confirmation) keeps nothing of
+    the person once sent or failed."""
     try:
         with rt.db.session_for_update() as s:
             done = s.execute(
@@ -107,6 +108,8 @@ def _record(rt: Runtime, row_id: int, lease_until: datetime, result: Result) -> 
                 )
                 .values(lease_until=None, status_at=rt.clock(), **result)
             )
+            if kind == FORGET:
+                forget_sent(s.connection(), row_id)
     except SQLAlchemyError as exc:
         log.warning("recording reply %s failed: %s", row_id, type(exc).__name__)
         return False

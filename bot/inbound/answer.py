@@ -23,7 +23,7 @@ from bot.storage.models import (
     Survey,
 )
 from bot.storage.models import InvitationState as S
-from bot.survey import conversation
+from bot.survey import consent, conversation
 from bot.survey.contacts import INBOUND_STATES, Found
 
 Record: TypeAlias = Row[*tuple[Any, ...]]  # a row read by name
@@ -132,7 +132,10 @@ def apply(
     now: datetime,
     events: list[Event],
 ) -> None:
-    """Store what `turn` says: the opt-out, the deep link's use, the survey's answer."""
+    """Store what `turn` says: consent, the opt-out, the deep link's use, the survey's answer."""
+    if (c := turn.consent) is not None:
+        grant = consent.Grant(channel, c.given, c.source)
+        consent.record(conn, sender.contact_id, grant, c.method, now)
     if turn.opt_out is not None:
         conn.execute(
             _OPTED_OUT, {"cc": sender.cc_id, "opted_out_at": now if turn.opt_out else None}

@@ -15,18 +15,21 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.events import Event, OutboxQueued
+from bot.events import ContactErased, Event, OutboxQueued
 from bot.inbound import answer
+from bot.privacy.erasure import addresses_of, erase_contact
 from bot.runtime import Runtime
 from bot.storage.db import Unit
 from bot.storage.messages import (
+    FORGET,
     clean_inbound,
+    last_sent,
     queue_unanswered,
     replies_to,
     store_inbound,
     store_replies,
 )
-from bot.survey import conversation, touchpoints
+from bot.survey import conversation, erase_words, touchpoints
 from bot.survey.codes import message_code
 from bot.survey.contacts import Found, create_for_inbound, find_sender, identifies
 from bot.survey.conversation import Facts, Keyword, Turn, Voice
@@ -36,6 +39,10 @@ from channels import registry
 from channels.base import Inbound, OptOutKind, Outbound
 
 log = logging.getLogger(__name__)
+
+
+# `Outbound.ref` of the question that asks to confirm an erasure, with its language after it.
+ERASE_ASKED = "erase-asked:"
 
 _KEYWORD = {
     OptOutKind.STOP: Keyword.STOP,
@@ -96,6 +103,8 @@ def _receive(rt: Runtime, m: Inbound, *, inline: bool, invitation: int | None) -
                 replies = hook(rt, u.session, m, msg_id, now, refusal) if hook else _ack(m)
             else:
                 replies = _converse(rt, u, m, found, now, events, invitation)
+                if any(r.ref == FORGET for r in replies):
+                    contact_id = None  # erased: the confirmation names nobody
             if replies:
                 u.flush()  # a hook's ORM rows before the replies that may point at them
                 store_replies(
@@ -197,8 +206,16 @@ def _converse(
         in_case=found.in_case,
         entry=entry,
         form=caps.page,
+        **_erase_asked(u, m, found.contact_id),
     )
     turn = conversation.step(facts)
+    if turn.erase:
+        # The customer confirmed, in this writing transaction: everything about them goes.
+        events.append(ContactErased(tuple(addresses_of(u.session, found.contact_id))))
+        erase_contact(
+            u.session, found.contact_id, at=now, actor="customer", source=f"chat:{m.channel}"
+        )
+        return _replies(m, turn, _texts(rt, turn.language or found.language))
     if turn.relay and rt.on_case_message is not None:
         relayed = rt.on_case_message(rt, u.session, m, found.contact_id, now)
         if relayed is not None:
@@ -220,7 +237,19 @@ def _converse(
     if turn.voice is Voice.SURVEY:
         assert survey is not None
         return _replies(m, turn, _texts(rt, survey.language, survey.texts))
-    return _replies(m, turn, _texts(rt, found.language))
+    return _replies(m, turn, _texts(rt, turn.language or found.language))
+
+
+def _erase_asked(u: Unit, m: Inbound, contact_id: int) -> dict[str, Any]:
+    """When (and in which language) our last message here asked to confirm an erasure; looked
+    up only for a message that could confirm one."""
+    if not (erase_words.affirmative(m.text) or erase_words.request(m.text)):
+        return {}
+    last = last_sent(u.conn, contact_id, m.channel)
+    ref = last[1] if last is not None else None
+    if last is None or ref is None or not ref.startswith(ERASE_ASKED):
+        return {}
+    return {"erase_asked": last[0], "erase_language": ref[len(ERASE_ASKED) :] or None}
 
 
 def _replies(m: Inbound, turn: Turn, texts: Texts) -> list[Outbound]:
@@ -239,8 +268,16 @@ def _replies(m: Inbound, turn: Turn, texts: Texts) -> list[Outbound]:
         )
     for i, key in enumerate(turn.replies):
         callback = m.callback_id if turn.acks_tap and i == 0 else None
-        out.append(Outbound(channel=m.channel, to=m.sender, text=texts(key), callback_id=callback))
+        ref = _REFS.get(key, "").replace("{language}", texts.language) or None
+        out.append(
+            Outbound(channel=m.channel, to=m.sender, text=texts(key), callback_id=callback, ref=ref)
+        )
     return out
+
+
+# Replies found again by their ref: the erasure's question (a yes answers it) and its
+# confirmation (its row keeps nothing of the person once sent).
+_REFS = {"erase_confirm": ERASE_ASKED + "{language}", "erased": FORGET}
 
 
 def _texts(rt: Runtime, language: str | None, survey_texts: dict[str, Any] | None = None) -> Texts:

@@ -9,7 +9,14 @@ from sqlalchemy import select
 
 from bot.events import Event, OutboxQueued
 from bot.runtime import Runtime
-from bot.storage.messages import clean_status, outbound_from_row, queue_outbound
+from bot.storage.messages import (
+    FINAL,
+    FORGET,
+    clean_status,
+    forgotten,
+    outbound_from_row,
+    queue_outbound,
+)
 from bot.storage.models import Message
 from channels.base import DeliveryStatus, StatusUpdate, advances
 
@@ -53,4 +60,8 @@ def apply_status(rt: Runtime, st: StatusUpdate) -> None:
                     now=rt.clock(),
                 )
                 events.append(OutboxQueued())
+            if row.kind == FORGET and row.status in FINAL:
+                # An erasure's confirmation: delivered (or not), it keeps nothing of the person.
+                for column, value in forgotten().items():
+                    setattr(row, column, value)
     rt.bus.publish(*events)

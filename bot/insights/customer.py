@@ -23,6 +23,7 @@ from bot.storage.models import (
     Response,
     Survey,
 )
+from bot.survey import consent as consents
 from bot.survey.conversation import Keyword, keyword
 
 KEYWORD_LENGTH = 24  # longer than any STOP/START word with its punctuation
@@ -73,6 +74,22 @@ def channels(s: Session, contact_id: int) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def consent(s: Session, contact_id: int) -> list[dict[str, Any]]:
+    """Per channel, the consent in force and its history, newest first: when, how, the
+    keyword or the business's words (`bot.survey.consent`)."""
+    return [
+        {
+            "channel": channel,
+            "given": rows[0].given,
+            "at": rows[0].at,
+            "history": [
+                {"at": r.at, "given": r.given, "method": r.method, "source": r.source} for r in rows
+            ],
+        }
+        for channel, rows in consents.history(s.connection(), contact_id).items()
+    ]
 
 
 def surveys(s: Session, contact_id: int) -> list[dict[str, Any]]:
@@ -151,6 +168,7 @@ def customer(s: Session, contact_id: int) -> dict[str, Any] | None:
         "timezone": contact.timezone,
         "created_at": contact.created_at,
         "channels": channels(s, contact_id),
+        "consent": consent(s, contact_id),
         "surveys": surveys(s, contact_id),
         "cases": cases(s, contact_id),
     }

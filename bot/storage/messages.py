@@ -40,6 +40,11 @@ TEXT_MAX = 16_384  # 4x Telegram's 4,096 and 10x Twilio's 1,600: room, but bound
 FIELD_MAX = 1_024  # every other string of the stored payload (buttons, reply ids, …)
 ERROR_CODE_MAX = column_length(MESSAGES, "error_code")
 MEDIA_MAX = 1_000  # a count, bounded so a huge number stays a number in every JSON reader
+# `Outbound.ref` of a message that must not outlive its sending: the reply confirming a
+# customer's erasure. Its row (`kind` FORGET) keeps no address or text once its status is
+# final, so a search for the phone number finds nothing after delivery.
+FORGET = "forget"
+FINAL = frozenset(DeliveryStatus) - {DeliveryStatus.QUEUED}  # not `sending`, not `unknown`
 
 
 def clean(value: str, limit: int) -> str:
@@ -122,7 +127,9 @@ def outbound_row(
     now: datetime,
 ) -> dict[str, Any]:
     """The `messages` row of an outbound message, as column values."""
-    return dict(
+    if msg.ref == FORGET:
+        kind = FORGET
+    row = dict(
         channel=msg.channel,
         direction="out",
         address=msg.to,
@@ -137,6 +144,46 @@ def outbound_row(
         created_at=now,
         status_at=status_at,
     )
+    return row | forgotten() if kind == FORGET and status in FINAL else row
+
+
+def forgotten() -> dict[str, Any]:
+    """A FORGET row's columns once its status is final: nothing names or quotes the person
+    (the tombstone `bot.privacy.erasure` leaves of the person's other messages)."""
+    return {"address": "", "text": "", "payload": {}}
+
+
+def forget_sent(conn: Connection, message_id: int) -> None:
+    """Blank a FORGET row that reached a final status (the outbox's send, a status report)."""
+    conn.execute(
+        MESSAGES.update()
+        .where(
+            MESSAGES.c.id == message_id,
+            MESSAGES.c.kind == FORGET,
+            MESSAGES.c.status.in_(sorted(FINAL)),
+        )
+        .values(forgotten())
+    )
+
+
+def last_sent(
+    conn: Connection, contact_id: int, channel: str
+) -> tuple[datetime, str | None] | None:
+    """When the last message to the contact on `channel` was made, and its `Outbound.ref`."""
+    row = conn.execute(_LAST_SENT, {"contact_id": contact_id, "channel": channel}).first()
+    return None if row is None else (row.created_at, (row.payload or {}).get("ref"))
+
+
+_LAST_SENT = (
+    select(MESSAGES.c.created_at, MESSAGES.c.payload)
+    .where(
+        MESSAGES.c.contact_id == bindparam("contact_id"),
+        MESSAGES.c.channel == bindparam("channel"),
+        MESSAGES.c.direction == "out",
+    )
+    .order_by(MESSAGES.c.id.desc())
+    .limit(1)
+)
 
 
 def queue_outbound(

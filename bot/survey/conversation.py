@@ -7,7 +7,8 @@ database, no web, no provider: `bot.inbound.receive` loads the facts under the c
 calls `step` once and applies the turn (`bot.inbound.answer`).
 
 After python-telegram-bot's examples/conversationbot.py: one small function per state (`STATES`),
-tried after what applies in any state (a deep link, STOP/START/HELP, a stale button).
+tried after what applies in any state (a deep link, erasure, STOP/START/HELP, a stale button).
+A customer's own erasure request and its confirmation are read in `bot.survey.erase_words`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 
 from bot.storage.models import OPEN_STATES
 from bot.storage.models import InvitationState as S
+from bot.survey import erase_words
 from scoring import Category, classify, fold, parse_score, reason_from
 
 MAX_REASKS = 2  # then the survey closes politely
@@ -45,9 +47,21 @@ KEYWORDS: dict[str, Keyword] = {
 }
 
 
+def _word(text: str) -> str:
+    return fold(text).strip(" \t\r\n.!¡?¿,;:-_*\"'")
+
+
 def keyword(text: str) -> Keyword | None:
-    word = fold(text).strip(" \t\r\n.!¡?¿,;:-_*\"'")
-    return KEYWORDS.get(word)
+    return KEYWORDS.get(_word(text))
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    """Consent given or withdrawn by this message (`bot.survey.consent.record`)."""
+
+    given: bool
+    method: str  # keyword, start or touchpoint (`consent.METHODS`)
+    source: str | None = None  # the keyword as said ("BAJA"), the touchpoint's key
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,7 @@ class Entry:
 
     valid: bool  # an enabled touchpoint's current code (else disabled or rotated away)
     skip: str | None = None  # why no survey starts now: "touchpoint_window" or a rules reason
+    key: str | None = None  # the touchpoint's key (the consent's source)
 
 
 @dataclass(frozen=True)
@@ -103,6 +118,9 @@ class Facts:
     # A form's field (the survey page): a tapped score or the why's box, never a keyword, and a
     # why is never read for a score; an empty why is the customer's "no comment".
     form: bool = False
+    # When the last message we sent here asked to confirm erasing the customer's data.
+    erase_asked: datetime | None = None
+    erase_language: str | None = None  # the language that question was asked in
 
 
 class Voice(enum.StrEnum):
@@ -130,6 +148,9 @@ class Turn:
     show_choice: bool = False  # edit the question to show the tapped score
     acks_tap: bool = False  # the first reply answers the tapped button
     start_touchpoint: bool = False  # the code's survey starts now, on this channel
+    consent: ConsentChange | None = None  # consent given or withdrawn on this channel
+    erase: bool = False  # the customer confirmed: erase everything about them now
+    language: str | None = None  # the replies' language, when the message said it (erasure)
 
 
 def _why(category: Category) -> str:
@@ -145,11 +166,19 @@ def step(f: Facts) -> Turn:
     if f.entry is not None:
         return _entry(f.entry)
     if f.deep_link and f.text.startswith("/start"):
-        return _deep_link(f)
+        # Opening the bot's chat is the customer's consent to hear from it there.
+        return replace(_deep_link(f), consent=ConsentChange(True, "start", "/start"))
+    if not (f.form or f.button) and (turn := _erasure(f)) is not None:
+        return turn
     survey = f.survey if f.survey is not None and f.survey.state in OPEN_STATES else None
     kw = None if f.form else f.opt_out or keyword(f.text)
     if kw is not None:
-        return _keyword(kw, said=f.opt_out is not None, open_survey=survey is not None)
+        turn = _keyword(kw, said=f.opt_out is not None, open_survey=survey is not None)
+        if turn.opt_out is None:
+            return turn
+        # The word as the customer said it ("BAJA"), else the provider's report of it.
+        word = _word(f.text).upper() or kw.value.upper()
+        return replace(turn, consent=ConsentChange(not turn.opt_out, "keyword", word))
     given = None
     if f.button:
         if f.tapped is not None and survey is not None and f.tapped[0] == survey.id:
@@ -177,12 +206,26 @@ def _deep_link(f: Facts) -> Turn:
 
 
 def _entry(e: Entry) -> Turn:
-    """A touchpoint's code: its survey now (the customer is here), within the abuse bound."""
+    """A touchpoint's code: its survey now (the customer is here), within the abuse bound.
+    Sending a live code is the customer's consent to be asked on this channel."""
     if not e.valid:
         return Turn(("code_invalid",))
+    consent = ConsentChange(True, "touchpoint", e.key)
     if e.skip is not None:
-        return Turn(("code_wait",))
-    return Turn(start_touchpoint=True)
+        return Turn(("code_wait",), consent=consent)
+    return Turn(start_touchpoint=True, consent=consent)
+
+
+def _erasure(f: Facts) -> Turn | None:
+    """ "BORRAR MIS DATOS": asked to confirm first, in the request's language; a yes (or the
+    request again) soon after the question erases. Anything else is handled as usual."""
+    asked = f.erase_asked is not None and f.now - f.erase_asked <= erase_words.CONFIRM_WINDOW
+    said = erase_words.request(f.text)
+    if asked and (said is not None or erase_words.affirmative(f.text)):
+        return Turn(("erased",), erase=True, language=said or f.erase_language)
+    if said is not None:
+        return Turn(("erase_confirm",), language=said)
+    return None
 
 
 def _keyword(kw: Keyword, *, said: bool, open_survey: bool) -> Turn:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import LANGUAGES
 from bot.storage.models import Consent, Contact, ContactChannel
+from bot.survey.consent import Grant, record
 from bot.survey.contacts import normalise_phone, sandbox_address
 from bot.survey.fields import Invalid, check_json, moment, text
 from bot.survey.rules import zone
@@ -37,22 +38,10 @@ FIELDS = (
 MAX_ATTRIBUTES = 50
 ATTRIBUTE_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 MAX_ATTRIBUTE_TEXT = 500
-# Ways consent reaches npsbot (`Consent.method`).
-METHODS = ("api", "csv", "touchpoint", "start", "keyword", "business")
 
 
 class Taken(Invalid):
     """The address is another contact's: answered 409."""
-
-
-@dataclass(frozen=True)
-class Grant:
-    """Consent given (or withdrawn) on one channel; `at` None: when it is recorded."""
-
-    channel: str
-    given: bool
-    source: str | None = None
-    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +56,7 @@ class Customer:
     # Names and finds the contact, never reaches them (set by the Delighted-compatible API).
     email: str | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)  # None values remove a key
-    consent: tuple[Grant, ...] = ()
+    consent: tuple[tuple[Grant, bool], ...] = ()  # each with: the business's own opt-in
 
     def named(self) -> bool:
         """Whether anything names the person (a sandbox purchase makes its own address)."""
@@ -146,9 +135,10 @@ def parse_attributes(raw: Any, where: str) -> dict[str, Any]:
     return dict(raw)
 
 
-def parse_consent(raw: Any, where: str) -> tuple[Grant, ...]:
+def parse_consent(raw: Any, where: str) -> tuple[tuple[Grant, bool], ...]:
     """`{"whatsapp": {"given": true, "source": "checkout form", "at": "2026-11-30T10:00:00Z"}}`;
-    `given` defaults to true and `at` to now."""
+    `given` defaults to true and `at` to now; `"method": "business"` marks the business's own
+    opt-in (its own form or register), recorded as such rather than as the API's."""
     if raw is None:
         return ()
     if not isinstance(raw, dict):
@@ -162,13 +152,16 @@ def parse_consent(raw: Any, where: str) -> tuple[Grant, ...]:
             )
         if isinstance(value, bool):
             value = {"given": value}
-        if not isinstance(value, dict) or set(value) - {"given", "source", "at"}:
-            raise Invalid(here, "must be {given, source, at} (or true/false)")
+        if not isinstance(value, dict) or set(value) - {"given", "source", "at", "method"}:
+            raise Invalid(here, "must be {given, source, at, method} (or true/false)")
+        if value.get("method", "api") not in ("api", "business"):
+            raise Invalid(f"{here}.method", "must be api or business")
         given = value.get("given", True)
         if not isinstance(given, bool):
             raise Invalid(f"{here}.given", "must be true or false")
         when = moment(value["at"], f"{here}.at") if value.get("at") is not None else None
-        grants.append(Grant(channel, given, text(value, "source", f"{here}.source", 200), when))
+        grant = Grant(channel, given, text(value, "source", f"{here}.source", 200), when)
+        grants.append((grant, value.get("method") == "business"))
     return tuple(grants)
 
 
@@ -224,35 +217,9 @@ def upsert_contact(
         if len(found.attributes) > MAX_ATTRIBUTES:
             raise Invalid(at(where, "attributes"), f"at most {MAX_ATTRIBUTES} attributes in all")
     s.flush()
-    for grant in c.consent:
-        record_consent(s, found.id, grant, method, now)
+    for grant, business in c.consent:
+        record(s.connection(), found.id, grant, "business" if business else method, now)
     return found, created
-
-
-def record_consent(s: Session, contact_id: int, g: Grant, method: str, now: datetime) -> bool:
-    """Append the grant unless it is what the history says already; whether it was appended."""
-    last = s.scalar(
-        select(Consent)
-        .where(Consent.contact_id == contact_id, Consent.channel == g.channel)
-        .order_by(Consent.at.desc(), Consent.id.desc())
-        .limit(1)
-    )
-    when = g.at or now
-    same = last is not None and (last.given, last.source) == (g.given, g.source)
-    if same and (g.at is None or (last is not None and last.at == when)):
-        return False
-    s.add(
-        Consent(
-            contact_id=contact_id,
-            channel=g.channel,
-            given=g.given,
-            method=method,
-            source=g.source,
-            at=when,
-            recorded_at=now,
-        )
-    )
-    return True
 
 
 def _iso(value: datetime | None) -> str | None:

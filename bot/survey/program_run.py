@@ -24,7 +24,7 @@ from bot.storage.models import InvitationState as S
 from bot.survey.contacts import SANDBOX, address_for
 from bot.survey.programs import Plan, Program, in_audience, is_relational, plan_day, program_of
 from bot.survey.purchases import new_invitation
-from bot.survey.rules import History, load_histories, skip_reason
+from bot.survey.rules import History, load_histories, needs_consent, skip_reason
 
 NO_ADDRESS = "no_address"  # no address on any of the survey's configured channels
 OUTSIDE = "not_in_audience"
@@ -92,7 +92,8 @@ def load_facts(rt: Runtime, s: Session, survey: Survey, today: date) -> Facts:
         for cid in members
         if cid not in last or (today - last[cid]).days >= program.cadence_days
     ]
-    return Facts(program, members, outside, last, load_histories(s, due))
+    consent = bool(needs_consent(survey.options))
+    return Facts(program, members, outside, last, load_histories(s, due, consent=consent))
 
 
 def blocked(rt: Runtime, survey: Survey, facts: Facts, now: datetime) -> dict[int, str]:
@@ -104,7 +105,8 @@ def blocked(rt: Runtime, survey: Survey, facts: Facts, now: datetime) -> dict[in
             out[cid] = NO_ADDRESS
             continue
         fatigue = rt.settings.contact_fatigue_days
-        why = skip_reason(history, member.channels, survey.resurvey_days, now, fatigue)
+        required = needs_consent(survey.options)
+        why = skip_reason(history, member.channels, survey.resurvey_days, now, fatigue, required)
         if why is not None:
             out[cid] = why
     return out
@@ -184,7 +186,7 @@ def preview(
             start += timedelta(days=1)
             now += timedelta(days=1)
         facts = load_facts(rt, s, survey, start)
-        everyone = load_histories(s, facts.members)
+        everyone = load_histories(s, facts.members, consent=bool(needs_consent(survey.options)))
         out: list[Day] = []
         for i in range(days):
             moment = now + timedelta(days=i)

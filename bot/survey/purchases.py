@@ -27,6 +27,7 @@ from bot.survey.rules import (
     contact_zone,
     due_at,
     load_history,
+    needs_consent,
     skip_reason,
     timing,
 )
@@ -223,9 +224,10 @@ def new_invitation(
         meta=dict(meta or {}),
         created_at=now,
     )
-    history = load_history(s, contact.id)
+    required = needs_consent(survey.options)
+    history = load_history(s, contact.id, consent=bool(required))
     fatigue = rt.settings.contact_fatigue_days
-    reason = skip_reason(history, channels, survey.resurvey_days, now, fatigue)
+    reason = skip_reason(history, channels, survey.resurvey_days, now, fatigue, required)
     if reason is not None:
         inv.state, inv.skip_reason = InvitationState.SKIPPED, reason
     elif any(_needs_link(rt, contact, c) for c in channels):

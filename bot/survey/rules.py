@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from bot.definitions import DEFAULT_QUIET as DEFAULT_QUIET  # re-exported: one copy
 from bot.definitions import parse_quiet
 from bot.storage.models import Contact, ContactChannel, Invitation, InvitationState
+from bot.survey.consent import granted
 from channels import registry
 
 S = InvitationState
@@ -135,8 +136,23 @@ class History:
     in_flight: int  # other invitations still in flight (`IN_FLIGHT`)
     last_sent: datetime | None  # the latest send of another invitation
     stopped: frozenset[str]  # channels the contact opted out of
+    consented: frozenset[str] = frozenset()  # channels whose latest consent is a grant
     # Nothing but an e-mail (or nothing): no chat can reach the contact.
     no_address: bool = False
+
+
+def needs_consent(options: Mapping[str, object]) -> frozenset[str]:
+    """The channels a survey writes on first only with the customer's recorded opt-in:
+    WhatsApp's business-initiated messages, when the survey says `whatsapp_optin = "required"`
+    (https://developers.facebook.com/docs/whatsapp/overview/getting-opt-in)."""
+    return frozenset({"whatsapp"}) if options.get("whatsapp_optin") == "required" else frozenset()
+
+
+def unconsented(
+    history: History, channels: Sequence[str], required: Collection[str]
+) -> frozenset[str]:
+    """Those of `channels` the survey needs an opt-in on that the contact has not given."""
+    return frozenset(c for c in channels if c in required and c not in history.consented)
 
 
 # The skip reason of an invitation cancelled because its customer was erased (bot.privacy).
@@ -149,10 +165,12 @@ def skip_reason(
     resurvey_days: int,
     now: datetime,
     fatigue_days: int = 0,
+    required: Collection[str] = (),
 ) -> str | None:
     """Why this contact must not get a survey on `channels` now, or None. `fatigue_days`
     (CONTACT_FATIGUE_DAYS, 0: off): at most one survey per contact in that many days, over all
-    surveys, transactional or relational."""
+    surveys, transactional or relational. `required`: the channels the survey needs a recorded
+    opt-in on (`needs_consent`); a channel without one is passed over, like an opted-out one."""
     if history.in_flight:
         return "open_invitation"
     last = history.last_sent
@@ -165,11 +183,17 @@ def skip_reason(
     if history.no_address and not on_sandbox(channels):
         # An e-mail only: npsbot surveys in chat (a survey page link would need an e-mail sent).
         return NO_CHAT_ADDRESS
+    blocked = history.stopped | unconsented(history, channels, required)
+    if channels and all(c in blocked for c in channels):
+        return "no_consent"
     return None
 
 
-def load_history(s: Session, contact_id: int, *, exclude: int | None = None) -> History:
-    """`History` for one contact, from the database (`exclude`: the invitation being decided)."""
+def load_history(
+    s: Session, contact_id: int, *, exclude: int | None = None, consent: bool = False
+) -> History:
+    """`History` for one contact, from the database (`exclude`: the invitation being decided;
+    `consent`: read the consent history too, for a survey that `needs_consent`)."""
     others = [Invitation.contact_id == contact_id]
     if exclude is not None:
         others.append(Invitation.id != exclude)
@@ -184,7 +208,8 @@ def load_history(s: Session, contact_id: int, *, exclude: int | None = None) -> 
             ContactChannel.contact_id == contact_id, ContactChannel.opted_out_at.is_not(None)
         )
     )
-    return History(int(flying), last, frozenset(stopped), _no_address(s, contact_id))
+    consented = granted(s.connection(), [contact_id])[contact_id] if consent else frozenset()
+    return History(int(flying), last, frozenset(stopped), consented, _no_address(s, contact_id))
 
 
 def _no_address(s: Session, contact_id: int) -> bool:
@@ -199,8 +224,10 @@ def _no_address(s: Session, contact_id: int) -> bool:
     return s.scalar(chats.limit(1)) is None
 
 
-def load_histories(s: Session, contact_ids: Collection[int]) -> dict[int, History]:
-    """`History` for many contacts in two statements (a relational program's day)."""
+def load_histories(
+    s: Session, contact_ids: Collection[int], *, consent: bool = False
+) -> dict[int, History]:
+    """`History` for many contacts in a few statements (a relational program's day)."""
     ids = list(contact_ids)
     flying = {cid: (0, None) for cid in ids}
     stopped: dict[int, set[str]] = {cid: set() for cid in ids}
@@ -221,7 +248,11 @@ def load_histories(s: Session, contact_ids: Collection[int]) -> dict[int, Histor
             )
         ):
             stopped[cid].add(channel)
-    return {cid: History(n, last, frozenset(stopped[cid])) for cid, (n, last) in flying.items()}
+    consented = granted(s.connection(), ids) if consent else {}
+    return {
+        cid: History(n, last, frozenset(stopped[cid]), consented.get(cid, frozenset()))
+        for cid, (n, last) in flying.items()
+    }
 
 
 @dataclass(frozen=True)

@@ -225,9 +225,10 @@ def entry(s: Session, tp: Touchpoint | None, contact_id: int, channel: str, now:
         .limit(1)
     )
     if recent is not None:
-        return Entry(valid=True, skip="touchpoint_window")
+        return Entry(valid=True, skip="touchpoint_window", key=tp.key)
     history = load_history(s, contact_id)
-    return Entry(valid=True, skip=skip_reason(history, [channel], tp.survey.resurvey_days, now))
+    why = skip_reason(history, [channel], tp.survey.resurvey_days, now)
+    return Entry(valid=True, skip=why, key=tp.key)
 
 
 def metadata(tp: Touchpoint) -> dict[str, Any]:

@@ -18,14 +18,17 @@ from sqlalchemy import Select, Table, bindparam, case, func, select, update
 from bot.runtime import Runtime
 from bot.storage.models import Contact, Invitation, Survey
 from bot.storage.models import InvitationState as S
+from bot.survey.consent import granted
 from bot.survey.rules import (
     IN_FLIGHT,
     History,
     contact_zone,
+    needs_consent,
     outside_quiet_hours,
     present,
     send_quiet,
     skip_reason,
+    unconsented,
 )
 from channels import registry
 from scheduler.dispatch.plan import Batch, Job, SurveyRow
@@ -135,6 +138,9 @@ def claim_batch(rt: Runtime, now: datetime, limit: int) -> tuple[list[Job], Batc
         jobs = [_job(r, surveys[r[1]], now) for r in rows]
         contact_ids = list({j.contact_id for j in jobs})
         batch.load_channels(conn, contact_ids)
+        # Consent is read only when a survey in the batch needs an opt-in on some channel.
+        asking = {j.contact_id for j in jobs if needs_consent(j.survey.options)}
+        consented = granted(conn, asking) if asking else {}
         # The batch's own invitations are added in Python as they are decided, in claim order.
         in_flight: dict[int, int] = {}
         last_sent: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
@@ -163,13 +169,16 @@ def claim_batch(rt: Runtime, now: datetime, limit: int) -> tuple[list[Job], Batc
                 in_flight[cid] - 1,
                 max(sends, default=None),
                 frozenset(n for n, r in known.items() if r.opted_out),
+                consented.get(cid, frozenset()),
             )
+            required = needs_consent(j.survey.options)
             reason = skip_reason(
                 history,
                 j.channels,
                 j.survey.resurvey_days,
                 now,
                 rt.settings.contact_fatigue_days,
+                required,
             )
             if reason is not None:
                 skipped[reason].append(j.id)
@@ -182,6 +191,7 @@ def claim_batch(rt: Runtime, now: datetime, limit: int) -> tuple[list[Job], Batc
             if later > now:
                 deferred.append({"b_id": j.id, "b_due": later})  # not a failed attempt
                 continue
+            j.unconsented = unconsented(history, j.channels, required)  # the next one instead
             j.plan = batch.plan(conn, j, now)
             if j.plan is None and j.awaiting_link:
                 # Only the deep-link channel is left and the customer has not opened the link

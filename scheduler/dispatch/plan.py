@@ -122,6 +122,7 @@ class Job:
     lease_until: datetime | None = None
     plan: Plan | None = None
     tried: set[str] = field(default_factory=set)
+    unconsented: frozenset[str] = frozenset()  # channels the survey needs an opt-in on, missing
 
     @property
     def contact_id(self) -> int:
@@ -157,7 +158,7 @@ class Batch:
         """The first channel in the invitation's order, not tried yet, that is configured,
         reachable and allowed, and the question on it."""
         rt = self.rt
-        usable = [c for c in rt.channels if c not in job.tried]
+        usable = [c for c in rt.channels if c not in job.tried and c not in job.unconsented]
         known = self.reach(job.contact_id)
         chosen = choose_channel(job.channels, usable, known, lambda c: address_for(job.contact, c))
         if chosen is None:

@@ -16,6 +16,7 @@ from bot.storage.models import InvitationState as S
 from bot.survey.conversation import (
     APPEND_WINDOW,
     LATE_WINDOW,
+    ConsentChange,
     Facts,
     Keyword,
     Link,
@@ -34,6 +35,7 @@ THANKED = Survey(
 )
 EXPIRED = Survey(id=1, state=S.EXPIRED, language="es", updated_at=NOW - timedelta(days=1))
 UNANSWERED = Survey(id=1, state=S.UNANSWERED, language="es", reasks=3)
+STARTED = ConsentChange(True, "start", "/start")
 FRESH_LINK = Link(contact_id=ME, state=S.SCHEDULED, expires_at=NOW + timedelta(days=1))
 
 
@@ -56,11 +58,15 @@ class Row:
 
 ROWS = [
     # --- a deep link opens the chat ("/start <payload>"), on a channel that needs one ---------
-    Row("deep link without payload: help", said(text="/start", deep_link=True), Turn(("help",))),
+    Row(
+        "deep link without payload: help, and /start is consent",
+        said(text="/start", deep_link=True),
+        Turn(("help",), consent=STARTED),
+    ),
     Row(
         "deep link to no invitation: stale",
         said(text="/start abc", deep_link=True, start_payload="abc"),
-        Turn(("stale_button",)),
+        Turn(("stale_button",), consent=STARTED),
     ),
     Row(
         "deep link expired: stale",
@@ -70,7 +76,7 @@ ROWS = [
             start_payload="abc",
             link=replace(FRESH_LINK, expires_at=NOW - timedelta(seconds=1)),
         ),
-        Turn(("stale_button",)),
+        Turn(("stale_button",), consent=STARTED),
     ),
     Row(
         "deep link of another contact: stale",
@@ -80,12 +86,12 @@ ROWS = [
             start_payload="abc",
             link=replace(FRESH_LINK, contact_id=ME + 1),
         ),
-        Turn(("stale_button",)),
+        Turn(("stale_button",), consent=STARTED),
     ),
     Row(
         "deep link to a scheduled survey: spent, and the survey goes now",
         said(text="/start abc", deep_link=True, start_payload="abc", link=FRESH_LINK),
-        Turn(use_link=True, send_now=True),
+        Turn(use_link=True, send_now=True, consent=STARTED),
     ),
     Row(
         "deep link to a survey already asked: spent, nothing to send",
@@ -95,7 +101,7 @@ ROWS = [
             start_payload="abc",
             link=replace(FRESH_LINK, state=S.ASKED),
         ),
-        Turn(use_link=True),
+        Turn(use_link=True, consent=STARTED),
     ),
     Row(
         "'/start' where chats need no deep link is plain text",
@@ -103,9 +109,21 @@ ROWS = [
         Turn(("no_survey",)),
     ),
     # --- STOP / START / HELP, typed or the provider's own signal, in any state ----------------
-    Row("typed STOP opts out", said(text="STOP", survey=ASKED), Turn(("stopped",), opt_out=True)),
-    Row("a folded stop word", said(text="Bájá!", survey=ASKED), Turn(("stopped",), opt_out=True)),
-    Row("typed START opts in", said(text="alta"), Turn(("started",), opt_out=False)),
+    Row(
+        "typed STOP opts out, the keyword is the consent's source",
+        said(text="STOP", survey=ASKED),
+        Turn(("stopped",), opt_out=True, consent=ConsentChange(False, "keyword", "STOP")),
+    ),
+    Row(
+        "a folded stop word",
+        said(text="Bájá!", survey=ASKED),
+        Turn(("stopped",), opt_out=True, consent=ConsentChange(False, "keyword", "BAJA")),
+    ),
+    Row(
+        "typed START opts in",
+        said(text="alta"),
+        Turn(("started",), opt_out=False, consent=ConsentChange(True, "keyword", "ALTA")),
+    ),
     Row("typed HELP answers help", said(text="ayuda", survey=AWAITING), Turn(("help",))),
     Row(
         "HELP with no survey open: no '0 to 10', say one comes after a purchase",
@@ -120,12 +138,17 @@ ROWS = [
     Row(
         "the provider's STOP: opted out, it confirmed already",
         said(text="STOP", opt_out=Keyword.STOP, survey=ASKED),
-        Turn(opt_out=True),
+        Turn(opt_out=True, consent=ConsentChange(False, "keyword", "STOP")),
     ),
     Row(
         "the provider's START: opted in silently",
         said(text="START", opt_out=Keyword.START),
-        Turn(opt_out=False),
+        Turn(opt_out=False, consent=ConsentChange(True, "keyword", "START")),
+    ),
+    Row(
+        "the provider's STOP with no word (Telegram: the bot was blocked)",
+        said(opt_out=Keyword.STOP),
+        Turn(opt_out=True, consent=ConsentChange(False, "keyword", "STOP")),
     ),
     Row("the provider's HELP: nothing to add", said(text="HELP", opt_out=Keyword.HELP), Turn()),
     # --- buttons --------------------------------------------------------------------------------

@@ -18,11 +18,13 @@ from bot.survey.rules import (
     choose_channel,
     due_at,
     in_session_window,
+    needs_consent,
     outside_quiet_hours,
     present,
     send_quiet,
     skip_reason,
     timing,
+    unconsented,
 )
 
 DAY = datetime(2026, 6, 10, tzinfo=UTC)
@@ -133,6 +135,20 @@ def test_a_contact_opted_out_of_every_channel_is_skipped_and_of_some_is_not() ->
     assert skip_reason(stopped, ["whatsapp", "sms"], 30, DAY) == "opted_out"
     assert skip_reason(stopped, ["whatsapp", "telegram"], 30, DAY) is None
     assert skip_reason(stopped, [], 30, DAY) is None
+
+
+def test_a_required_whatsapp_opt_in_passes_whatsapp_over_and_skips_when_nothing_is_left() -> None:
+    required = needs_consent({"whatsapp_optin": "required"})
+    assert required == {"whatsapp"} and needs_consent({}) == needs_consent({"x": 1}) == set()
+    never = History(0, None, frozenset())
+    assert skip_reason(never, ["whatsapp"], 30, DAY, 0, required) == "no_consent"
+    assert skip_reason(never, ["whatsapp", "sms"], 30, DAY, 0, required) is None
+    assert unconsented(never, ["whatsapp", "sms"], required) == {"whatsapp"}
+    sms_stopped = History(0, None, frozenset({"sms"}))
+    assert skip_reason(sms_stopped, ["whatsapp", "sms"], 30, DAY, 0, required) == "no_consent"
+    granted = History(0, None, frozenset(), frozenset({"whatsapp"}))
+    assert skip_reason(granted, ["whatsapp"], 30, DAY, 0, required) is None
+    assert skip_reason(never, ["whatsapp"], 30, DAY) is None  # the survey does not ask for it
 
 
 def test_the_rules_answer_in_order_in_flight_then_resurvey_then_opt_out() -> None:

@@ -74,6 +74,7 @@ def refused(**fields: Any) -> dict[str, str]:
         ({"promoter_texts": {"es": "Reseña: {url}"}}, "promoter_texts.es", "allowed: {link}"),
         ({"routes": [{"match": {"store": "A"}}]}, "routes.1", "each route needs a match table"),
         ({"qiet_hours": ["22:00", "08:00"]}, "qiet_hours", "unknown field"),
+        ({"whatsapp_optin": "yes"}, "whatsapp_optin", "optional or required"),
     ],
 )
 def test_a_refused_value_names_its_field_and_why(
@@ -96,6 +97,7 @@ def test_a_complete_survey_is_accepted_and_reads_back_as_it_was_written() -> Non
         "reminder_hours": 0,
         "channels": ["sandbox", "sms"],
         "quiet_hours": ["22:00", "08:00"],
+        "whatsapp_optin": "required",
         "texts": {"pt": {"question": "Oi! De 0 a 10, e a {business}?", "help": "{{ajuda}}"}},
         "whatsapp_templates": {"pt": {"sid": SID, "variables": {"2": "Loja"}}},
         "alert_on": ["detractor", "passive"],

@@ -9,7 +9,7 @@ import pytest
 
 from bot.storage.models import InvitationState as S
 from bot.survey.codes import ALPHABET, find_code, make_code, message_code
-from bot.survey.conversation import Entry, Facts, Survey, Turn, step
+from bot.survey.conversation import ConsentChange, Entry, Facts, Survey, Turn, step
 
 NOW = datetime(2026, 11, 22, 15, tzinfo=UTC)
 
@@ -55,9 +55,14 @@ def facts(entry: Entry | None, **kw: object) -> Facts:
     return Facts(now=NOW, contact_id=1, text="Hola NPS-CENTRO7K4", entry=entry, **kw)  # type: ignore[arg-type]
 
 
+# Sending a live code is the customer's consent on that channel, the touchpoint its source.
+CODE_CONSENT = ConsentChange(True, "touchpoint", "centro")
+
+
 def test_a_live_code_starts_its_survey_now_with_no_reply_of_its_own() -> None:
     """The question itself is the answer: the dispatcher sends it at once."""
-    assert step(facts(Entry(valid=True))) == Turn(start_touchpoint=True)
+    turn = step(facts(Entry(valid=True, key="centro")))
+    assert turn == Turn(start_touchpoint=True, consent=CODE_CONSENT)
 
 
 def test_a_disabled_or_rotated_away_code_says_it_is_no_longer_valid() -> None:
@@ -66,14 +71,15 @@ def test_a_disabled_or_rotated_away_code_says_it_is_no_longer_valid() -> None:
 
 @pytest.mark.parametrize("skip", ["touchpoint_window", "open_invitation", "resurvey_window"])
 def test_within_the_abuse_bound_or_the_survey_rules_the_customer_is_thanked(skip: str) -> None:
-    assert step(facts(Entry(valid=True, skip=skip))) == Turn(("code_wait",))
+    turn = step(facts(Entry(valid=True, skip=skip, key="centro")))
+    assert turn == Turn(("code_wait",), consent=CODE_CONSENT)
 
 
 def test_a_code_comes_before_the_open_survey_and_the_deep_link() -> None:
     """A /start with a code on Telegram, or a code typed while a survey is open: the code."""
     open_survey = Survey(id=7, state=S.ASKED)
-    turn = step(facts(Entry(valid=True), survey=open_survey, deep_link=True))
-    assert turn == Turn(start_touchpoint=True)
+    turn = step(facts(Entry(valid=True, key="centro"), survey=open_survey, deep_link=True))
+    assert turn == Turn(start_touchpoint=True, consent=CODE_CONSENT)
 
 
 def test_without_a_code_nothing_changes() -> None:

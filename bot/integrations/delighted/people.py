@@ -33,8 +33,10 @@ from bot.privacy.erasure import erase_contact
 from bot.runtime import Runtime
 from bot.storage import audit
 from bot.storage.models import Contact, ContactChannel, Invitation, InvitationState, Response
+from bot.survey import consent
+from bot.survey.consent import Grant
 from bot.survey.contacts import address_for, ensure_channel, normalise_phone
-from bot.survey.customers import Customer, Grant, find_contact, record_consent, upsert_contact
+from bot.survey.customers import Customer, find_contact, upsert_contact
 from bot.survey.fields import Invalid, check_json
 from bot.survey.purchases import Conflict, Purchase, register_purchase
 from channels import registry
@@ -268,7 +270,9 @@ def unsubscribe(rt: Runtime, identifier: str, actor: str, source: str | None) ->
             if cc.opted_out_at is None:
                 cc.opted_out_at = now
                 events.append(ContactOptedOut(contact.id, cc.channel))
-                record_consent(s, contact.id, Grant(cc.channel, False, "delighted"), "api", now)
+                consent.record(
+                    s.connection(), contact.id, Grant(cc.channel, False, "delighted"), "api", now
+                )
         s.execute(
             update(Invitation)
             .where(

@@ -36,6 +36,17 @@ STATES = {
 }
 
 
+# How consent reached npsbot (`Consent.method`), as staff read it.
+METHODS = {
+    "api": N_("API"),
+    "csv": N_("CSV import"),
+    "touchpoint": N_("touchpoint code"),
+    "start": N_("Telegram /start"),
+    "keyword": N_("keyword"),
+    "business": N_("the business's own opt-in"),
+}
+
+
 def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "—"
 
@@ -57,6 +68,7 @@ def customer(contact_id: int) -> Any:
         contact_id=contact_id,
         case_url=lambda cid: link("dashboard.case", case_id=cid),
         state=lambda key: label(STATES, key),
+        method=lambda key: label(METHODS, key),
         when=when,
     )
 

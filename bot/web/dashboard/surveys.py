@@ -66,6 +66,7 @@ REASONS = {
     "url": N_("an http:// or https:// address"),
     "route": N_("each route needs a match table, and a telegram_chat_id or notify_urls"),
     "kind": N_("transactional or relational"),
+    "optin": N_("optional or required"),
     "relational_only": N_("only for a relational survey (kind = relational)"),
     "audience": N_(
         "attributes (a table of values or lists of values), "
@@ -184,6 +185,9 @@ def values(form: MultiDict[str, str], current: Mapping[str, Any]) -> dict[str, A
     start, end = get("quiet_hours.start").strip(), get("quiet_hours.end").strip()
     if start or end:
         out["quiet_hours"] = [start, end]
+    optin = get("whatsapp_optin").strip() or "optional"
+    if optin != "optional" or "whatsapp_optin" in current:
+        out["whatsapp_optin"] = optin  # the default is not written to a file that did not say it
     for option in TEMPLATES:
         templates: dict[str, Any] = {}
         for lang in LANGUAGES:
@@ -223,6 +227,7 @@ def _form_of(d: SurveyDef) -> dict[str, str]:
     quiet = d.options.get("quiet_hours")
     if quiet:
         f["quiet_hours.start"], f["quiet_hours.end"] = quiet
+    f["whatsapp_optin"] = d.options.get("whatsapp_optin", "optional")
     for option in TEMPLATES:
         for lang, tpl in d.options.get(option, {}).items():
             f[f"{option}.{lang}.sid"] = tpl.get("sid", "")

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from bot.accounts.apikeys import create_key
 from bot.runtime import Runtime
-from bot.storage.models import Contact, Invitation, Message, Response
+from bot.storage.models import Consent, Contact, Invitation, Message, Response
 from bot.survey.purchases import create_invitation, survey_by_key
 from bot.web.app import create_app
 from scheduler.loop import tick
@@ -215,6 +215,9 @@ def test_onboarding_purchase_deep_link_start_tap_why_thanks_stored(world: World)
         assert inv.contact.telegram_chat_id == ANA
         resp = s.scalar(select(Response).where(Response.invitation_id == inv.id))
         assert resp is not None and (resp.score, resp.comment) == (3, "El repartidor fue grosero")
+        # Opening the chat with /start is the customer's consent on Telegram.
+        (c,) = s.scalars(select(Consent))
+        assert (c.channel, c.given, c.method, c.source) == ("telegram", True, "start", "/start")
 
     # The link is single-use: a second /start with it changes nothing.
     seen = len(world.fake.requests)

@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from bot.accounts.apikeys import create_key
 from bot.runtime import Runtime
-from bot.storage.models import Invitation, Response
+from bot.storage.models import Consent, Invitation, Response
 from bot.web.app import create_app
 from scheduler.loop import tick
 from tests.conftest import Clock, at_hours, make_settings
@@ -201,6 +201,15 @@ def test_whatsapp_qr_to_a_stored_response_with_the_stores_metadata(world: World)
     inv, resp = world.response()
     assert (resp.channel, resp.score, resp.comment) == ("whatsapp", 9, "Me atendieron muy rápido")
     assert inv.meta == {"store": "Centro", "touchpoint": "store-centro"}
+    # Sending the code was the customer's consent on WhatsApp, the touchpoint its source.
+    with world.rt.db.session() as s:
+        (c,) = s.scalars(select(Consent))
+        assert (c.channel, c.given, c.method, c.source) == (
+            "whatsapp",
+            True,
+            "touchpoint",
+            "store-centro",
+        )
     r = world.api("GET", "/nps/breakdown?by=touchpoint&from=2026-01-01&to=2026-12-31")
     assert r.status_code == 200, r.get_data(as_text=True)
     groups = {g["value"]: g for g in r.json["groups"]}

@@ -16,6 +16,7 @@ import bot.web
 from bot.accounts.users import create_user
 from bot.runtime import Runtime
 from bot.storage.models import AuditEvent, Case, ContactChannel, StaffRole
+from bot.survey.consent import Grant, record
 from tests.conftest import Clock
 from tests.e2e.web.test_dashboard import PASSWORD, csrf_of, log_in
 from tests.integration.insights.seed import Answer, seed
@@ -121,14 +122,21 @@ def test_a_viewer_reads_the_list_and_the_customer_page(
     ],
 )
 def test_the_list_speaks_spanish_and_portuguese(
-    client: FlaskClient, cases: dict[str, int], lang: str, words: list[str]
+    client: FlaskClient, rt: Runtime, cases: dict[str, int], lang: str, words: list[str]
 ) -> None:
     log_in(client, lang=lang)
     html = client.get("/dashboard/cases").get_data(as_text=True)
     for word in words:
         assert word in html
+    with rt.db.session() as s:  # the customer's BAJA, shown in the consent history
+        grant = Grant("whatsapp", False, "BAJA")
+        record(s.connection(), cases["customer"], grant, "keyword", rt.clock())
     page = client.get(f"/dashboard/customers/{cases['customer']}").get_data(as_text=True)
     assert {"es": "Encuestas y respuestas", "pt": "Pesquisas e respostas"}[lang] in page
+    consent = page[page.index('<section class="card" id="consent">') :]
+    consent = consent[: consent.index("</section>")]
+    assert {"es": "Retirado", "pt": "Retirado"}[lang] in consent and "BAJA" in consent
+    assert {"es": "palabra clave", "pt": "palavra-chave"}[lang] in consent
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no storage semantics

@@ -45,7 +45,7 @@ def form_of(html: str) -> dict[str, Any]:
     for name, text in re.findall(r'<textarea [^>]*?name="([^"]+)"[^>]*>([^<]*)</textarea>', form):
         data[name] = unescape(text)
     for name, options in re.findall(r'<select name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
-        chosen = re.search(r'<option value="(\d*)" selected>', options)
+        chosen = re.search(r'<option value="([^"]*)" selected>', options)
         data[name] = chosen.group(1) if chosen else ""
     return data
 
@@ -92,12 +92,14 @@ def test_every_field_of_the_form_round_trips_unchanged(
         "promoter_links.default": "https://g.page/r/acme/review",
         "alert_on": ["detractor", "passive"],
         "alert_themes": ["delivery"],
+        "whatsapp_optin": "required",
     }
     assert client.post(PAGE, data=data).status_code == 302
     row = stored(rt)
     assert row.reminder_hours is None
     assert row.options == {
         "quiet_hours": ["22:00", "08:00"],
+        "whatsapp_optin": "required",
         "whatsapp_templates": {
             "pt": {"sid": "HX0a1b2c3d4e5f60718293a4b5c6d7e8f9", "variables": {"2": "Loja Exemplo"}}
         },

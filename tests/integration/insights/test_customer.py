@@ -1,5 +1,6 @@
-"""The customer page's query: one customer's channels with opt-outs (and opting in again), every
-invitation and answer across channels newest first, and the customer's cases."""
+"""The customer page's query: one customer's channels with opt-outs (and opting in again), the
+consent per channel with its history, every invitation and answer across channels newest first,
+and the customer's cases."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from bot.insights import customer
 from bot.runtime import Runtime
 from bot.storage.models import (
     Case,
+    Consent,
     Contact,
     ContactChannel,
     Invitation,
@@ -63,6 +65,22 @@ def make_customer(rt: Runtime, clock: Clock) -> int:
                 said("whatsapp", "8", 9),
             ]
         )
+
+        def consent(channel: str, given: bool, method: str, source: str | None, at: int) -> None:
+            s.add(
+                Consent(
+                    contact_id=c.id,
+                    channel=channel,
+                    given=given,
+                    method=method,
+                    source=source,
+                    at=now - at * day,
+                )
+            )
+
+        consent("whatsapp", True, "api", "checkout form", 30)
+        consent("whatsapp", False, "keyword", "BAJA", 2)
+        consent("telegram", True, "start", "/start", 3)
 
         def invite(at: int, channel: str, state: str, **kw: object) -> Invitation:
             inv = Invitation(
@@ -132,6 +150,13 @@ def test_the_customer_across_channels_newest_first(rt: Runtime, clock: Clock) ->
     assert newest["response"]["themes"] == ["delivery"] and newest["answered_at"] is not None
     assert expired["response"] is None and expired["expired_at"] == now - timedelta(days=3)
     assert oldest["response"]["score"] == 8
+    telegram, wa = got["consent"]
+    assert (telegram["channel"], telegram["given"]) == ("telegram", True)
+    assert (wa["channel"], wa["given"], wa["at"]) == ("whatsapp", False, now - timedelta(days=2))
+    assert [(h["given"], h["method"], h["source"]) for h in wa["history"]] == [
+        (False, "keyword", "BAJA"),
+        (True, "api", "checkout form"),
+    ]
     (case,) = got["cases"]
     assert (case["status"], case["outcome"], case["score"]) == ("resolved", "refunded", 2)
 
