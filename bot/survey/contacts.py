@@ -203,13 +203,34 @@ def find_sender(conn: Connection, m: Inbound, now: datetime) -> Found | None:
 
 
 _BY_LINK = select(Invitation).where(Invitation.link_token == bindparam("token"))
-_BY_PHONE = select(Contact).where(Contact.phone == bindparam("phone")).order_by(Contact.id).limit(1)
 _LOCK_CONTACT = select(Contact.id).where(Contact.id == bindparam("id")).with_for_update()
 
 
+def _held_address(m: Inbound) -> dict[str, str]:
+    """The contact column that keeps the sender's address on its channel, with the address as
+    kept there: a phone channel's number (E.164), a chat channel's chat id; empty for others."""
+    phone = _phone(m)
+    if phone is not None:
+        return {"phone": phone}
+    if m.channel in CHAT_CHANNELS:
+        return {"telegram_chat_id": m.sender}
+    return {}
+
+
+def _holder(s: Session, held: dict[str, str]) -> Contact | None:
+    """The contact that already holds the address (the API, a purchase or an import gave it):
+    the same person, whose first message on this channel makes its channel row."""
+    if not held:
+        return None
+    ((column, address),) = held.items()
+    # Phones are not unique (a shared number): the oldest contact, as a purchase finds it.
+    where = getattr(Contact, column) == address
+    return s.scalar(select(Contact).where(where).order_by(Contact.id).limit(1))
+
+
 def create_for_inbound(rt: Runtime, s: Session, m: Inbound, now: datetime) -> Found:
-    """A channel row for a sender seen for the first time: an existing contact (same phone, or
-    the deep link's) or a new one."""
+    """A channel row for a sender seen for the first time on its channel: the deep link's
+    contact, the contact that holds the address (same phone, same chat id), or a new one."""
     contact = None
     if m.start_payload:
         # Deep-link onboarding: the link names the invitation, and so the contact.
@@ -217,17 +238,16 @@ def create_for_inbound(rt: Runtime, s: Session, m: Inbound, now: datetime) -> Fo
         if inv is not None and inv.contact is not None:  # an erased one's has no token left
             contact = inv.contact
             contact.telegram_chat_id = m.sender
-    phone = _phone(m)
-    if contact is None and phone is not None:
-        contact = s.scalar(_BY_PHONE, {"phone": phone})
+    held = _held_address(m)
+    if contact is None:
+        contact = _holder(s, held)
     if contact is None:
         hint = (m.language_hint or "")[:2].lower()
         contact = Contact(
             name=m.sender_name,
-            phone=phone,
-            telegram_chat_id=m.sender if m.channel in CHAT_CHANNELS else None,
             language=hint if hint in LANGUAGES else rt.settings.default_language,
             created_at=now,
+            **held,
         )
         cc = ContactChannel(
             contact=contact, channel=m.channel, address=m.sender, last_inbound_at=now
@@ -236,7 +256,9 @@ def create_for_inbound(rt: Runtime, s: Session, m: Inbound, now: datetime) -> Fo
         s.flush()
         # A contact created just now has no invitation and no case: nothing more to look up.
         return Found(cc.id, contact.id, contact.language, surveyed=False, in_case=False)
-    s.execute(_LOCK_CONTACT, {"id": contact.id})  # as `_SENDER` does
+    # The contact locked before its channel row is written, as `_SENDER` and an erasure do; one
+    # erased meanwhile fails the row's insert, and `handle_inbound`'s retry makes a fresh one.
+    s.execute(_LOCK_CONTACT, {"id": contact.id})
     cc = ensure_channel(s, contact, m.channel, m.sender)
     cc.last_inbound_at = now
     return Found(cc.id, contact.id, contact.language)

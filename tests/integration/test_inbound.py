@@ -2,7 +2,9 @@
 
 Rows live in `tests/channels/rows_<channel>.py` (see `tests/channels/cases.py`); a row's
 `given` prepares state: "open_survey" (a survey asked to the row's sender on its channel) and
-"outbound_status:<status>" (the outbound message a status row reports on starts in <status>).
+"outbound_status:<status>" (the outbound message a status row reports on starts in <status>)
+and "known_contact" (a contact the API made with the sender's phone or chat id, no channel
+row yet: the message must join it, not fail on the address it holds).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from sqlalchemy import select
 
 from bot.runtime import Runtime
 from bot.storage.messages import queue_outbound
-from bot.storage.models import Message
+from bot.storage.models import ContactChannel, Message
+from bot.survey.customers import parse_customer, upsert_contact
 from bot.web.app import create_app
 from channels.base import Outbound, Template, WebRequest
 from tests.conftest import Clock, make_settings
@@ -53,11 +56,19 @@ def _build(module: ModuleType, case: InboundCase) -> tuple[bytes, dict[str, str]
     return json.dumps(data).encode(), {}, "application/json"
 
 
-def _given(rt: Runtime, case: InboundCase, req: WebRequest) -> None:
+def _given(rt: Runtime, case: InboundCase, req: WebRequest) -> int | None:
+    """Prepare the row's state; the known contact's id, when the row asks for one."""
     channel = rt.route(case.route)
     if (not case.given and case.expect_status is None) or channel is None:
-        return
+        return None
     parsed = channel.parse(req)
+    if "known_contact" in case.given:
+        m = parsed.messages[0]
+        # As `PUT /api/v1/contacts/{id}` stores it: the phone in E.164, whatever form it came in.
+        held = {"phone": m.sender} if m.sender.startswith("+") else {"telegram_chat_id": m.sender}
+        with rt.db.session() as s:
+            contact, _ = upsert_contact(s, parse_customer(held, ""), rt.clock(), "es")
+            return contact.id
     # A row whose update is ignored has no sender to open a survey for (nothing is stored).
     if "open_survey" in case.given and parsed.messages:
         m = parsed.messages[0]
@@ -76,11 +87,20 @@ def _given(rt: Runtime, case: InboundCase, req: WebRequest) -> None:
                 now=rt.clock(),
             )
             row.provider_id, row.status = st.provider_id, status
+    return None
 
 
 def _inbound(rt: Runtime) -> list[Message]:
     with rt.db.session() as s:
         return list(s.scalars(select(Message).where(Message.direction == "in")))
+
+
+def _channels(rt: Runtime) -> list[tuple[int, str, str]]:
+    """Every channel row, as (contact, channel, address)."""
+    cc = ContactChannel
+    with rt.db.session() as s:
+        rows = s.execute(select(cc.contact_id, cc.channel, cc.address))
+        return [(r[0], r[1], r[2]) for r in rows]
 
 
 @pytest.mark.parametrize(("module", "case"), ROWS)
@@ -99,7 +119,7 @@ def test_inbound(module: ModuleType, case: InboundCase, database_url: str, clock
                     signed = {k: _corrupt(v) for k, v in signed.items()}
                 headers.update(signed)
             req = WebRequest("POST", url, headers, form, body)
-            _given(rt, case, req)
+            known = _given(rt, case, req)
             client = app.test_client()
             r = client.post(url, data=body, headers=headers)
             assert r.status_code == case.status, r.get_data(as_text=True)
@@ -118,6 +138,9 @@ def test_inbound(module: ModuleType, case: InboundCase, database_url: str, clock
                     assert got.address == case.sender
                 if case.provider_id is not None:
                     assert got.provider_id == case.provider_id
+                if known is not None:
+                    assert got.contact_id == known
+                    assert _channels(rt) == [(known, got.channel, got.address)]
             if case.duplicate:
                 again = client.post(url, data=body, headers=headers)
                 assert (again.status_code, again.get_data()) == (r.status_code, r.get_data())

@@ -80,6 +80,14 @@ INBOUND: list[InboundCase] = [
         sender=CUSTOMER,
         body_contains=("No tienes ninguna encuesta abierta",),
     ),
+    # A contact the API made with this phone (in E.164: +52 55…), who writes before any survey.
+    sms(
+        "sms-first-text-from-a-known-phone-joins-its-contact",
+        "sms_comment.form",
+        given=("known_contact",),
+        channel="sms",
+        sender=CUSTOMER,
+    ),
     sms(
         "sms-invalid-signature-is-403-and-stores-nothing",
         "sms_text.form",

@@ -99,6 +99,15 @@ INBOUND: list[InboundCase] = [
         sender=ANA,
         provider_id="815300002",
     ),
+    # A contact the API or a purchase made with this chat id, who writes before any survey.
+    _in(
+        "telegram-first-text-from-a-known-chat-id-joins-its-contact",
+        "message_text.json",
+        given=("known_contact",),
+        channel="telegram",
+        text="9",
+        sender=ANA,
+    ),
     _in(
         "telegram-photo-caption-is-text",
         "message_photo.json",
