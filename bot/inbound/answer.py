@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Row, Table, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 import scoring
-from bot.events import ContactOptedOut, DetractorResponded, Event, OutboxQueued, ResponseCompleted
+from bot.events import DetractorResponded, Event, OutboxQueued, ResponseCompleted
 from bot.storage.hooks import emit
 from bot.storage.models import (
     OPEN_STATES,
@@ -23,7 +23,7 @@ from bot.storage.models import (
     Survey,
 )
 from bot.storage.models import InvitationState as S
-from bot.survey import consent, conversation
+from bot.survey import consent, conversation, optout
 from bot.survey.contacts import INBOUND_STATES, Found
 
 Record: TypeAlias = Row[*tuple[Any, ...]]  # a row read by name
@@ -77,7 +77,6 @@ _NAMED = _ROW.where(
 _LINK = select(_inv.id, _inv.contact_id, _inv.state, _inv.link_expires_at, _inv.channels).where(
     _inv.link_token == bindparam("token")
 )
-_OPTED_OUT = update(CHANNELS).where(CHANNELS.c.id == bindparam("cc"))
 _OPTED_OUT_INVITATIONS = (
     update(INVITATIONS)
     .where(_inv.contact_id == bindparam("contact"), _inv.state.in_(OPEN_STATES))
@@ -133,18 +132,25 @@ def apply(
     events: list[Event],
 ) -> None:
     """Store what `turn` says: consent, the opt-out, the deep link's use, the survey's answer."""
-    if (c := turn.consent) is not None:
-        grant = consent.Grant(channel, c.given, c.source)
-        consent.record(conn, sender.contact_id, grant, c.method, now)
+    c = turn.consent
     if turn.opt_out is not None:
-        conn.execute(
-            _OPTED_OUT, {"cc": sender.cc_id, "opted_out_at": now if turn.opt_out else None}
+        # A STOP/START keyword: its consent change is the opt-out's (`conversation.turn`).
+        method, source = (c.method, c.source) if c is not None else ("keyword", None)
+        optout.opt(
+            conn,
+            sender.contact_id,
+            channel,
+            out=turn.opt_out,
+            method=method,
+            source=source,
+            now=now,
+            events=events,
         )
         if turn.opt_out:
             conn.execute(_OPTED_OUT_INVITATIONS, {"contact": sender.contact_id})
-            events.append(ContactOptedOut(sender.contact_id, channel))
-        kind = "contact.opted_out" if turn.opt_out else "contact.opted_in"
-        emit(conn, at=now, kind=kind, data={"channel": channel}, contact_id=sender.contact_id)
+    elif c is not None:
+        grant = consent.Grant(channel, c.given, c.source)
+        consent.record(conn, sender.contact_id, grant, c.method, now)
     if turn.use_link and linked is not None:
         values: dict[str, Any] = {"inv": linked.id, "link_token": None}
         if turn.send_now:

@@ -1,16 +1,13 @@
-"""One customer across channels: addresses and opt-outs, every survey sent and answered, cases.
-
-The opt-out history comes from the customer's own STOP/START messages, read with the
-conversation's keyword rule (`bot.survey.conversation.keyword`); an opt-out the provider
-reported (no message) shows only in the channel's current state.
+"""One customer across channels: addresses with their state now, the consent per channel with
+its history (every opt-out and opt-in again, with its keyword: `bot.survey.optout`), every
+survey sent and answered, cases.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.storage.models import (
@@ -19,61 +16,30 @@ from bot.storage.models import (
     ContactChannel,
     Invitation,
     InvitationState,
-    Message,
     Response,
     Survey,
 )
 from bot.survey import consent as consents
-from bot.survey.conversation import Keyword, keyword
-
-KEYWORD_LENGTH = 24  # longer than any STOP/START word with its punctuation
-
-
-def opt_history(s: Session, contact_id: int) -> dict[str, list[tuple[datetime, bool]]]:
-    """Per channel, the customer's STOP (True) and START (False) messages, oldest first."""
-    rows = s.execute(
-        select(Message.channel, Message.text, Message.created_at)
-        .where(
-            Message.contact_id == contact_id,
-            Message.direction == "in",
-            func.length(Message.text) <= KEYWORD_LENGTH,
-        )
-        .order_by(Message.created_at, Message.id)
-    ).all()
-    out: dict[str, list[tuple[datetime, bool]]] = {}
-    for channel, text, at in rows:
-        kw = keyword(text or "")
-        if kw in (Keyword.STOP, Keyword.START):
-            out.setdefault(channel, []).append((at, kw is Keyword.STOP))
-    return out
 
 
 def channels(s: Session, contact_id: int) -> list[dict[str, Any]]:
-    """Each address with its state: opted out since when, opted in again when."""
-    history = opt_history(s, contact_id)
+    """Each address with its state now: opted out since when, unreachable since when (the
+    history of opting out and in again is the consent's)."""
     rows = s.scalars(
         select(ContactChannel)
         .where(ContactChannel.contact_id == contact_id)
         .order_by(ContactChannel.channel)
     )
-    out = []
-    for cc in rows:
-        said = history.get(cc.channel, [])
-        last_stop = max((at for at, stop in said if stop), default=None)
-        starts = [at for at, stop in said if not stop and last_stop and at > last_stop]
-        out.append(
-            {
-                "channel": cc.channel,
-                "address": cc.address,
-                "opted_out_at": cc.opted_out_at,
-                # The START after the last STOP, while the channel is open again.
-                "opted_in_at": starts[0] if starts and cc.opted_out_at is None else None,
-                "unreachable_at": cc.unreachable_at,
-                "unreachable_reason": cc.unreachable_reason,
-                "history": said,
-            }
-        )
-    return out
+    return [
+        {
+            "channel": cc.channel,
+            "address": cc.address,
+            "opted_out_at": cc.opted_out_at,
+            "unreachable_at": cc.unreachable_at,
+            "unreachable_reason": cc.unreachable_reason,
+        }
+        for cc in rows
+    ]
 
 
 def consent(s: Session, contact_id: int) -> list[dict[str, Any]]:

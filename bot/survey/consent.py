@@ -2,8 +2,9 @@
 how it reached npsbot (`METHODS`) and when; the latest row per channel is the state.
 
 `record` is the one way a row is written: the contacts API and the CSV (`customers`), a
-touchpoint's code, a Telegram `/start`, and every STOP/START keyword, typed or handled by the
-provider (`bot.inbound.answer`). `granted` and `history` read it back (the dispatcher's consent
+touchpoint's code, a Telegram `/start`, and every opt-out or opt-in again (`bot.survey.optout`:
+a STOP/START keyword, typed or handled by the provider, a send the provider refused, the
+Delighted-compatible unsubscribe). `granted` and `history` read it back (the dispatcher's consent
 rule, the customer page).
 """
 
@@ -20,8 +21,9 @@ from bot.storage.models import Consent
 
 # How consent reached npsbot (`Consent.method`): the contacts API or a purchase's customer, the
 # CSV, a customer's touchpoint code, a Telegram /start, a STOP/START keyword, and the business's
-# own opt-in reported through the API (`"method": "business"`).
-METHODS = ("api", "csv", "touchpoint", "start", "keyword", "business")
+# own opt-in reported through the API (`"method": "business"`), and a provider refusing a send
+# because the customer opted out with it (Twilio 21610: `bot.survey.optout`).
+METHODS = ("api", "csv", "touchpoint", "start", "keyword", "business", "provider")
 
 CONSENTS = cast(Table, Consent.__table__)
 _c = CONSENTS.c

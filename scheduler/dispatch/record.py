@@ -17,10 +17,12 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 
+from bot.events import Event
 from bot.runtime import Runtime
 from bot.storage.messages import SentRow, write_sent
 from bot.storage.models import Contact, ContactChannel, Invitation
 from bot.storage.models import InvitationState as S
+from bot.survey import optout
 from channels.base import Outbound, Sent
 from channels.errors import ContactStopped, OutsideWindow, SendError, Throttled, Unreachable
 from scheduler.dispatch.plan import Batch, Job
@@ -66,6 +68,7 @@ def record(rt: Runtime, batch_of: dict[int, Batch], done: list[tuple[Job, Outcom
     lapsed = [j for j, o in done if isinstance(o, Lapsed)]
     errors = [(j, o) for j, o in done if isinstance(o, SendError)]
     again: list[Job] = []
+    events: list[Event] = []
     with rt.db.session_for_update() as s:
         conn = s.connection()
         if sent:
@@ -74,8 +77,9 @@ def record(rt: Runtime, batch_of: dict[int, Batch], done: list[tuple[Job, Outcom
             conn.execute(_PUT_BACK, [{"b_id": j.id, "b_lease": j.lease_until} for j in lapsed])
         now = rt.clock()
         for j, exc in errors:
-            if _failed(conn, batch_of[j.id], j, exc, now):
+            if _failed(conn, batch_of[j.id], j, exc, now, events):
                 again.append(j)
+    rt.bus.publish(*events)
     return again
 
 
@@ -122,7 +126,9 @@ def _record_sent(conn: Connection, sent: list[tuple[Job, tuple[Sent, datetime]]]
     write_sent(conn, [r if r.contact_id in present else _tombstone(r) for r in rows])
 
 
-def _failed(conn: Connection, batch: Batch, j: Job, exc: SendError, now: datetime) -> bool:
+def _failed(
+    conn: Connection, batch: Batch, j: Job, exc: SendError, now: datetime, events: list[Event]
+) -> bool:
     """Record a failed send (rare: one row at a time). True when the next channel is planned and
     the invitation should be sent again now, under the same lease."""
     assert j.plan is not None
@@ -135,7 +141,11 @@ def _failed(conn: Connection, batch: Batch, j: Job, exc: SendError, now: datetim
     next_channel = False
     if isinstance(exc, ContactStopped) and known:
         batch.mark(cid, channel, stopped=True)
-        conn.execute(update(CCH).where(*where_cc).values(opted_out_at=now))
+        if _present(conn, {cid}):  # an erasure meanwhile: no consent row for a contact gone
+            # The customer's STOP went to the provider, not to us: an opt-out like a keyword's.
+            optout.opt(
+                conn, cid, channel, out=True, method="provider", source=None, now=now, events=events
+            )
         next_channel = True
     elif isinstance(exc, OutsideWindow):
         next_channel = True  # no template for this language: try the next channel, keep this one

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.config import LANGUAGES
-from bot.events import ContactOptedOut, Event
+from bot.events import Event
 from bot.integrations.delighted.shapes import (
     FIELD_NAMES,
     NotFound,
@@ -33,8 +33,7 @@ from bot.privacy.erasure import erase_contact
 from bot.runtime import Runtime
 from bot.storage import audit
 from bot.storage.models import Contact, ContactChannel, Invitation, InvitationState, Response
-from bot.survey import consent
-from bot.survey.consent import Grant
+from bot.survey import optout
 from bot.survey.contacts import address_for, ensure_channel, normalise_phone
 from bot.survey.customers import Customer, find_contact, upsert_contact
 from bot.survey.fields import Invalid, check_json
@@ -266,13 +265,18 @@ def unsubscribe(rt: Runtime, identifier: str, actor: str, source: str | None) ->
             # address comes (`ensure_channel` updates the address of the contact's row).
             address = address_for(contact, name) or f"{UNSUBSCRIBED}{contact.id}"
             rows[name] = ensure_channel(s, contact, name, address)
-        for cc in rows.values():
-            if cc.opted_out_at is None:
-                cc.opted_out_at = now
-                events.append(ContactOptedOut(contact.id, cc.channel))
-                consent.record(
-                    s.connection(), contact.id, Grant(cc.channel, False, "delighted"), "api", now
-                )
+        s.flush()  # the rows just made, for `opt`'s statements
+        for name in rows:
+            optout.opt(
+                s.connection(),
+                contact.id,
+                name,
+                out=True,
+                method="api",
+                source="delighted",
+                now=now,
+                events=events,
+            )
         s.execute(
             update(Invitation)
             .where(

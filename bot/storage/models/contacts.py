@@ -58,8 +58,8 @@ class ContactChannel(Base):
 class Consent(Base):
     """A contact's consent on one channel, as history: each grant or withdrawal is a row, the
     latest per channel is the state. `method` is how it reached npsbot (api, csv, touchpoint,
-    start, keyword, business); `source` the business's own words ("checkout form") or the
-    customer's keyword."""
+    start, keyword, business, provider); `source` the business's own words ("checkout form")
+    or the customer's keyword."""
 
     __tablename__ = "consents"
     __table_args__ = (Index("ix_consents_contact_id_channel_at", "contact_id", "channel", "at"),)

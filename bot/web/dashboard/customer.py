@@ -44,6 +44,7 @@ METHODS = {
     "start": N_("Telegram /start"),
     "keyword": N_("keyword"),
     "business": N_("the business's own opt-in"),
+    "provider": N_("reported by the provider"),
 }
 
 

@@ -9,11 +9,19 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bot.integrations import webhooks as hooks
+from bot.integrations.delighted import people
 from bot.runtime import Runtime
 from bot.staff.cases import Actor
 from bot.staff.desk import act
 from bot.storage.hooks import EVENT_TYPES
-from bot.storage.models import Case, StaffRole, WebhookDelivery, WebhookEvent
+from bot.storage.models import (
+    Case,
+    Contact,
+    ContactChannel,
+    StaffRole,
+    WebhookDelivery,
+    WebhookEvent,
+)
 from tests.conftest import Clock
 from tests.helpers import SandboxCustomer, send_due
 
@@ -74,3 +82,26 @@ def test_a_detractor_its_case_and_an_opt_out_each_commit_their_event(
             select(WebhookEvent.type).join(WebhookDelivery).order_by(WebhookDelivery.id)
         ).scalars()
         assert list(kinds)[:2] == ["response.completed", "case.opened"]
+
+
+def test_a_delighted_unsubscribe_announces_the_opt_out_like_a_stop(
+    rt: Runtime, clock: Clock
+) -> None:
+    with rt.db.session_for_update() as s:
+        ana = Contact(name="Ana", phone="+525512345678", language="es")
+        s.add(ana)
+        s.flush()
+        s.add(ContactChannel(contact_id=ana.id, channel="sms", address="+525512345678"))
+        actor = hooks.Actor("cli", "cli")
+        hooks.create(
+            s, url="https://x.example/h", events=["contact.opted_out"], now=clock(), actor=actor
+        )
+        ana_id = ana.id
+
+    people.unsubscribe(rt, str(ana_id), "api:shop", None)
+    clock.advance(minutes=1)
+    people.unsubscribe(rt, str(ana_id), "api:shop", None)  # already out: nothing new to announce
+
+    # Her SMS row, and the web survey's (every configured channel, an address yet or not).
+    got = sorted((kind, data["channel"], data["external_id"]) for kind, data in events(rt))
+    assert got == [("contact.opted_out", "sms", None), ("contact.opted_out", "web", None)]
