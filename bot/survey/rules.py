@@ -137,7 +137,7 @@ class History:
     last_sent: datetime | None  # the latest send of another invitation
     stopped: frozenset[str]  # channels the contact opted out of
     consented: frozenset[str] = frozenset()  # channels whose latest consent is a grant
-    # Nothing but an e-mail (or nothing): no chat can reach the contact.
+    # Nothing but an e-mail: no chat can reach the contact.
     no_address: bool = False
 
 
@@ -213,10 +213,11 @@ def load_history(
 
 
 def _no_address(s: Session, contact_id: int) -> bool:
-    """No phone, no Telegram chat, no channel row still open: nothing but (perhaps) an e-mail
-    (an opted-out row may hold only the opt-out, with no address yet)."""
+    """An e-mail, and no phone, no Telegram chat, no channel row still open (an opted-out row
+    may hold only the opt-out, with no address yet). A contact with no address at all is a
+    Telegram onboarding: its deep link (or survey page) reaches it."""
     contact = s.get(Contact, contact_id)  # already in the session on the purchase path
-    if contact is None or contact.phone or contact.telegram_chat_id:
+    if contact is None or not contact.email or contact.phone or contact.telegram_chat_id:
         return False
     chats = select(ContactChannel.id).where(
         ContactChannel.contact_id == contact_id, ContactChannel.opted_out_at.is_(None)
