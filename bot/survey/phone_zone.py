@@ -15,9 +15,9 @@ from importlib.resources import files
 import phonenumbers
 from phonenumbers import timezone as phone_tz
 
-# zone.tab orders a country's zones geographically, "most populous first where that does not
-# contradict" geography (its header); for these the first is a corner: Lord Howe Island,
-# Fernando de Noronha, Newfoundland, Kaliningrad, Crimea, Samarkand.
+# The tab files order a country's zones so they "make some geographical sense" and put "the most
+# populous timezones first, where that does not contradict" it (zone1970.tab's header); for these
+# the first is a corner: Lord Howe Island, Noronha, Newfoundland, Kaliningrad, Crimea, Samarkand.
 MAIN_ZONE = {
     "AU": "Australia/Sydney",
     "BR": "America/Sao_Paulo",
