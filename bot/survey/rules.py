@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-from phonenumbers import timezone as phone_tz
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
@@ -21,6 +19,7 @@ from bot.definitions import DEFAULT_QUIET as DEFAULT_QUIET  # re-exported: one c
 from bot.definitions import parse_quiet
 from bot.storage.models import Contact, ContactChannel, Invitation, InvitationState
 from bot.survey.consent import granted
+from bot.survey.phone_zone import number_zone
 from channels import registry
 
 S = InvitationState
@@ -44,17 +43,13 @@ def zone(name: str | None) -> ZoneInfo | None:
 
 
 def contact_zone(contact: Contact | None, fallback: str = "UTC") -> ZoneInfo:
-    """The contact's time zone; else the phone number's country's (first) zone; else fallback
-    (an erased contact's invitation has none)."""
+    """The contact's time zone; else their phone number's (`number_zone`: the area code's, or the
+    country's main one); else fallback (an erased contact's invitation has none)."""
     if contact is None:
         return zone(fallback) or ZoneInfo("UTC")
     tz = zone(contact.timezone)
     if tz is None and contact.phone:
-        try:
-            names = phone_tz.time_zones_for_number(phonenumbers.parse(contact.phone, None))
-        except phonenumbers.NumberParseException:
-            names = ()
-        tz = next((z for n in names if (z := zone(n)) is not None), None)
+        tz = zone(number_zone(contact.phone))
     return tz or zone(fallback) or ZoneInfo("UTC")
 
 
