@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 
-from limits import RateLimitItemPerSecond, storage, strategies
+from limits import RateLimitItem, RateLimitItemPerSecond, storage, strategies
 
 
 class Limiter:
     def __init__(self, rates: dict[str, int], redis_url: str | None = None) -> None:
-        self.items = {name: RateLimitItemPerSecond(n) for name, n in rates.items()}
+        self.items: dict[str, RateLimitItem] = {
+            name: RateLimitItemPerSecond(n) for name, n in rates.items()
+        }
         self.store = storage.storage_from_string(redis_url or "memory://")
         self.window = strategies.MovingWindowRateLimiter(self.store)
 

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.config import normalise_database_url
@@ -107,21 +107,47 @@ def pg_database() -> Iterator[str]:
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+        # Durability on the shared server is not under test; without waiting for the WAL flush
+        # each commit is several times faster when other suites share the disk.
+        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     scratch = url.set(database=name).render_as_string(hide_password=False)
     upgrade(scratch)
     yield scratch
+    if engine := _engines.pop(scratch, None):
+        engine.dispose()
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
+_engines: dict[str, Engine] = {}  # one per scratch database, kept for the session
+
+# Empties the tables that hold rows, children first, and restarts the sequences that were used:
+# what `TRUNCATE … RESTART IDENTITY` did, in one round trip. TRUNCATE gives every table and index
+# new files, about a second per test on a busy disk; a DELETE of a few rows costs milliseconds.
+_RESET = """
+DO $$
+DECLARE t text; s text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY[{}]::text[] LOOP
+    IF to_regclass(quote_ident(t)) IS NOT NULL THEN
+      EXECUTE 'DELETE FROM ' || quote_ident(t);
+    END IF;
+  END LOOP;
+  FOR s IN SELECT sequencename FROM pg_sequences
+           WHERE schemaname = current_schema() AND last_value IS NOT NULL LOOP
+    PERFORM setval(quote_ident(s), 1, false);
+  END LOOP;
+END $$;
+""".format(", ".join(f"'{t.name}'" for t in reversed(Base.metadata.sorted_tables)))
+
+
 def _truncate(url: str) -> None:
-    engine = create_engine(normalise_database_url(url))
-    present = set(inspect(engine).get_table_names())
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name in present)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    """Every table empty and every id counting from 1 again, as after the migration."""
+    if url not in _engines:
+        _engines[url] = create_engine(normalise_database_url(url))
+    with _engines[url].begin() as conn:
+        conn.exec_driver_sql(_RESET)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -4,6 +4,7 @@ a SURVEYS_FILE that differs from the database (which it never rewrites)."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -47,10 +48,11 @@ def first_lines(env: dict[str, str], cwd: Path) -> list[str]:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
+def env(tmp_path: Path, sqlite_template: Path) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if k not in {"SURVEYS_FILE", "BUSINESS_NAME"}}
+    # A migrated database: the session's copy, not another process running `db upgrade`.
+    shutil.copy(sqlite_template, tmp_path / "npsbot.db")
     base["DATABASE_URL"] = f"sqlite:///{tmp_path}/npsbot.db"
-    subprocess.run([NPSBOT, "db", "upgrade"], env=base, cwd=tmp_path, check=True, timeout=60)
     return base
 
 

@@ -88,6 +88,14 @@ def settle(world: World, customers: list[Customer], threads: list[threading.Thre
         time.sleep(0.2)
 
 
+def wait_out_leases(world: World) -> None:
+    """A reply the fault caught mid-send stays `sending` until its lease lapses, then is
+    `unknown`; and the last reply a customer got may be a moment from being marked `sent`."""
+    deadline = time.monotonic() + LEASE_SECONDS + 5
+    while world.stored()[1] and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
 def report(name: str, world: World, customers: list[Customer]) -> dict[str, int]:
     f = world.figures
     stored, sending = world.stored()
@@ -122,6 +130,7 @@ def test_postgresql_stopped_mid_stream_loses_and_doubles_nothing(world: World) -
     spooled_during = not world.spool_empty()
     cluster.start()
     settle(world, customers, threads)
+    wait_out_leases(world)
 
     figures = report(f"PostgreSQL away {OUTAGE:g} s", world, customers)
     assert spooled_during, "no Twilio webhook was spooled while PostgreSQL was away"
@@ -144,10 +153,7 @@ def test_a_server_killed_mid_burst_loses_and_doubles_nothing_acknowledged(world:
     world.kill()
     world.start()  # as a supervisor would; what was committed before the kill is replayed
     settle(world, customers, threads)
-    # A reply the kill caught mid-send stays `sending` until its lease lapses, then is `unknown`.
-    deadline = time.monotonic() + LEASE_SECONDS + 5
-    while world.stored()[1] and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_out_leases(world)
 
     figures = report("server SIGKILLed", world, customers)
     assert figures["acknowledged"] > 0

@@ -1,7 +1,11 @@
 """Every send waits for its channel's rate limiter: surveys, queued replies and staff alerts.
 
-Each case spends the channel's budget for this second first; the send it then makes must wait
-for the moving window to free a slot (about a second), as a burst would at the provider's pace.
+At each of the test hours, each send takes a slot from its channel's limiter (a limiter counting
+per minute, so the check after the send has time to spare), which is what makes it wait when
+the budget is spent. Then, once per case, the wait itself: the channel's budget for this second
+spent first, the send must wait for the moving window to free a slot (about a second), as a
+burst would at the provider's pace. The hour decides only when the work is due, not how the send
+waits, so the real one-second wait runs once per case rather than at every hour.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from pathlib import Path
 from time import monotonic
 
 import pytest
+from limits import RateLimitItemPerMinute
 
 from bot.storage.messages import queue_outbound
 from bot.storage.models import Contact
@@ -73,7 +78,25 @@ CASES = [
 ]
 
 
+def slots_left(limiter: Limiter, channel: str) -> int:
+    """How many sends the limiter lets through now, taking them (never waits)."""
+    return sum(1 for _ in iter(lambda: limiter.acquire(channel, deadline=0), False))
+
+
 @at_hours  # replies and staff alerts go out at night; a survey waits for the morning
+@pytest.mark.parametrize(("work", "channel"), CASES)
+def test_a_send_takes_a_slot_from_the_channel_s_rate_limiter(
+    world: World, work: Callable[[World], Callable[[], int]], channel: str
+) -> None:
+    sent = work(world)
+    before = sent()
+    limiter = Limiter({channel: RATE})
+    limiter.items[channel] = RateLimitItemPerMinute(RATE)  # no slot frees during the test
+    tick(world.rt, Dispatcher(world.rt, Sender(world.rt.channels, limiter)))
+    assert sent() == before + 1
+    assert slots_left(limiter, channel) == RATE - 1, "the send did not ask the limiter"
+
+
 @pytest.mark.parametrize(("work", "channel"), CASES)
 def test_a_send_waits_for_the_channel_s_rate_limit(
     world: World, work: Callable[[World], Callable[[], int]], channel: str
