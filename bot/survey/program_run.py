@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from bot.runtime import Runtime
 from bot.storage.models import Contact, ContactChannel, Invitation, ProgramRun, Survey
 from bot.storage.models import InvitationState as S
-from bot.survey.contacts import SANDBOX, address_for
+from bot.survey.contacts import SANDBOX, address_on
 from bot.survey.programs import Plan, Program, in_audience, is_relational, plan_day, program_of
 from bot.survey.purchases import new_invitation
 from bot.survey.rules import History, load_histories, needs_consent, skip_reason
@@ -70,14 +70,21 @@ def load_facts(rt: Runtime, s: Session, survey: Survey, today: date) -> Facts:
         bought = {int(cid): at.astimezone(UTC).date() for cid, at in rows if cid is not None}
     members: dict[int, Member] = {}
     outside = 0
-    for c in s.scalars(select(Contact).order_by(Contact.id)):
-        if not in_audience(program, c.attributes or {}, bought.get(c.id), today):
+    # The columns the plan needs, not whole contacts: a day reads the entire base.
+    columns = (Contact.id, Contact.name, Contact.external_id, Contact.phone)
+    base = s.execute(
+        select(*columns, Contact.telegram_chat_id, Contact.attributes).order_by(Contact.id)
+    )
+    for cid, name, external, phone, chat, attributes in base:
+        if not in_audience(program, attributes or {}, bought.get(cid), today):
             outside += 1
             continue
         reach = tuple(
-            ch for ch in configured if address_for(c, ch) or (ch == SANDBOX and c.id in boxes)
+            ch
+            for ch in configured
+            if address_on(ch, cid, phone, chat) or (ch == SANDBOX and cid in boxes)
         )
-        members[c.id] = Member(c.id, c.name or c.external_id or f"#{c.id}", reach)
+        members[cid] = Member(cid, name or external or f"#{cid}", reach)
     last = {
         int(cid): at.astimezone(UTC).date()
         for cid, at in s.execute(
@@ -150,12 +157,17 @@ def run_day(rt: Runtime, survey_id: int, now: datetime, today: date) -> int:
         survey = s.get(Survey, survey_id)
         assert survey is not None
         facts = load_facts(rt, s, survey, today)
-        for cid in plan(rt, survey, facts, now).chosen:
-            contact = s.get(Contact, cid)
-            assert contact is not None
+        chosen = plan(rt, survey, facts, now).chosen
+        # Lock the chosen (as a purchase locks its contact), then read their histories again:
+        # a purchase may have committed one since `load_facts` read them.
+        rows = select(Contact).where(Contact.id.in_(chosen)).order_by(Contact.id)
+        contacts = {c.id: c for c in s.scalars(rows.with_for_update() if rt.db.postgres else rows)}
+        histories = load_histories(s, chosen, consent=bool(needs_consent(survey.options)))
+        for cid in chosen:
             channels = facts.members[cid].channels
+            meta = {"program": survey.key}
             inv = new_invitation(
-                rt, s, survey, contact, channels, now, meta={"program": survey.key}
+                rt, s, survey, contacts[cid], channels, now, meta=meta, history=histories[cid]
             )
             run.invited += inv.state == S.SCHEDULED
         return run.invited
