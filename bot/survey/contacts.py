@@ -114,12 +114,19 @@ def _phone(m: Inbound) -> str | None:
 
 
 def address_for(contact: Contact, channel: str) -> str | None:
+    return address_on(channel, contact.id, contact.phone, contact.telegram_chat_id)
+
+
+def address_on(
+    channel: str, contact_id: int | None, phone: str | None, chat_id: str | None
+) -> str | None:
+    """`address_for` from the contact's columns (a program's day reads them, not whole rows)."""
     if channel in PHONE_CHANNELS:
-        return contact.phone
+        return phone
     if channel in CHAT_CHANNELS:
-        return contact.telegram_chat_id
-    if channel in PAGE_CHANNELS and contact.id is not None:
-        return web_address(contact.id)
+        return chat_id
+    if channel in PAGE_CHANNELS and contact_id is not None:
+        return web_address(contact_id)
     return None
 
 

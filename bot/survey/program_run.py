@@ -21,13 +21,23 @@ from sqlalchemy.orm import Session
 from bot.runtime import Runtime
 from bot.storage.models import Contact, ContactChannel, Invitation, ProgramRun, Survey
 from bot.storage.models import InvitationState as S
-from bot.survey.contacts import SANDBOX, address_for
-from bot.survey.programs import Plan, Program, in_audience, is_relational, plan_day, program_of
+from bot.survey.contacts import SANDBOX, address_on
+from bot.survey.programs import (
+    Plan,
+    Program,
+    day_cap,
+    in_audience,
+    is_relational,
+    plan_day,
+    program_of,
+    queue,
+)
 from bot.survey.purchases import new_invitation
 from bot.survey.rules import History, load_histories, needs_consent, skip_reason
 
 NO_ADDRESS = "no_address"  # no address on any of the survey's configured channels
 OUTSIDE = "not_in_audience"
+HEAD = 50  # the fewest due contacts whose histories are read at once
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,7 @@ class Facts:
     members: dict[int, Member]  # the audience
     outside: int  # contacts not in it
     last_surveyed: dict[int, date]  # by this survey (a skipped invitation does not count)
-    histories: dict[int, History]  # the rules' facts, for the members due
+    histories: dict[int, History]  # the rules' facts, for the members due (`load_head`)
 
 
 def relational(s: Session) -> list[Survey]:
@@ -70,14 +80,21 @@ def load_facts(rt: Runtime, s: Session, survey: Survey, today: date) -> Facts:
         bought = {int(cid): at.astimezone(UTC).date() for cid, at in rows if cid is not None}
     members: dict[int, Member] = {}
     outside = 0
-    for c in s.scalars(select(Contact).order_by(Contact.id)):
-        if not in_audience(program, c.attributes or {}, bought.get(c.id), today):
+    # The columns the plan needs, not whole contacts: a day reads the entire base.
+    columns = (Contact.id, Contact.name, Contact.external_id, Contact.phone)
+    base = s.execute(
+        select(*columns, Contact.telegram_chat_id, Contact.attributes).order_by(Contact.id)
+    )
+    for cid, name, external, phone, chat, attributes in base:
+        if not in_audience(program, attributes or {}, bought.get(cid), today):
             outside += 1
             continue
         reach = tuple(
-            ch for ch in configured if address_for(c, ch) or (ch == SANDBOX and c.id in boxes)
+            ch
+            for ch in configured
+            if address_on(ch, cid, phone, chat) or (ch == SANDBOX and cid in boxes)
         )
-        members[c.id] = Member(c.id, c.name or c.external_id or f"#{c.id}", reach)
+        members[cid] = Member(cid, name or external or f"#{cid}", reach)
     last = {
         int(cid): at.astimezone(UTC).date()
         for cid, at in s.execute(
@@ -87,13 +104,24 @@ def load_facts(rt: Runtime, s: Session, survey: Survey, today: date) -> Facts:
         )
         if cid is not None  # an erased customer's invitations
     }
-    due = [
-        cid
-        for cid in members
-        if cid not in last or (today - last[cid]).days >= program.cadence_days
-    ]
+    return Facts(program, members, outside, last, {})
+
+
+def load_head(rt: Runtime, s: Session, survey: Survey, facts: Facts, now: datetime) -> None:
+    """The rules' facts (`facts.histories`) for the head of the day's queue: as many of the
+    due, in the order they are asked, as it takes to find the day's cap not blocked. The plan
+    chooses no one further; `preview` reads everyone's, for every reason."""
+    p = facts.program
+    today = now.astimezone(UTC).date()
+    due = queue(facts.members, facts.last_surveyed, p.cadence_days, today)
+    cap = day_cap(len(facts.members), p.cadence_days, p.daily_cap, today)
     consent = bool(needs_consent(survey.options))
-    return Facts(program, members, outside, last, load_histories(s, due, consent=consent))
+    facts.histories = {}
+    read = 0
+    while read < len(due) and len(facts.histories) - len(blocked(rt, survey, facts, now)) < cap:
+        batch = due[read : read + max(2 * cap, HEAD)]
+        facts.histories |= load_histories(s, batch, consent=consent)
+        read += len(batch)
 
 
 def blocked(rt: Runtime, survey: Survey, facts: Facts, now: datetime) -> dict[int, str]:
@@ -150,12 +178,18 @@ def run_day(rt: Runtime, survey_id: int, now: datetime, today: date) -> int:
         survey = s.get(Survey, survey_id)
         assert survey is not None
         facts = load_facts(rt, s, survey, today)
-        for cid in plan(rt, survey, facts, now).chosen:
-            contact = s.get(Contact, cid)
-            assert contact is not None
+        load_head(rt, s, survey, facts, now)
+        chosen = plan(rt, survey, facts, now).chosen
+        # Lock the chosen (as a purchase locks its contact), then read their histories again:
+        # a purchase may have committed one since `load_facts` read them.
+        rows = select(Contact).where(Contact.id.in_(chosen)).order_by(Contact.id)
+        contacts = {c.id: c for c in s.scalars(rows.with_for_update() if rt.db.postgres else rows)}
+        histories = load_histories(s, chosen, consent=bool(needs_consent(survey.options)))
+        for cid in chosen:
             channels = facts.members[cid].channels
+            meta = {"program": survey.key}
             inv = new_invitation(
-                rt, s, survey, contact, channels, now, meta={"program": survey.key}
+                rt, s, survey, contacts[cid], channels, now, meta=meta, history=histories[cid]
             )
             run.invited += inv.state == S.SCHEDULED
         return run.invited

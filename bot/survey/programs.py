@@ -8,7 +8,7 @@ creates the invitations; `npsbot programs preview` shows the same plan for the n
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -83,6 +83,26 @@ class Plan:
     reasons: Mapping[int, str]  # every other eligible contact → why not today
 
 
+def queue(
+    eligible: Iterable[int], last_surveyed: Mapping[int, date], cadence_days: int, today: date
+) -> list[int]:
+    """Those of `eligible` due `today` (not surveyed within the cadence), in the order they are
+    asked: never surveyed first, then the longest ago, then by id."""
+    due: list[tuple[int, int, int]] = []
+    for cid in eligible:
+        last = last_surveyed.get(cid)
+        if last is None or (today - last).days >= cadence_days:
+            due.append((0 if last is None else 1, last.toordinal() if last else 0, cid))
+    due.sort()
+    return [cid for _n, _d, cid in due]
+
+
+def day_cap(eligible: int, cadence_days: int, daily_cap: int | None, today: date) -> int:
+    """How many are asked `today` at most: today's share, capped by the survey's daily cap."""
+    quota = share(eligible, cadence_days, today)
+    return quota if daily_cap is None else min(quota, daily_cap)
+
+
 def plan_day(
     eligible: Collection[int],
     last_surveyed: Mapping[int, date],
@@ -93,22 +113,22 @@ def plan_day(
 ) -> Plan:
     """Whom of `eligible` to ask `today`. `last_surveyed`: each contact's last invitation of
     this survey; `blocked`: contacts a survey rule refuses now (`rules.skip_reason`: fatigue,
-    an open invitation, opted out…), who keep their place in the queue for a later day."""
+    an open invitation, opted out…), who keep their place in the queue for a later day.
+    `chosen` depends only on the head of the `queue`, up to its first `day_cap` unblocked: the
+    worker reads the rules' facts of that head alone (`program_run.load_head`)."""
     blocked = blocked or {}
+    due = queue(eligible, last_surveyed, cadence_days, today)
+    waiting = set(due)
     reasons: dict[int, str] = {}
-    due: list[tuple[int, int, int]] = []  # (never surveyed first, then oldest, then id)
     for cid in eligible:
-        last = last_surveyed.get(cid)
-        if last is not None and (today - last).days < cadence_days:
+        if cid not in waiting:
             reasons[cid] = RECENT
         elif cid in blocked:
             reasons[cid] = blocked[cid]
-        else:
-            due.append((0 if last is None else 1, last.toordinal() if last else 0, cid))
-    due.sort()
+    free = [cid for cid in due if cid not in blocked]
     quota = share(len(eligible), cadence_days, today)
-    cap = quota if daily_cap is None else min(quota, daily_cap)
-    chosen = tuple(cid for _n, _d, cid in due[:cap])
-    for i, (_n, _d, cid) in enumerate(due[cap:], start=cap):
+    cap = day_cap(len(eligible), cadence_days, daily_cap, today)
+    chosen = tuple(free[:cap])
+    for i, cid in enumerate(free[cap:], start=cap):
         reasons[cid] = CAP if i < quota else LATER
     return Plan(chosen, reasons)

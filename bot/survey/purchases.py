@@ -24,6 +24,7 @@ from bot.survey.contacts import address_for, sandbox_channel
 from bot.survey.customers import Customer, parse_customer, upsert_contact
 from bot.survey.fields import Invalid, check_json, moment, text
 from bot.survey.rules import (
+    History,
     contact_zone,
     due_at,
     load_history,
@@ -172,7 +173,7 @@ def _schedule(rt: Runtime, s: Session, p: Purchase, now: datetime) -> Invitation
         except ValueError as exc:
             raise Invalid("customer.sandbox", str(exc)) from exc
     _reachable(rt, contact, channels)
-    return new_invitation(
+    inv = new_invitation(
         rt,
         s,
         survey,
@@ -186,6 +187,8 @@ def _schedule(rt: Runtime, s: Session, p: Purchase, now: datetime) -> Invitation
         quiet=p.quiet_hours,
         meta=p.metadata,
     )
+    s.flush()  # its id, and a duplicate order's IntegrityError, now
+    return inv
 
 
 def new_invitation(
@@ -202,11 +205,15 @@ def new_invitation(
     delay: int | None = None,
     quiet: bool | None = None,
     meta: Mapping[str, Any] | None = None,
+    history: History | None = None,
 ) -> Invitation:
     """The one way a survey invitation is made, for a purchase or a relational program's day:
     its due time (delay, quiet hours in the customer's zone), the skip rules (open invitation,
-    resurvey window, fatigue, opt-outs) and, where a bot cannot write first, a deep link."""
-    if rt.db.postgres:
+    resurvey window, fatigue, opt-outs) and, where a bot cannot write first, a deep link.
+    Added to the session, not flushed (a program's day inserts its invitations at once).
+    `history`: the contact's, read by the caller after it locked the contact's row (a program's
+    day reads its contacts' in a batch, `rules.load_histories`); else locked and read here."""
+    if history is None and rt.db.postgres:
         # One invitation at a time per contact: the rules below read, then decide.
         s.execute(select(Contact.id).where(Contact.id == contact.id).with_for_update())
     occurred = occurred or now
@@ -225,7 +232,8 @@ def new_invitation(
         created_at=now,
     )
     required = needs_consent(survey.options)
-    history = load_history(s, contact.id, consent=bool(required))
+    if history is None:
+        history = load_history(s, contact.id, consent=bool(required))
     fatigue = rt.settings.contact_fatigue_days
     reason = skip_reason(history, channels, survey.resurvey_days, now, fatigue, required)
     if reason is not None:
@@ -235,7 +243,6 @@ def new_invitation(
         inv.link_token = secrets.token_urlsafe(24)
         inv.link_expires_at = now + LINK_TTL
     s.add(inv)
-    s.flush()
     return inv
 
 
@@ -317,7 +324,6 @@ def create_invitation(
         created_at=now,
     )
     s.add(inv)
-    s.flush()
     return inv
 
 

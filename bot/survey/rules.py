@@ -212,7 +212,7 @@ def _no_address(s: Session, contact_id: int) -> bool:
     may hold only the opt-out, with no address yet). A contact with no address at all is a
     Telegram onboarding: its deep link (or survey page) reaches it."""
     contact = s.get(Contact, contact_id)  # already in the session on the purchase path
-    if contact is None or not contact.email or contact.phone or contact.telegram_chat_id:
+    if contact is None or not only_email(contact.email, contact.phone, contact.telegram_chat_id):
         return False
     chats = select(ContactChannel.id).where(
         ContactChannel.contact_id == contact_id, ContactChannel.opted_out_at.is_(None)
@@ -220,13 +220,20 @@ def _no_address(s: Session, contact_id: int) -> bool:
     return s.scalar(chats.limit(1)) is None
 
 
+def only_email(email: str | None, phone: str | None, chat_id: str | None) -> bool:
+    """An e-mail and no chat address (see `_no_address`)."""
+    return bool(email) and not phone and not chat_id
+
+
 def load_histories(
     s: Session, contact_ids: Collection[int], *, consent: bool = False
 ) -> dict[int, History]:
-    """`History` for many contacts in a few statements (a relational program's day)."""
+    """`History` for many contacts in a few statements (a relational program's day): the same
+    facts as `load_history`, each contact's own."""
     ids = list(contact_ids)
     flying = {cid: (0, None) for cid in ids}
     stopped: dict[int, set[str]] = {cid: set() for cid in ids}
+    no_address: set[int] = set()
     for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
         for cid, count, last in s.execute(
             select(
@@ -244,9 +251,25 @@ def load_histories(
             )
         ):
             stopped[cid].add(channel)
+        emails = {
+            cid
+            for cid, email, phone, chat in s.execute(
+                select(Contact.id, Contact.email, Contact.phone, Contact.telegram_chat_id).where(
+                    Contact.id.in_(chunk), Contact.email.is_not(None)
+                )
+            )
+            if only_email(email, phone, chat)
+        }
+        if emails:  # `_no_address`: and no channel row still open
+            chats = select(ContactChannel.contact_id).where(
+                ContactChannel.contact_id.in_(emails), ContactChannel.opted_out_at.is_(None)
+            )
+            no_address |= emails - set(s.scalars(chats))
     consented = granted(s.connection(), ids) if consent else {}
     return {
-        cid: History(n, last, frozenset(stopped[cid]), consented.get(cid, frozenset()))
+        cid: History(
+            n, last, frozenset(stopped[cid]), consented.get(cid, frozenset()), cid in no_address
+        )
         for cid, (n, last) in flying.items()
     }
 

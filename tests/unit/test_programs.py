@@ -14,9 +14,11 @@ from bot.survey.programs import (
     LATER,
     RECENT,
     Program,
+    day_cap,
     in_audience,
     plan_day,
     program_of,
+    queue,
     share,
 )
 from bot.survey.rules import History, skip_reason
@@ -124,6 +126,20 @@ def test_a_simulated_cadence_asks_everyone_once_and_then_again() -> None:
             last[cid] = day
         asked += plan.chosen
     assert sorted(asked) == sorted(list(range(1000)) * 2)
+
+
+def test_the_chosen_depend_only_on_the_head_of_the_queue_the_worker_reads() -> None:
+    # Every third contact is blocked; the worker knows it only for the queue's head, up to the
+    # day's cap unblocked (`program_run.load_head`), and chooses the same contacts.
+    last = {cid: TODAY - timedelta(days=90 + cid % 7) for cid in range(0, 300, 2)}
+    everyone = {cid: "fatigue" for cid in range(0, 300, 3)}
+    due = queue(range(300), last, 90, TODAY)
+    cap = day_cap(300, 90, 2, TODAY)
+    free = [cid for cid in due if cid not in everyone]
+    head = due[: due.index(free[cap - 1]) + 1]
+    known = {cid: why for cid, why in everyone.items() if cid in head}
+    full = plan_day(range(300), last, 90, 2, TODAY, everyone)
+    assert plan_day(range(300), last, 90, 2, TODAY, known).chosen == full.chosen == tuple(free[:2])
 
 
 # --- who is in the audience -------------------------------------------------------------------
