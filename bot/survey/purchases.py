@@ -324,6 +324,7 @@ def create_invitation(
         created_at=now,
     )
     s.add(inv)
+    s.flush()  # its id, for the sandbox and the tests that name it
     return inv
 
 
