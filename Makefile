@@ -35,11 +35,12 @@ typecheck: $(VENV)/.installed
 
 # One xdist worker more than there are cores: about a quarter of the workers' time is spent
 # waiting (servers and workers in other processes, a PostgreSQL cluster stopped on purpose), and
-# the extra worker runs tests meanwhile (docs/benchmarks.md, "Test suite").
+# the extra worker runs tests meanwhile (docs/benchmarks.md, "Test suite"). Work stealing: an
+# idle worker takes tests queued for a busy one, so the half-minute fault tests end no tail.
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2); echo $$((n + 1)))
 
 pytest: $(VENV)/.installed
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
