@@ -5,18 +5,23 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, select, text
 
 from bot.config import normalise_database_url
+from bot.events import RecordingBus
 from bot.runtime import Runtime
 from bot.storage.models import AuditEvent, ContactChannel, Invitation, Message, Response
 from bot.survey.rules import Reach, contact_zone, outside_quiet_hours, present, send_quiet
 from scheduler.loop import tick
-from tests.conftest import Clock
+from tests.conftest import Clock, make_settings
 
 
 class SandboxCustomer:
@@ -179,3 +184,24 @@ def audit_text(rt: Runtime) -> str:
             f"{e.actor} {e.action} {e.target} {e.source} {json.dumps(e.detail, ensure_ascii=False)}"
             for e in rows
         )
+
+
+@contextmanager
+def surveyed_app(
+    database_url: str, clock: Clock, bus: RecordingBus, surveys: Path, text: str
+) -> Iterator[Flask]:
+    """An app with Twilio SMS (a provider that refuses every call) and the surveys in `text`
+    (written to `surveys`), on the test's clock: the API tests' and the Delighted tests'."""
+    from bot.web.app import create_app  # the web layer, only for the tests that need it
+    from tests.e2e.channels.rows_sms import settings as twilio_settings
+
+    surveys.write_text(text, encoding="utf-8")
+    env = make_settings(
+        database_url, **twilio_settings("http://127.0.0.1:9"), SURVEYS_FILE=str(surveys)
+    )
+    app = create_app(env, bus=bus)
+    app.extensions["npsbot"].clock = clock
+    try:
+        yield app
+    finally:
+        app.extensions["npsbot"].close()

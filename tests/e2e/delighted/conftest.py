@@ -18,9 +18,8 @@ from werkzeug.serving import make_server
 from bot.accounts.apikeys import create_key
 from bot.events import RecordingBus
 from bot.runtime import Runtime
-from bot.web.app import create_app
-from tests.conftest import Clock, make_settings
-from tests.e2e.channels.rows_sms import settings as twilio_settings
+from tests.conftest import Clock
+from tests.helpers import surveyed_app
 
 SURVEYS = """
 [[survey]]
@@ -48,15 +47,8 @@ def serving(app: Flask) -> Iterator[str]:
 
 @pytest.fixture
 def app(database_url: str, clock: Clock, bus: RecordingBus, tmp_path: Path) -> Iterator[Flask]:
-    surveys = tmp_path / "surveys.toml"
-    surveys.write_text(SURVEYS, encoding="utf-8")
-    env = make_settings(
-        database_url, **twilio_settings("http://127.0.0.1:9"), SURVEYS_FILE=str(surveys)
-    )
-    app = create_app(env, bus=bus)
-    app.extensions["npsbot"].clock = clock
-    yield app
-    app.extensions["npsbot"].close()
+    with surveyed_app(database_url, clock, bus, tmp_path / "surveys.toml", SURVEYS) as app:
+        yield app
 
 
 @pytest.fixture
